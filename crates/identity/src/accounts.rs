@@ -1,0 +1,303 @@
+//! Account operations of a user on their own account: register, log in, refresh, reset and
+//! change the password, read and update the profile.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::{Principal, TokenPair};
+use crate::domain::{CodePurpose, Email, Role, UserStatus, Username};
+use crate::error::IdentityError;
+use crate::password::{Verified, check_policy};
+use crate::store::sessions;
+use crate::store::users::{self, NewUser, ProfilePatch, User, UserRecord};
+use crate::tokens::{hash_refresh_token, new_refresh_token};
+use crate::{ClientCtx, Identity};
+
+/// Consecutive failures that lock an account.
+pub const LOCK_AFTER: i32 = 10;
+/// A spent refresh token presented again within this window is a concurrent refresh, not theft.
+const REUSE_GRACE: chrono::Duration = chrono::Duration::seconds(10);
+
+/// A successful login.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct LoginOutcome {
+    pub user: User,
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+}
+
+/// Registration input, as clients send it.
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub code: &'a str,
+}
+
+/// How long the `n`-th consecutive failure (n >= LOCK_AFTER) locks the account: one minute,
+/// doubling with each further failure, at most a day.
+fn lock_duration(failures: i32) -> chrono::Duration {
+    let exp = (failures - LOCK_AFTER).clamp(0, 11) as u32;
+    chrono::Duration::minutes((1i64 << exp).min(1440))
+}
+
+impl Identity {
+    pub async fn username_available(&self, username: &str) -> Result<bool, IdentityError> {
+        let u = Username::parse(username)?;
+        Ok(!users::username_exists(&self.inner.platform.db, &u.key()).await?)
+    }
+
+    pub async fn email_available(&self, email: &str) -> Result<bool, IdentityError> {
+        let e = Email::parse(email)?;
+        Ok(!users::email_exists(&self.inner.platform.db, e.as_str()).await?)
+    }
+
+    /// Creates an active account after checking the emailed code.
+    pub async fn register(&self, r: Registration<'_>, ctx: &ClientCtx) -> Result<User, IdentityError> {
+        let username = Username::parse(r.username)?;
+        let email = Email::parse(r.email)?;
+        check_policy(r.password, username.as_str(), email.as_str())?;
+        let db = &self.inner.platform.db;
+        // Check availability before spending the code, so a taken name does not burn it.
+        if users::username_exists(db, &username.key()).await? {
+            return Err(IdentityError::UsernameTaken);
+        }
+        if users::email_exists(db, email.as_str()).await? {
+            return Err(IdentityError::EmailTaken);
+        }
+        self.consume_code(&email, CodePurpose::Register, r.code).await?;
+        let hash = self.inner.hasher.hash(r.password).await?;
+        let id = Uuid::now_v7();
+        users::insert(
+            db,
+            &NewUser {
+                id,
+                username: username.as_str(),
+                username_key: &username.key(),
+                email: email.as_str(),
+                password_hash: &hash,
+                status: UserStatus::Active,
+                role: Role::User,
+                now: self.now(),
+            },
+        )
+        .await?;
+        self.audit(Some(id), Some(id), "register", Some(ctx.ip), None).await?;
+        self.user(id).await
+    }
+
+    /// Logs in by username or email.
+    pub async fn login(&self, who: &str, password: &str, ctx: &ClientCtx) -> Result<LoginOutcome, IdentityError> {
+        let p = &self.inner.platform;
+        let per_minute = p.config.login_ip_per_minute;
+        if per_minute > 0 {
+            let d = p
+                .kv
+                .throttle(&format!("login_ip:{}", ctx.ip), per_minute, Duration::from_secs(60))
+                .await?;
+            if !d.allowed {
+                return Err(IdentityError::LoginIpLimit {
+                    retry_after: d.retry_after.as_secs().max(1),
+                });
+            }
+        }
+        let Some(record) = self.find_login(who).await? else {
+            self.inner.hasher.verify_dummy(password).await?;
+            self.audit(None, None, "login_failed", Some(ctx.ip), Some(serde_json::json!({"reason": "unknown_account"})))
+                .await?;
+            return Err(IdentityError::InvalidCredentials);
+        };
+        let user = &record.user;
+        let now = self.now();
+        if let Some(until) = record.locked_until
+            && until > now
+        {
+            return Err(IdentityError::AccountLocked {
+                retry_after: (until - now).num_seconds().max(1) as u64,
+            });
+        }
+        let verified = self.inner.hasher.verify(password, &record.password_hash).await?;
+        if verified == Verified::No {
+            return Err(self.login_failed(user.id, ctx).await?);
+        }
+        if user.status != UserStatus::Active {
+            return Err(IdentityError::AccountNotActive(user.status.as_str()));
+        }
+        if verified == Verified::YesRehash {
+            let hash = self.inner.hasher.hash(password).await?;
+            users::set_password(&p.db, user.id, &hash, now).await?;
+        }
+        users::login_succeeded(&p.db, user.id, now).await?;
+        let tokens = self.open_session(user.id, user.role, ctx).await?;
+        self.audit(Some(user.id), Some(user.id), "login", Some(ctx.ip), None).await?;
+        let user = self.user(user.id).await?;
+        Ok(LoginOutcome { user, tokens })
+    }
+
+    async fn find_login(&self, who: &str) -> Result<Option<UserRecord>, IdentityError> {
+        let db = &self.inner.platform.db;
+        let who = who.trim();
+        if who.contains('@') {
+            match Email::parse(who) {
+                Ok(e) => users::by_email(db, e.as_str()).await,
+                Err(_) => Ok(None),
+            }
+        } else {
+            users::by_username_key(db, &who.to_ascii_lowercase()).await
+        }
+    }
+
+    /// Counts a failure, locks at the threshold, and says what to answer.
+    async fn login_failed(&self, user_id: Uuid, ctx: &ClientCtx) -> Result<IdentityError, IdentityError> {
+        let db = &self.inner.platform.db;
+        let failures = users::login_failed(db, user_id).await?;
+        self.audit(Some(user_id), None, "login_failed", Some(ctx.ip), Some(serde_json::json!({"consecutive": failures})))
+            .await?;
+        if failures < LOCK_AFTER {
+            return Ok(IdentityError::InvalidCredentials);
+        }
+        let lock = lock_duration(failures);
+        users::lock_until(db, user_id, Some(self.now() + lock), false).await?;
+        self.audit(Some(user_id), None, "account_locked", Some(ctx.ip), Some(serde_json::json!({"minutes": lock.num_minutes()})))
+            .await?;
+        tracing::warn!(user.id = %user_id, lock_minutes = lock.num_minutes(), "account locked after failed logins");
+        Ok(IdentityError::AccountLocked {
+            retry_after: lock.num_seconds() as u64,
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair; the old one is spent. Presenting a spent
+    /// token after the grace window revokes the whole session (it was probably stolen).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError> {
+        let db = &self.inner.platform.db;
+        let now = self.now();
+        let old_hash = hash_refresh_token(refresh_token);
+        let found = sessions::find_refresh(db, &old_hash)
+            .await?
+            .ok_or(IdentityError::InvalidRefreshToken)?;
+        let session = found.session;
+        if !session.is_live(now) {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        if let Some(used) = found.used_at
+            && now - used > REUSE_GRACE
+        {
+            sessions::revoke(db, session.user_id, session.id, "refresh_token_reuse", now).await?;
+            self.mark_revoked(&[session.id]).await?;
+            self.audit(Some(session.user_id), None, "refresh_token_reuse", None, Some(serde_json::json!({"session_id": session.id})))
+                .await?;
+            tracing::warn!(user.id = %session.user_id, session.id = %session.id, "spent refresh token presented; session revoked");
+            return Err(IdentityError::RefreshTokenReused);
+        }
+        let record = users::by_id(db, session.user_id)
+            .await?
+            .ok_or(IdentityError::InvalidRefreshToken)?;
+        if record.user.status != UserStatus::Active {
+            return Err(IdentityError::AccountNotActive(record.user.status.as_str()));
+        }
+        let new = new_refresh_token();
+        let new_hash = hash_refresh_token(&new);
+        let expires = now + self.refresh_lifetime();
+        let rotated = found.used_at.is_none()
+            && sessions::rotate(db, session.id, &old_hash, &new_hash, now, expires).await?;
+        if !rotated {
+            // Spent within the grace window (a concurrent refresh): issue another token.
+            sessions::add_token(db, session.id, &new_hash, now, expires).await?;
+        }
+        self.token_pair(record.user.id, session.id, record.user.role, new)
+    }
+
+    /// Sets a new password with an emailed code; signs out every session and unlocks.
+    pub async fn reset_password(&self, email: &str, code: &str, new_password: &str, ctx: &ClientCtx) -> Result<(), IdentityError> {
+        let email = Email::parse(email)?;
+        let db = &self.inner.platform.db;
+        let record = users::by_email(db, email.as_str()).await?;
+        let username = record.as_ref().map(|r| r.user.username.clone()).unwrap_or_default();
+        check_policy(new_password, &username, email.as_str())?;
+        self.consume_code(&email, CodePurpose::ResetPassword, code).await?;
+        // A code for an unknown email was never mailed; guessing it is no different from a
+        // wrong code, so the answer is the same.
+        let record = record.ok_or(IdentityError::CodeInvalid)?;
+        let id = record.user.id;
+        let hash = self.inner.hasher.hash(new_password).await?;
+        users::set_password(db, id, &hash, self.now()).await?;
+        users::lock_until(db, id, None, true).await?;
+        self.revoke_sessions(id, None, "password_reset").await?;
+        self.audit(Some(id), Some(id), "password_reset", Some(ctx.ip), None).await
+    }
+
+    /// Changes the password; every other session is signed out.
+    pub async fn change_password(&self, p: &Principal, old: &str, new: &str, ctx: &ClientCtx) -> Result<(), IdentityError> {
+        let db = &self.inner.platform.db;
+        let record = users::by_id(db, p.user_id).await?.ok_or(IdentityError::UserNotFound)?;
+        if self.inner.hasher.verify(old, &record.password_hash).await? == Verified::No {
+            return Err(IdentityError::WrongPassword);
+        }
+        if old == new {
+            return Err(IdentityError::WeakPassword(
+                "new password must differ from the current one".into(),
+            ));
+        }
+        check_policy(new, &record.user.username, &record.user.email)?;
+        let hash = self.inner.hasher.hash(new).await?;
+        users::set_password(db, p.user_id, &hash, self.now()).await?;
+        self.revoke_sessions(p.user_id, Some(p.session_id), "password_changed").await?;
+        self.audit(Some(p.user_id), Some(p.user_id), "password_changed", Some(ctx.ip), None).await
+    }
+
+    /// The account of `id`.
+    pub async fn user(&self, id: Uuid) -> Result<User, IdentityError> {
+        users::by_id(&self.inner.platform.db, id)
+            .await?
+            .map(|r| r.user)
+            .ok_or(IdentityError::UserNotFound)
+    }
+
+    /// Updates profile fields; absent fields stay as they are.
+    pub async fn update_profile(&self, p: &Principal, patch: ProfilePatch) -> Result<User, IdentityError> {
+        validate_profile(&patch)?;
+        users::update_profile(&self.inner.platform.db, p.user_id, &patch, self.now()).await?;
+        self.user(p.user_id).await
+    }
+}
+
+fn validate_profile(p: &ProfilePatch) -> Result<(), IdentityError> {
+    let limits = [
+        ("display_name", &p.display_name, 100),
+        ("avatar_url", &p.avatar_url, 500),
+        ("bio", &p.bio, 500),
+        ("timezone", &p.timezone, 64),
+        ("language", &p.language, 16),
+    ];
+    for (name, value, max) in limits {
+        if let Some(v) = value
+            && (v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n'))
+        {
+            return Err(IdentityError::Invalid(format!(
+                "{name} must be at most {max} characters without control characters"
+            )));
+        }
+    }
+    if let Some(url) = &p.avatar_url
+        && !url.is_empty()
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(IdentityError::Invalid("avatar_url must be an http(s) URL".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_grows_from_a_minute_to_a_day() {
+        assert_eq!(lock_duration(10).num_minutes(), 1);
+        assert_eq!(lock_duration(11).num_minutes(), 2);
+        assert_eq!(lock_duration(13).num_minutes(), 8);
+        assert_eq!(lock_duration(40).num_minutes(), 1440);
+    }
+}

@@ -1,0 +1,136 @@
+//! Administration of other accounts. Admins manage users; only a super admin may act on
+//! admins or change roles; nobody acts on their own account through these operations.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::domain::{Role, UserStatus};
+use crate::error::IdentityError;
+use crate::store::users::{self, ListFilter, User};
+use crate::Identity;
+
+/// One page of a listing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+    pub pages: i64,
+}
+
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+impl Identity {
+    /// Loads the target and checks the actor may act on it.
+    async fn target(&self, actor: &Principal, id: Uuid) -> Result<User, IdentityError> {
+        actor.require_admin()?;
+        if actor.user_id == id {
+            return Err(IdentityError::Invalid(
+                "administrators cannot change their own account here".into(),
+            ));
+        }
+        let user = self.user(id).await?;
+        if user.role.is_admin() && actor.role != Role::SuperAdmin {
+            return Err(IdentityError::Forbidden);
+        }
+        Ok(user)
+    }
+
+    pub async fn list_users(
+        &self,
+        actor: &Principal,
+        filter: ListFilter,
+        page: i64,
+        page_size: i64,
+    ) -> Result<Page<User>, IdentityError> {
+        actor.require_admin()?;
+        let page = page.max(1);
+        let page_size = page_size.clamp(1, MAX_PAGE_SIZE);
+        let (items, total) = users::list(
+            &self.inner.platform.db,
+            &filter,
+            page_size,
+            (page - 1).saturating_mul(page_size),
+        )
+        .await?;
+        Ok(Page {
+            items,
+            total,
+            page,
+            page_size,
+            pages: (total + page_size - 1) / page_size,
+        })
+    }
+
+    /// Sets a user's status; anything but `active` signs out all their sessions.
+    pub async fn set_status(&self, actor: &Principal, id: Uuid, status: UserStatus) -> Result<User, IdentityError> {
+        let before = self.target(actor, id).await?;
+        users::set_status(&self.inner.platform.db, id, status, self.now()).await?;
+        if status != UserStatus::Active {
+            self.revoke_sessions(id, None, "status_changed").await?;
+        }
+        self.audit(
+            Some(id),
+            Some(actor.user_id),
+            "status_changed",
+            None,
+            Some(serde_json::json!({"from": before.status.as_str(), "to": status.as_str()})),
+        )
+        .await?;
+        self.user(id).await
+    }
+
+    /// Changes a role (super admin only); the user's sessions are signed out so new tokens
+    /// carry the new role.
+    pub async fn set_role(&self, actor: &Principal, id: Uuid, role: Role) -> Result<User, IdentityError> {
+        if actor.role != Role::SuperAdmin {
+            return Err(IdentityError::Forbidden);
+        }
+        let before = self.target(actor, id).await?;
+        users::set_role(&self.inner.platform.db, id, role, self.now()).await?;
+        self.revoke_sessions(id, None, "role_changed").await?;
+        self.audit(
+            Some(id),
+            Some(actor.user_id),
+            "role_changed",
+            None,
+            Some(serde_json::json!({"from": before.role.as_str(), "to": role.as_str()})),
+        )
+        .await?;
+        self.user(id).await
+    }
+
+    /// Clears a lockout.
+    pub async fn unlock_user(&self, actor: &Principal, id: Uuid) -> Result<User, IdentityError> {
+        self.target(actor, id).await?;
+        users::lock_until(&self.inner.platform.db, id, None, true).await?;
+        self.audit(Some(id), Some(actor.user_id), "account_unlocked", None, None).await?;
+        self.user(id).await
+    }
+
+    /// Deletes an account with its sessions.
+    pub async fn delete_user(&self, actor: &Principal, id: Uuid) -> Result<(), IdentityError> {
+        let user = self.target(actor, id).await?;
+        self.revoke_sessions(id, None, "user_deleted").await?;
+        if !users::delete(&self.inner.platform.db, id).await? {
+            return Err(IdentityError::UserNotFound);
+        }
+        self.audit(
+            Some(id),
+            Some(actor.user_id),
+            "user_deleted",
+            None,
+            Some(serde_json::json!({"username": user.username})),
+        )
+        .await
+    }
+
+    /// The newest audit entries about an account (admins only).
+    pub async fn audit_log(&self, actor: &Principal, id: Uuid) -> Result<Vec<crate::store::audit::Stored>, IdentityError> {
+        actor.require_admin()?;
+        crate::store::audit::for_user(&self.inner.platform.db, id, 100).await
+    }
+}

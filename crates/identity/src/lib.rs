@@ -1,0 +1,177 @@
+//! Identity shared by every app: one account works everywhere. Accounts, sessions with
+//! rotating refresh tokens, JWT access tokens with revocation, verification codes, lockout,
+//! roles and the audit log. Apps expose these operations over HTTP in their own envelopes.
+
+pub mod accounts;
+pub mod admin;
+pub mod auth;
+pub mod codes;
+pub mod domain;
+pub mod error;
+pub mod password;
+pub mod store;
+pub mod tokens;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use trellis_kernel::Platform;
+use trellis_kernel::db::Migrations;
+use uuid::Uuid;
+
+pub use crate::auth::Principal;
+use crate::domain::{Role, UserStatus, Username};
+pub use crate::error::IdentityError;
+use crate::password::Hasher;
+use crate::store::{audit, users};
+use crate::tokens::Keys;
+
+/// The identity tables' migrations (versions 2xxx).
+pub fn migrations() -> Migrations {
+    Migrations::new(
+        sqlx::migrate!("migrations/sqlite"),
+        sqlx::migrate!("migrations/postgres"),
+    )
+}
+
+/// Where a request came from, for sessions, limits and audit rows.
+#[derive(Clone, Debug)]
+pub struct ClientCtx {
+    pub ip: IpAddr,
+    pub user_agent: Option<String>,
+}
+
+/// The identity service; cheap to clone.
+#[derive(Clone)]
+pub struct Identity {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    platform: Platform,
+    hasher: Hasher,
+    keys: Keys,
+}
+
+impl Identity {
+    /// Resolves the signing secret, sizes the hashing pool and seeds the admin account.
+    pub async fn start(platform: Platform) -> Result<Identity, IdentityError> {
+        let secret = signing_secret(&platform)?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher = Hasher::new(
+            cores,
+            Duration::from_millis(platform.config.hash_queue_timeout_ms),
+        )?;
+        let id = Identity {
+            inner: Arc::new(Inner {
+                keys: Keys::new(&secret),
+                platform,
+                hasher,
+            }),
+        };
+        id.ensure_admin().await?;
+        Ok(id)
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.inner.platform
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.platform.clock.now()
+    }
+
+    async fn audit(
+        &self,
+        user_id: Option<Uuid>,
+        actor_id: Option<Uuid>,
+        action: &str,
+        ip: Option<IpAddr>,
+        detail: Option<serde_json::Value>,
+    ) -> Result<(), IdentityError> {
+        audit::record(
+            &self.inner.platform.db,
+            audit::Entry {
+                user_id,
+                actor_id,
+                action,
+                ip: ip.map(|i| i.to_string()),
+                detail,
+                now: self.now(),
+            },
+        )
+        .await
+    }
+
+    /// Creates the `ADMIN_USERNAME` account as `super_admin` if it does not exist.
+    async fn ensure_admin(&self) -> Result<(), IdentityError> {
+        let cfg = &self.inner.platform.config;
+        let username = Username::parse(&cfg.admin_username)?;
+        let db = &self.inner.platform.db;
+        if users::by_username_key(db, &username.key()).await?.is_some() {
+            return Ok(());
+        }
+        let hash = self.inner.hasher.hash(cfg.admin_password.expose_secret()).await?;
+        let id = Uuid::now_v7();
+        let created = users::insert(
+            db,
+            &users::NewUser {
+                id,
+                username: username.as_str(),
+                username_key: &username.key(),
+                email: &cfg.admin_email.to_lowercase(),
+                password_hash: &hash,
+                status: UserStatus::Active,
+                role: Role::SuperAdmin,
+                now: self.now(),
+            },
+        )
+        .await;
+        match created {
+            // Another instance seeded it concurrently.
+            Err(IdentityError::UsernameTaken | IdentityError::EmailTaken) => Ok(()),
+            Err(e) => Err(e),
+            Ok(()) => {
+                tracing::info!(admin.username = username.as_str(), "created admin account");
+                self.audit(Some(id), None, "admin_created", None, None).await
+            }
+        }
+    }
+}
+
+/// The configured secret, or in development one generated once and kept in the data dir.
+fn signing_secret(platform: &Platform) -> Result<Vec<u8>, IdentityError> {
+    if let Some(s) = &platform.config.jwt_secret {
+        return Ok(s.expose_secret().as_bytes().to_vec());
+    }
+    let path = platform.config.data_dir.join("jwt.secret");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 32
+    {
+        return Ok(existing.trim().as_bytes().to_vec());
+    }
+    tracing::warn!(file = %path.display(), "JWT_SECRET_KEY unset: using a generated secret kept in the data directory");
+    let secret = {
+        use rand::RngCore;
+        let mut b = [0u8; 48];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        hex::encode(b)
+    };
+    write_private(&path, &secret).map_err(|e| IdentityError::Internal(format!("writing {}: {e}", path.display())))?;
+    Ok(secret.into_bytes())
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())
+}

@@ -1,0 +1,249 @@
+//! `users` rows.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use trellis_kernel::db::Db;
+use trellis_kernel::{on_db, on_db_read};
+use uuid::Uuid;
+
+use crate::domain::{Role, UserStatus};
+use crate::error::IdentityError;
+
+/// An account as clients see it (never the password hash).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub status: UserStatus,
+    pub role: Role,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub bio: Option<String>,
+    pub timezone: Option<String>,
+    pub language: Option<String>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An account with what only the server may see.
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: String,
+    pub failed_logins: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    username: String,
+    email: String,
+    password_hash: String,
+    status: String,
+    role: String,
+    display_name: Option<String>,
+    avatar_url: Option<String>,
+    bio: Option<String>,
+    timezone: Option<String>,
+    language: Option<String>,
+    failed_logins: i32,
+    locked_until: Option<DateTime<Utc>>,
+    last_login_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for UserRecord {
+    fn from(r: Row) -> Self {
+        UserRecord {
+            user: User {
+                id: r.id,
+                username: r.username,
+                email: r.email,
+                // The CHECK constraints guarantee known values.
+                status: UserStatus::parse(&r.status).unwrap_or(UserStatus::Inactive),
+                role: Role::parse(&r.role).unwrap_or(Role::User),
+                display_name: r.display_name,
+                avatar_url: r.avatar_url,
+                bio: r.bio,
+                timezone: r.timezone,
+                language: r.language,
+                last_login_at: r.last_login_at,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            password_hash: r.password_hash,
+            failed_logins: r.failed_logins,
+            locked_until: r.locked_until,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, username, email, password_hash, status, role, display_name, avatar_url, bio, \
+    timezone, language, failed_logins, locked_until, last_login_at, created_at, updated_at";
+
+/// A new account.
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub status: UserStatus,
+    pub role: Role,
+    pub now: DateTime<Utc>,
+}
+
+fn map_unique(e: sqlx::Error) -> IdentityError {
+    if let sqlx::Error::Database(d) = &e
+        && d.is_unique_violation()
+    {
+        let which = d.constraint().unwrap_or(d.message()).to_string();
+        if which.contains("username") {
+            return IdentityError::UsernameTaken;
+        }
+        return IdentityError::EmailTaken;
+    }
+    IdentityError::Db(e)
+}
+
+pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<(), IdentityError> {
+    on_db!(db, pool => sqlx::query(
+        "INSERT INTO users (id, username, username_key, email, password_hash, status, role, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
+        .bind(u.id).bind(u.username).bind(u.username_key).bind(u.email).bind(u.password_hash)
+        .bind(u.status.as_str()).bind(u.role.as_str()).bind(u.now)
+        .execute(pool).await.map(|r| r.rows_affected()))
+    .map_err(map_unique)?;
+    Ok(())
+}
+
+async fn one_by(db: &Db, column: &str, value: &str) -> Result<Option<UserRecord>, IdentityError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
+    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(&sql).bind(value).fetch_optional(pool).await)?;
+    Ok(row.map(Into::into))
+}
+
+pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<UserRecord>, IdentityError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+    Ok(row.map(Into::into))
+}
+
+pub async fn by_username_key(db: &Db, key: &str) -> Result<Option<UserRecord>, IdentityError> {
+    one_by(db, "username_key", key).await
+}
+
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, IdentityError> {
+    one_by(db, "email", email).await
+}
+
+pub async fn username_exists(db: &Db, key: &str) -> Result<bool, IdentityError> {
+    let n: i64 = on_db_read!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key = $1").bind(key).fetch_one(pool).await)?;
+    Ok(n > 0)
+}
+
+pub async fn email_exists(db: &Db, email: &str) -> Result<bool, IdentityError> {
+    let n: i64 = on_db_read!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = $1").bind(email).fetch_one(pool).await)?;
+    Ok(n > 0)
+}
+
+pub async fn set_password(db: &Db, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<(), IdentityError> {
+    on_db!(db, pool => sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(id).bind(hash).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn login_succeeded(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<(), IdentityError> {
+    on_db!(db, pool => sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1")
+        .bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Counts one failed login atomically; returns the new consecutive count.
+pub async fn login_failed(db: &Db, id: Uuid) -> Result<i32, IdentityError> {
+    let n: i32 = on_db!(db, pool => sqlx::query_scalar(
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
+        .bind(id).fetch_one(pool).await)?;
+    Ok(n)
+}
+
+pub async fn lock_until(db: &Db, id: Uuid, until: Option<DateTime<Utc>>, reset_count: bool) -> Result<(), IdentityError> {
+    on_db!(db, pool => sqlx::query(
+        "UPDATE users SET locked_until = $2, failed_logins = CASE WHEN $3 THEN 0 ELSE failed_logins END WHERE id = $1")
+        .bind(id).bind(until).bind(reset_count).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Profile fields; `None` leaves a field unchanged.
+#[derive(Default)]
+pub struct ProfilePatch {
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub bio: Option<String>,
+    pub timezone: Option<String>,
+    pub language: Option<String>,
+}
+
+pub async fn update_profile(db: &Db, id: Uuid, p: &ProfilePatch, now: DateTime<Utc>) -> Result<(), IdentityError> {
+    on_db!(db, pool => sqlx::query(
+        "UPDATE users SET display_name = COALESCE($2, display_name), avatar_url = COALESCE($3, avatar_url), \
+         bio = COALESCE($4, bio), timezone = COALESCE($5, timezone), language = COALESCE($6, language), \
+         updated_at = $7 WHERE id = $1")
+        .bind(id).bind(&p.display_name).bind(&p.avatar_url).bind(&p.bio).bind(&p.timezone).bind(&p.language).bind(now)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Returns whether the user existed.
+pub async fn set_status(db: &Db, id: Uuid, status: UserStatus, now: DateTime<Utc>) -> Result<bool, IdentityError> {
+    let r = on_db!(db, pool => sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id).bind(status.as_str()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(r > 0)
+}
+
+pub async fn set_role(db: &Db, id: Uuid, role: Role, now: DateTime<Utc>) -> Result<bool, IdentityError> {
+    let r = on_db!(db, pool => sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
+        .bind(id).bind(role.as_str()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(r > 0)
+}
+
+/// Deletes the account; sessions and refresh tokens go with it (ON DELETE CASCADE).
+pub async fn delete(db: &Db, id: Uuid) -> Result<bool, IdentityError> {
+    let r = on_db!(db, pool => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(r > 0)
+}
+
+/// Filters for the admin list.
+#[derive(Default)]
+pub struct ListFilter {
+    pub status: Option<UserStatus>,
+    pub role: Option<Role>,
+    /// Substring of username or email.
+    pub search: Option<String>,
+}
+
+/// One page of users, newest first (ids are UUID v7, so id order is creation order).
+pub async fn list(db: &Db, f: &ListFilter, limit: i64, offset: i64) -> Result<(Vec<User>, i64), IdentityError> {
+    let search = f.search.as_ref().map(|s| {
+        let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let status = f.status.map(|s| s.as_str());
+    let role = f.role.map(|r| r.as_str());
+    const WHERE: &str = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR role = $2) \
+        AND ($3 IS NULL OR username_key LIKE $3 ESCAPE '\\' OR email LIKE $3 ESCAPE '\\')";
+    let page_sql = format!("SELECT {COLUMNS} FROM users {WHERE} ORDER BY id DESC LIMIT $4 OFFSET $5");
+    let count_sql = format!("SELECT COUNT(*) FROM users {WHERE}");
+    let (rows, total): (Vec<Row>, i64) = on_db_read!(db, pool => {
+        let rows = sqlx::query_as(&page_sql).bind(status).bind(role).bind(&search).bind(limit).bind(offset)
+            .fetch_all(pool).await?;
+        let total = sqlx::query_scalar(&count_sql).bind(status).bind(role).bind(&search).fetch_one(pool).await?;
+        (rows, total)
+    });
+    Ok((rows.into_iter().map(|r| UserRecord::from(r).user).collect(), total))
+}

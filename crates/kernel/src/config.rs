@@ -1,0 +1,513 @@
+//! Typed configuration read from the environment (and an optional `.env`).
+//!
+//! Every field has a default that works with nothing installed. Names come from the seeds, with
+//! aliases (`HOST`/`API_HOST`, `JWT_SECRET_KEY`/`JWT_SECRET`). Parsing collects *every* problem so
+//! start-up fails once with a message naming all offending variables.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Deployment mode; production refuses weak secrets and the default admin password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// SMTP settings; present only when `SMTP_HOST` is set.
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from_email: String,
+    pub use_tls: bool,
+}
+
+/// Global per-IP rate limit applied to every API request.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub times: u32,
+    pub seconds: u64,
+}
+
+/// The effective configuration of one `trellis` process.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub env: Environment,
+    pub host: IpAddr,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    /// `None` means "not configured": development generates one and keeps it in the data dir.
+    pub jwt_secret: Option<SecretString>,
+    pub access_token_minutes: i64,
+    pub refresh_token_days: i64,
+    pub smtp: Option<SmtpConfig>,
+    pub admin_username: String,
+    pub admin_password: SecretString,
+    pub admin_email: String,
+    pub cors_origins: Vec<String>,
+    pub rate_limit: RateLimitConfig,
+    pub max_request_size: usize,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// Apps to mount; empty means all.
+    pub apps: Vec<String>,
+    /// How long a request waits for a password-hashing slot before answering 503.
+    pub hash_queue_timeout_ms: u64,
+    /// Per-IP login attempts allowed per minute (0 disables).
+    pub login_ip_per_minute: u32,
+    /// Per-IP verification-code sends allowed per hour (0 disables).
+    pub code_ip_per_hour: u32,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// The password used for the admin account when `ADMIN_PASSWORD` is unset (development only).
+pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
+
+/// Every problem found in the environment, reported together.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads variables, remembering which name (of aliases) supplied each value and every error.
+struct Reader<'a> {
+    vars: &'a HashMap<String, String>,
+    errors: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn raw<'n>(&self, names: &[&'n str]) -> Option<(&'n str, String)> {
+        names.iter().find_map(|n| {
+            self.vars
+                .get(*n)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(|v| (*n, v))
+        })
+    }
+
+    fn string(&self, names: &[&str], default: &str) -> String {
+        self.raw(names).map(|(_, v)| v).unwrap_or_else(|| default.to_string())
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, names: &[&str], default: T, what: &str) -> T {
+        match self.raw(names) {
+            None => default,
+            Some((name, v)) => match v.parse() {
+                Ok(x) => x,
+                Err(_) => {
+                    self.errors.push(format!("{name}={v:?} is not {what}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn boolean(&mut self, names: &[&str], default: bool) -> bool {
+        match self.raw(names) {
+            None => default,
+            Some((name, v)) => match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    self.errors
+                        .push(format!("{name}={v:?} is not a boolean (true/false)"));
+                    default
+                }
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Loads `.env` (if present) and then reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        let _ = dotenvy::dotenv();
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Parses a configuration from a map of variables (the environment, or a test's map).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigErrors> {
+        let mut r = Reader {
+            vars,
+            errors: Vec::new(),
+        };
+        let env = match r.string(&["TRELLIS_ENV"], "development").as_str() {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                r.errors.push(format!(
+                    "TRELLIS_ENV={other:?} is not one of development|production"
+                ));
+                Environment::Development
+            }
+        };
+        let host = r.parse(
+            &["HOST", "API_HOST"],
+            IpAddr::from([127, 0, 0, 1]),
+            "an IP address",
+        );
+        let port = r.parse(&["PORT", "API_PORT"], 8000u16, "a port number (0-65535)");
+        let data_dir = PathBuf::from(r.string(&["TRELLIS_DATA_DIR"], "./data"));
+        let database_url = r.string(
+            &["DATABASE_URL"],
+            &format!("sqlite://{}/trellis.db", data_dir.display()),
+        );
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            r.errors.push(
+                "DATABASE_URL must start with sqlite:, postgres:// or postgresql://".to_string(),
+            );
+        }
+        let redis_url = r.raw(&["REDIS_URL"]).map(|(_, v)| v);
+        if let Some(u) = &redis_url
+            && !(u.starts_with("redis://") || u.starts_with("rediss://"))
+        {
+            r.errors
+                .push("REDIS_URL must start with redis:// or rediss://".to_string());
+        }
+        let jwt_secret = r
+            .raw(&["JWT_SECRET_KEY", "JWT_SECRET"])
+            .map(|(_, v)| SecretString::from(v));
+        let access_token_minutes = r.parse(
+            &["JWT_ACCESS_TOKEN_EXPIRE_MINUTES"],
+            30i64,
+            "a whole number of minutes",
+        );
+        let refresh_token_days = r.parse(
+            &["JWT_REFRESH_TOKEN_EXPIRE_DAYS"],
+            7i64,
+            "a whole number of days",
+        );
+        if access_token_minutes <= 0 {
+            r.errors
+                .push("JWT_ACCESS_TOKEN_EXPIRE_MINUTES must be positive".to_string());
+        }
+        if refresh_token_days <= 0 {
+            r.errors
+                .push("JWT_REFRESH_TOKEN_EXPIRE_DAYS must be positive".to_string());
+        }
+        let smtp = match r.raw(&["SMTP_HOST"]) {
+            None => None,
+            Some((_, host)) => {
+                let port = r.parse(&["SMTP_PORT"], 587u16, "a port number");
+                let username = r.raw(&["SMTP_USERNAME"]).map(|(_, v)| v);
+                let password = r.raw(&["SMTP_PASSWORD"]).map(|(_, v)| SecretString::from(v));
+                let from_email = r.string(
+                    &["SMTP_FROM_EMAIL"],
+                    username.as_deref().unwrap_or("trellis@localhost"),
+                );
+                let use_tls = r.boolean(&["SMTP_USE_TLS"], true);
+                Some(SmtpConfig {
+                    host,
+                    port,
+                    username,
+                    password,
+                    from_email,
+                    use_tls,
+                })
+            }
+        };
+        let admin_username = r.string(&["ADMIN_USERNAME"], "admin");
+        let admin_password =
+            SecretString::from(r.string(&["ADMIN_PASSWORD"], DEFAULT_ADMIN_PASSWORD));
+        let admin_email = r.string(&["ADMIN_EMAIL"], "admin@localhost");
+        let cors_origins = parse_list(&r.string(&["CORS_ORIGINS", "CORS_ALLOWED_ORIGINS"], ""));
+        let rate_limit = RateLimitConfig {
+            enabled: r.boolean(&["RATE_LIMIT_ENABLED"], true),
+            times: r.parse(&["RATE_LIMIT_TIMES"], 100u32, "a whole number"),
+            seconds: r.parse(&["RATE_LIMIT_SECONDS"], 60u64, "a whole number of seconds"),
+        };
+        if rate_limit.enabled && (rate_limit.times == 0 || rate_limit.seconds == 0) {
+            r.errors
+                .push("RATE_LIMIT_TIMES and RATE_LIMIT_SECONDS must be positive".to_string());
+        }
+        let max_request_size = r.parse(
+            &["MAX_REQUEST_SIZE"],
+            10 * 1024 * 1024usize,
+            "a size in bytes",
+        );
+        let log_level = r.string(&["LOG_LEVEL", "RUST_LOG"], "info");
+        let log_format = match r.string(&["LOG_FORMAT"], "pretty").as_str() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => {
+                r.errors
+                    .push(format!("LOG_FORMAT={other:?} is not one of pretty|json"));
+                LogFormat::Pretty
+            }
+        };
+        let apps = parse_list(&r.string(&["TRELLIS_APPS"], "all"))
+            .into_iter()
+            .filter(|a| a != "all")
+            .collect();
+        let hash_queue_timeout_ms = r.parse(
+            &["TRELLIS_HASH_QUEUE_TIMEOUT_MS"],
+            5_000u64,
+            "a whole number of milliseconds",
+        );
+        let login_ip_per_minute = r.parse(&["TRELLIS_LOGIN_IP_PER_MINUTE"], 30u32, "a whole number");
+        let code_ip_per_hour = r.parse(&["TRELLIS_CODE_IP_PER_HOUR"], 20u32, "a whole number");
+        let shutdown_grace_seconds = r.parse(
+            &["TRELLIS_SHUTDOWN_GRACE_SECONDS"],
+            10u64,
+            "a whole number of seconds",
+        );
+
+        if env == Environment::Production {
+            match &jwt_secret {
+                None => r
+                    .errors
+                    .push("JWT_SECRET_KEY must be set in production".to_string()),
+                Some(s) if s.expose_secret().len() < 32 => r
+                    .errors
+                    .push("JWT_SECRET_KEY must be at least 32 bytes in production".to_string()),
+                Some(_) => {}
+            }
+            if admin_password.expose_secret() == DEFAULT_ADMIN_PASSWORD {
+                r.errors.push(
+                    "ADMIN_PASSWORD must be set to a non-default value in production".to_string(),
+                );
+            }
+        }
+
+        if !r.errors.is_empty() {
+            return Err(ConfigErrors(r.errors));
+        }
+        Ok(Config {
+            env,
+            host,
+            port,
+            data_dir,
+            database_url,
+            redis_url,
+            jwt_secret,
+            access_token_minutes,
+            refresh_token_days,
+            smtp,
+            admin_username,
+            admin_password,
+            admin_email,
+            cors_origins,
+            rate_limit,
+            max_request_size,
+            log_level,
+            log_format,
+            apps,
+            hash_queue_timeout_ms,
+            login_ip_per_minute,
+            code_ip_per_hour,
+            shutdown_grace_seconds,
+        })
+    }
+
+    /// Whether the app named `name` should be mounted.
+    pub fn app_enabled(&self, name: &str) -> bool {
+        self.apps.is_empty() || self.apps.iter().any(|a| a == name)
+    }
+
+    /// The effective configuration as `NAME=value` lines, secrets masked.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let mask = |s: &Option<SecretString>| match s {
+            Some(_) => "********".to_string(),
+            None => "(unset)".to_string(),
+        };
+        let mut out = vec![
+            ("TRELLIS_ENV", format!("{:?}", self.env).to_lowercase()),
+            ("HOST", self.host.to_string()),
+            ("PORT", self.port.to_string()),
+            ("TRELLIS_DATA_DIR", self.data_dir.display().to_string()),
+            ("DATABASE_URL", mask_url(&self.database_url)),
+            (
+                "REDIS_URL",
+                self.redis_url
+                    .as_deref()
+                    .map(mask_url)
+                    .unwrap_or_else(|| "(unset: in-process)".into()),
+            ),
+            ("JWT_SECRET_KEY", mask(&self.jwt_secret)),
+            (
+                "JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
+                self.access_token_minutes.to_string(),
+            ),
+            (
+                "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
+                self.refresh_token_days.to_string(),
+            ),
+            ("ADMIN_USERNAME", self.admin_username.clone()),
+            ("ADMIN_PASSWORD", "********".to_string()),
+            ("CORS_ORIGINS", self.cors_origins.join(",")),
+            ("RATE_LIMIT_ENABLED", self.rate_limit.enabled.to_string()),
+            ("RATE_LIMIT_TIMES", self.rate_limit.times.to_string()),
+            ("RATE_LIMIT_SECONDS", self.rate_limit.seconds.to_string()),
+            ("MAX_REQUEST_SIZE", self.max_request_size.to_string()),
+            ("LOG_LEVEL", self.log_level.clone()),
+            ("LOG_FORMAT", format!("{:?}", self.log_format).to_lowercase()),
+            (
+                "TRELLIS_APPS",
+                if self.apps.is_empty() {
+                    "all".into()
+                } else {
+                    self.apps.join(",")
+                },
+            ),
+        ];
+        match &self.smtp {
+            None => out.push(("SMTP_HOST", "(unset: mail goes to <data dir>/outbox)".into())),
+            Some(s) => {
+                out.push(("SMTP_HOST", s.host.clone()));
+                out.push(("SMTP_PORT", s.port.to_string()));
+                out.push(("SMTP_USERNAME", s.username.clone().unwrap_or_default()));
+                out.push(("SMTP_PASSWORD", mask(&s.password)));
+                out.push(("SMTP_FROM_EMAIL", s.from_email.clone()));
+                out.push(("SMTP_USE_TLS", s.use_tls.to_string()));
+            }
+        }
+        out.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+}
+
+/// Accepts `a,b`, `a b` and the seed's JSON-ish `["a","b"]` forms.
+fn parse_list(s: &str) -> Vec<String> {
+    s.trim_matches(|c| c == '[' || c == ']')
+        .split([',', ' '])
+        .map(|p| p.trim().trim_matches('"').trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Hides the password part of a connection URL.
+fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:****{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_with_nothing_set() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(c.port, 8000);
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert_eq!(c.database_url, "sqlite://./data/trellis.db");
+        assert!(c.redis_url.is_none());
+        assert_eq!(c.access_token_minutes, 30);
+        assert_eq!(c.max_request_size, 10 * 1024 * 1024);
+        assert!(c.app_enabled("microdock"));
+    }
+
+    #[test]
+    fn aliases_are_read() {
+        let c = Config::from_vars(&vars(&[
+            ("API_PORT", "9001"),
+            ("API_HOST", "0.0.0.0"),
+            ("JWT_SECRET", "x"),
+        ]))
+        .unwrap();
+        assert_eq!(c.port, 9001);
+        assert_eq!(c.host.to_string(), "0.0.0.0");
+        assert!(c.jwt_secret.is_some());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = Config::from_vars(&vars(&[
+            ("PORT", "eighty"),
+            ("RATE_LIMIT_ENABLED", "maybe"),
+            ("LOG_FORMAT", "xml"),
+            ("DATABASE_URL", "mysql://x"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        for name in ["PORT", "RATE_LIMIT_ENABLED", "LOG_FORMAT", "DATABASE_URL"] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+        assert_eq!(err.0.len(), 4);
+    }
+
+    #[test]
+    fn production_refuses_weak_secrets_and_default_admin() {
+        let err = Config::from_vars(&vars(&[
+            ("TRELLIS_ENV", "production"),
+            ("JWT_SECRET_KEY", "short"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("JWT_SECRET_KEY"));
+        assert!(text.contains("ADMIN_PASSWORD"));
+        let ok = Config::from_vars(&vars(&[
+            ("TRELLIS_ENV", "production"),
+            ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("ADMIN_PASSWORD", "a-strong-one-2026"),
+        ]));
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn lists_and_masks() {
+        assert_eq!(
+            parse_list(r#"["http://a:1", "http://b"]"#),
+            vec!["http://a:1", "http://b"]
+        );
+        assert_eq!(
+            mask_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:****@h:5432/db"
+        );
+        let c = Config::from_vars(&vars(&[("JWT_SECRET_KEY", "topsecret")])).unwrap();
+        let text = format!("{:?}", c.describe());
+        assert!(!text.contains("topsecret"));
+    }
+}

@@ -1,0 +1,9 @@
+//! `/openapi.json` and `/docs`: one OpenAPI document for all mounted apps, rendered by a
+//! Swagger UI bundled into the binary at build time (no CDN, nothing downloaded).
+
+use axum::Router;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub fn router(openapi: utoipa::openapi::OpenApi) -> Router {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+}

@@ -1,0 +1,127 @@
+//! Extractors whose rejections are [`ApiError`]s, so malformed bodies, missing fields and bad
+//! query strings come out in the app's envelope with a clear message and the right status.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::error::ApiError;
+
+/// A JSON body. Syntax errors are 400, type and missing-field errors 422, a wrong content type
+/// 415 and an oversized body 413.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(r) => Err(json_rejection(r)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    let status = r.status();
+    let code = match &r {
+        JsonRejection::JsonDataError(_) => "validation_error",
+        JsonRejection::JsonSyntaxError(_) => "invalid_json",
+        JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        _ => "bad_request",
+    };
+    let message = match &r {
+        // serde's text already names the field and position; drop axum's prefix.
+        JsonRejection::JsonDataError(e) => {
+            let t = e.body_text();
+            t.split_once(": ").map(|(_, m)| m.to_string()).unwrap_or(t)
+        }
+        JsonRejection::JsonSyntaxError(_) => "request body is not valid JSON".to_string(),
+        JsonRejection::MissingJsonContentType(_) => {
+            "expected a request with Content-Type: application/json".to_string()
+        }
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => "request body too large".to_string(),
+        other => other.body_text(),
+    };
+    ApiError::new(status, code, message)
+}
+
+/// A query string; failures are 422 with serde's message.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|r: QueryRejection| {
+                let t = r.body_text();
+                let msg = t.split_once(": ").map(|(_, m)| m.to_string()).unwrap_or(t);
+                ApiError::validation(msg)
+            })
+    }
+}
+
+/// Path parameters; a malformed id is 404 (no such resource), never a 500.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|r: PathRejection| {
+                ApiError::not_found(format!("no such resource ({})", r.body_text()))
+            })
+    }
+}
+
+/// The peer address of the connection (a reverse proxy's own address when behind one).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    pub fn from_parts(parts: &Parts) -> ClientIp {
+        ClientIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp::from_parts(parts))
+    }
+}
+
+/// The `User-Agent` header, truncated; for session lists and audit rows.
+#[derive(Clone, Debug, Default)]
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(UserAgent(
+            parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(256).collect()),
+        ))
+    }
+}

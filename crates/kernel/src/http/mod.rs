@@ -1,0 +1,98 @@
+//! HTTP layers shared by every app and the assembly of the final router: request ids,
+//! metrics, security headers, CORS, compression, rate limits, body limits, panics and error
+//! envelopes, plus `/health`, `/metrics`, `/openapi.json` and `/docs`.
+
+pub mod metrics;
+pub mod rate_limit;
+pub mod request_id;
+pub mod security;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::Platform;
+use crate::envelope::{Profiles, render_errors};
+use crate::error::ApiError;
+
+/// Wraps the mounted apps with the platform's common endpoints and layers.
+///
+/// Layer order, outermost first: request id, metrics, security headers, CORS, compression,
+/// envelope rendering, rate limit, body limit, panic guard, then the routes.
+pub fn assemble(
+    apps: Router,
+    platform: &Platform,
+    profiles: Profiles,
+    openapi: utoipa::openapi::OpenApi,
+) -> Router {
+    let limit = platform.config.max_request_size;
+    let common = Router::new()
+        .route("/health", get(crate::health::handler))
+        .route("/metrics", get(metrics::handler).with_state(platform.metrics.clone()))
+        .with_state(platform.clone())
+        .merge(crate::docs::router(openapi));
+    let mut router = apps
+        .merge(common)
+        .fallback(|| async { ApiError::from_status(axum::http::StatusCode::NOT_FOUND) })
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            axum::response::IntoResponse::into_response(ApiError::from_status(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            ))
+        }))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(from_fn_with_state(platform.clone(), rate_limit::layer))
+        .layer(from_fn_with_state(Arc::new(profiles), render_errors))
+        .layer(CompressionLayer::new());
+    if let Some(cors) = cors(&platform.config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(from_fn(security::layer))
+        .layer(from_fn_with_state(platform.metrics.clone(), metrics::layer))
+        .layer(from_fn(request_id::layer))
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let base = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            axum::http::header::RETRY_AFTER,
+        ]);
+    if origins.iter().any(|o| o == "*") {
+        return Some(base.allow_origin(AllowOrigin::any()));
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(base.allow_origin(list).allow_credentials(true))
+}

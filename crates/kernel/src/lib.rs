@@ -1,0 +1,92 @@
+//! The platform shared by every Trellis app. It knows no app: apps build on [`Platform`]
+//! (config, database, key-value, blobs, mail, clock, metrics), render errors through
+//! [`envelope::Envelope`], and are wrapped by [`http::assemble`] into the served router.
+
+pub mod blob;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod docs;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod http;
+pub mod kv;
+pub mod mail;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+pub use error::ApiError;
+
+use crate::blob::BlobStore;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::metrics::Metrics;
+use crate::kv::Kv;
+use crate::mail::Mailer;
+
+/// Everything an app needs from the platform; cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub kv: Kv,
+    pub blobs: BlobStore,
+    pub mailer: Mailer,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
+/// A failure while opening the platform's resources at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot connect to Redis: {0}")]
+    Redis(#[from] kv::KvError),
+    #[error("mail configuration: {0}")]
+    Mail(#[from] mail::MailError),
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Platform {
+    /// Opens the database, key-value store, blob store and mailer named by `config`.
+    pub async fn open(config: Config) -> Result<Platform, StartupError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let db = Db::connect(&config.database_url).await?;
+        let kv = match &config.redis_url {
+            Some(url) => Kv::redis(url, "trellis:").await?,
+            None => Kv::memory(),
+        };
+        Self::with_parts(config, db, kv)
+    }
+
+    /// Assembles a platform from an opened database and key-value store (tests use this).
+    pub fn with_parts(config: Config, db: Db, kv: Kv) -> Result<Platform, StartupError> {
+        let blobs = BlobStore::local(config.data_dir.join("blobs"));
+        let mailer = Mailer::from_config(config.smtp.as_ref(), &config.data_dir)?;
+        Ok(Platform {
+            config: Arc::new(config),
+            db,
+            kv,
+            blobs,
+            mailer,
+            clock: Clock::default(),
+            metrics: Arc::default(),
+        })
+    }
+}

@@ -1,0 +1,115 @@
+//! Outgoing mail: SMTP (lettre) when `SMTP_HOST` is set, otherwise each message is written to
+//! `<data dir>/outbox/<timestamp>-<to>.eml` and logged, so local runs and tests can read codes.
+
+use std::path::PathBuf;
+
+use lettre::message::{Mailbox, Message, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use crate::config::SmtpConfig;
+
+/// Why a message could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid address: {0}")]
+    Address(String),
+    #[error("building message: {0}")]
+    Build(String),
+    #[error("smtp: {0}")]
+    Smtp(String),
+    #[error("outbox: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The mail transport of one server.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    Outbox {
+        dir: PathBuf,
+    },
+}
+
+impl Mailer {
+    /// SMTP from config, or the outbox under `data_dir`.
+    pub fn from_config(smtp: Option<&SmtpConfig>, data_dir: &std::path::Path) -> Result<Self, MailError> {
+        let Some(s) = smtp else {
+            return Ok(Mailer::Outbox {
+                dir: data_dir.join("outbox"),
+            });
+        };
+        // Port 465 is implicit TLS; other ports upgrade with STARTTLS when TLS is on.
+        let builder = if !s.use_tls {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
+        } else if s.port == 465 {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
+                .map_err(|e| MailError::Smtp(e.to_string()))?
+        } else {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
+                .map_err(|e| MailError::Smtp(e.to_string()))?
+        };
+        let mut builder = builder.port(s.port);
+        if let (Some(u), Some(p)) = (&s.username, &s.password) {
+            builder = builder.credentials(Credentials::new(u.clone(), p.expose_secret().to_string()));
+        }
+        let from = s
+            .from_email
+            .parse()
+            .map_err(|_| MailError::Address(s.from_email.clone()))?;
+        Ok(Mailer::Smtp {
+            transport: builder.build(),
+            from,
+        })
+    }
+
+    /// Sends a plain-text message.
+    pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
+        let to_box: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;
+        match self {
+            Mailer::Smtp { transport, from } => {
+                let msg = build(from.clone(), to_box, subject, body)?;
+                transport
+                    .send(msg)
+                    .await
+                    .map_err(|e| MailError::Smtp(e.to_string()))?;
+                tracing::info!(mail.subject = subject, "mail sent via smtp");
+            }
+            Mailer::Outbox { dir } => {
+                let from: Mailbox = "Trellis <trellis@localhost>"
+                    .parse()
+                    .map_err(|_| MailError::Address("trellis@localhost".into()))?;
+                let msg = build(from, to_box, subject, body)?;
+                tokio::fs::create_dir_all(dir).await?;
+                let safe_to: String = to
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '@' || c == '.' { c } else { '_' })
+                    .collect();
+                let name = format!(
+                    "{}-{}-{}.eml",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+                    safe_to,
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                );
+                let path = dir.join(name);
+                tokio::fs::write(&path, msg.formatted()).await?;
+                tracing::info!(mail.subject = subject, mail.file = %path.display(), "mail written to outbox (SMTP_HOST unset)");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn build(from: Mailbox, to: Mailbox, subject: &str, body: &str) -> Result<Message, MailError> {
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.to_string())
+        .map_err(|e| MailError::Build(e.to_string()))
+}
