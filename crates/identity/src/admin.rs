@@ -134,3 +134,31 @@ impl Identity {
         crate::store::audit::for_user(&self.inner.platform.db, id, 100).await
     }
 }
+
+impl Identity {
+    /// Creates an administrator from the command line (no actor; the policy still applies).
+    pub async fn create_admin(&self, username: &str, email: &str, password: &str, role: Role) -> Result<User, IdentityError> {
+        let username = crate::domain::Username::parse(username)?;
+        let email = crate::domain::Email::parse(email)?;
+        crate::password::check_policy(password, username.as_str(), email.as_str())?;
+        let hash = self.inner.hasher.hash(password).await?;
+        let id = Uuid::now_v7();
+        users::insert(
+            &self.inner.platform.db,
+            &users::NewUser {
+                id,
+                username: username.as_str(),
+                username_key: &username.key(),
+                email: email.as_str(),
+                password_hash: &hash,
+                status: UserStatus::Active,
+                role,
+                now: self.now(),
+            },
+        )
+        .await?;
+        self.audit(Some(id), None, "admin_created", None, Some(serde_json::json!({"role": role.as_str()})))
+            .await?;
+        self.user(id).await
+    }
+}

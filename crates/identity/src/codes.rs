@@ -1,6 +1,6 @@
 //! Verification codes: 6 digits, bound to a purpose and an email, stored only as an HMAC in
 //! the key-value store for 10 minutes. 3 wrong attempts burn a code; a new code replaces the
-//! old one; 60 s cooldown between sends, 10 sends per email per day, and a per-IP limit.
+//! old one; a cooldown (60 s by default) between sends, 10 sends per email per day, and a per-IP limit.
 //!
 //! Sending answers the same whether or not an account exists: a code is generated and stored
 //! either way, and only mailed when it can be used, so neither the answer nor a later
@@ -19,7 +19,6 @@ use crate::error::IdentityError;
 use crate::store::users;
 
 const TTL: Duration = Duration::from_secs(600);
-const COOLDOWN: Duration = Duration::from_secs(60);
 const MAX_ATTEMPTS: i64 = 3;
 const DAILY_LIMIT: i64 = 10;
 
@@ -52,9 +51,10 @@ impl Identity {
                 });
             }
         }
+        let cooldown = Duration::from_secs(p.config.code_cooldown_seconds);
         let cooldown_key = format!("code_cd:{}:{}", purpose.as_str(), email);
-        if !kv.set_nx(&cooldown_key, "1", COOLDOWN).await? {
-            let left = kv.ttl(&cooldown_key).await?.unwrap_or(COOLDOWN);
+        if !cooldown.is_zero() && !kv.set_nx(&cooldown_key, "1", cooldown).await? {
+            let left = kv.ttl(&cooldown_key).await?.unwrap_or(cooldown);
             return Err(IdentityError::CodeCooldown {
                 retry_after: left.as_secs().max(1),
             });

@@ -13,6 +13,7 @@ pub mod store;
 pub mod tokens;
 
 use std::net::IpAddr;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,4 +175,18 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     opts.mode(0o600);
     let mut f = opts.open(path)?;
     f.write_all(contents.as_bytes())
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientCtx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = trellis_kernel::extract::ClientIp::from_parts(parts).0;
+        let trellis_kernel::extract::UserAgent(user_agent) =
+            <trellis_kernel::extract::UserAgent as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        Ok(ClientCtx { ip, user_agent })
+    }
 }

@@ -76,6 +76,8 @@ pub struct Config {
     pub code_ip_per_hour: u32,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// Seconds between two verification codes for the same email and purpose.
+    pub code_cooldown_seconds: u64,
 }
 
 /// The password used for the admin account when `ADMIN_PASSWORD` is unset (development only).
@@ -242,7 +244,7 @@ impl Config {
         let admin_username = r.string(&["ADMIN_USERNAME"], "admin");
         let admin_password =
             SecretString::from(r.string(&["ADMIN_PASSWORD"], DEFAULT_ADMIN_PASSWORD));
-        let admin_email = r.string(&["ADMIN_EMAIL"], "admin@localhost");
+        let admin_email = r.string(&["ADMIN_EMAIL"], "admin@trellis.local");
         let cors_origins = parse_list(&r.string(&["CORS_ORIGINS", "CORS_ALLOWED_ORIGINS"], ""));
         let rate_limit = RateLimitConfig {
             enabled: r.boolean(&["RATE_LIMIT_ENABLED"], true),
@@ -282,6 +284,12 @@ impl Config {
         let shutdown_grace_seconds = r.parse(
             &["TRELLIS_SHUTDOWN_GRACE_SECONDS"],
             10u64,
+            "a whole number of seconds",
+        );
+
+        let code_cooldown_seconds = r.parse(
+            &["TRELLIS_CODE_COOLDOWN_SECONDS"],
+            60u64,
             "a whole number of seconds",
         );
 
@@ -329,6 +337,7 @@ impl Config {
             login_ip_per_minute,
             code_ip_per_hour,
             shutdown_grace_seconds,
+            code_cooldown_seconds,
         })
     }
 

@@ -39,18 +39,19 @@ pub fn services() -> Option<(String, String)> {
     }
 }
 
-/// Defines `mod <name> { sqlite, postgres }` tests around `async fn <name>(Backend)`.
-/// The `postgres` variant returns early (passing) only outside CI when services are absent.
+/// Defines `mod <name> { embedded, services }` tests around `async fn <name>(Backend)`:
+/// SQLite + in-process, and PostgreSQL + Redis. The `services` variant returns early
+/// (passing) only outside CI when the services are not configured.
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
+            async fn embedded() {
                 super::$name($crate::testing::Backend::Embedded).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
+            async fn services() {
                 if $crate::testing::services().is_none() {
                     eprintln!("TEST_DATABASE_URL/TEST_REDIS_URL unset: PostgreSQL variant not run");
                     return;

@@ -1,0 +1,56 @@
+//! `/api/v1/users/public/*` and the code-sending endpoint shared with `/auth`.
+
+use axum::extract::State;
+use serde::Deserialize;
+use trellis_identity::Identity;
+use trellis_identity::domain::{CodePurpose, Email};
+use trellis_kernel::extract::{ClientIp, Json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::envelope::{Done, Reply};
+
+pub fn router() -> OpenApiRouter<Identity> {
+    OpenApiRouter::new()
+        .routes(routes!(send_code_public))
+        .routes(routes!(logout_public))
+}
+
+/// Body of the send-verification-code endpoints.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SendCodeBody {
+    pub email: String,
+    /// `register`, `reset_password` or `change_email`.
+    pub purpose: CodePurpose,
+}
+
+/// Sends a 6-digit code; the answer is the same whether or not the account exists.
+pub async fn send_code(identity: &Identity, ip: ClientIp, body: SendCodeBody) -> Reply<()> {
+    let email = Email::parse(&body.email)?;
+    identity.send_code(&email, body.purpose, ip.0).await?;
+    Ok(Done::ok((), "验证码已发送，请查收邮件"))
+}
+
+/// Send a verification code (no authentication).
+#[utoipa::path(post, path = "/api/v1/users/public/send-verification-code", tag = "workflow",
+    request_body = SendCodeBody,
+    responses((status = 200, description = "Code sent (or silently withheld)"), (status = 429, description = "Cooldown, daily or per-IP limit")))]
+async fn send_code_public(State(id): State<Identity>, ip: ClientIp, Json(body): Json<SendCodeBody>) -> Reply<()> {
+    send_code(&id, ip, body).await
+}
+
+/// Body of logout.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct LogoutBody {
+    pub refresh_token: Option<String>,
+}
+
+/// Log out with a refresh token; idempotent, needs no access token.
+#[utoipa::path(post, path = "/api/v1/users/public/logout", tag = "workflow",
+    request_body = LogoutBody, responses((status = 200, description = "Signed out")))]
+async fn logout_public(State(id): State<Identity>, body: Option<Json<LogoutBody>>) -> Reply<()> {
+    if let Some(Json(LogoutBody { refresh_token: Some(t) })) = body {
+        id.logout_refresh(&t).await?;
+    }
+    Ok(Done::ok((), "已登出"))
+}

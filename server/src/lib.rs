@@ -1,0 +1,65 @@
+//! Composition of the `trellis` server: config -> platform -> migrations -> identity -> app
+//! routers -> the kernel's common layers. The binary (`main.rs`) only adds the CLI.
+
+use axum::Router;
+use trellis_identity::Identity;
+use trellis_kernel::config::Config;
+use trellis_kernel::envelope::Profiles;
+use trellis_kernel::{Platform, StartupError};
+
+/// The apps this binary can mount, in mount order.
+pub const APPS: &[&str] = &["workflow"];
+
+/// A built server: its router plus what `main` reports and shuts down.
+pub struct Server {
+    pub router: Router,
+    pub platform: Platform,
+    pub identity: Identity,
+    /// `(app, url prefix)` for each mounted app.
+    pub mounted: Vec<(&'static str, &'static str)>,
+}
+
+/// Errors while building the server.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error("identity: {0}")]
+    Identity(#[from] trellis_identity::IdentityError),
+}
+
+/// Applies every crate's migrations, in dependency order.
+pub async fn migrate(platform: &Platform) -> Result<(), StartupError> {
+    platform.db.migrate(&trellis_identity::migrations()).await?;
+    Ok(())
+}
+
+/// Opens the platform from `config` and builds the server.
+pub async fn build(config: Config) -> Result<Server, BuildError> {
+    let platform = Platform::open(config).await?;
+    build_on(platform).await
+}
+
+/// Builds the server on an opened platform (tests pass their own).
+pub async fn build_on(platform: Platform) -> Result<Server, BuildError> {
+    migrate(&platform).await?;
+    let identity = Identity::start(platform.clone()).await?;
+    let mut profiles = Profiles::default();
+    let mut apps = Router::new();
+    let mut api = utoipa::openapi::OpenApiBuilder::new().build();
+    let mut mounted = Vec::new();
+    if platform.config.app_enabled("workflow") {
+        let (router, doc) = trellis_workflow::router(identity.clone());
+        apps = apps.merge(router);
+        api = doc;
+        trellis_workflow::register_envelope(&mut profiles);
+        mounted.push(("workflow", "/api/v1/users"));
+    }
+    let router = trellis_kernel::http::assemble(apps, &platform, profiles, api);
+    Ok(Server {
+        router,
+        platform,
+        identity,
+        mounted,
+    })
+}
