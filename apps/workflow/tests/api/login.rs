@@ -1,0 +1,101 @@
+//! Login failures, lockout with a growing wait, admin unlock, and per-IP login limits.
+
+use std::time::Duration;
+
+use trellis_kernel::backend_tests;
+use trellis_kernel::testing::Backend;
+
+use crate::harness::{PASSWORD, TestApp};
+
+backend_tests!(
+    wrong_password_and_unknown_user_look_the_same,
+    ten_failures_lock_with_a_growing_wait,
+    admin_unlocks,
+    per_ip_login_limit,
+    banned_users_cannot_log_in
+);
+
+async fn wrong_password_and_unknown_user_look_the_same(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.register("frank", "frank@example.com").await;
+    let a = app.try_login("frank", "Wrong-Pass-1").await;
+    let b_ = app.try_login("nobody", "Wrong-Pass-1").await;
+    a.err(401, "INVALID_CREDENTIALS");
+    b_.err(401, "INVALID_CREDENTIALS");
+    assert_eq!(a.body["message"], b_.body["message"]);
+    app.try_login("not@an@email", "x").await.err(401, "INVALID_CREDENTIALS");
+}
+
+async fn ten_failures_lock_with_a_growing_wait(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.register("gina", "gina@example.com").await;
+    for _ in 0..9 {
+        app.try_login("gina", "Wrong-Pass-1").await.err(401, "INVALID_CREDENTIALS");
+    }
+    let r = app.try_login("gina", "Wrong-Pass-1").await;
+    r.err(429, "ACCOUNT_LOCKED");
+    assert_eq!(r.headers["retry-after"], "60");
+    // Locked: even the right password is refused, without counting.
+    let r = app.try_login("gina", PASSWORD).await;
+    r.err(429, "ACCOUNT_LOCKED");
+    app.advance(Duration::from_secs(61));
+    // Another failure after the lock doubles the wait.
+    let r = app.try_login("gina", "Wrong-Pass-1").await;
+    r.err(429, "ACCOUNT_LOCKED");
+    assert_eq!(r.headers["retry-after"], "120");
+    app.advance(Duration::from_secs(121));
+    app.login("gina", PASSWORD).await;
+    // Success resets the count.
+    for _ in 0..9 {
+        app.try_login("gina", "Wrong-Pass-1").await.err(401, "INVALID_CREDENTIALS");
+    }
+    app.login("gina", PASSWORD).await;
+}
+
+async fn admin_unlocks(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let user = app.register("hank", "hank@example.com").await;
+    for _ in 0..10 {
+        app.try_login("hank", "Wrong-Pass-1").await;
+    }
+    app.try_login("hank", PASSWORD).await.err(429, "ACCOUNT_LOCKED");
+    let admin = app.admin().await;
+    let path = format!("/api/v1/users/admin/users/{}/unlock", user["id"].as_str().unwrap());
+    app.post_auth(&path, &admin.access, serde_json::json!({})).await.ok();
+    app.login("hank", PASSWORD).await;
+    // The lockout and the failures are in the audit log.
+    let audit = app
+        .get(&format!("/api/v1/users/admin/users/{}/audit", user["id"].as_str().unwrap()), Some(&admin.access))
+        .await
+        .ok();
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["login", "account_unlocked", "account_locked", "login_failed", "register"] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+}
+
+async fn per_ip_login_limit(b: Backend) {
+    let app = TestApp::with(b, &[("TRELLIS_LOGIN_IP_PER_MINUTE", "3")]).await;
+    for _ in 0..3 {
+        app.try_login("nobody", "Wrong-Pass-1").await.err(401, "INVALID_CREDENTIALS");
+    }
+    let r = app.try_login("nobody", "Wrong-Pass-1").await;
+    r.err(429, "LOGIN_RATE_LIMITED");
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+async fn banned_users_cannot_log_in(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (user, tokens) = app.user("ivan").await;
+    let admin = app.admin().await;
+    let path = format!("/api/v1/users/admin/users/{}/status", user["id"].as_str().unwrap());
+    let r = app
+        .call(reqwest::Method::PUT, &path, Some(&admin.access), Some(serde_json::json!({"status": "banned"})))
+        .await
+        .ok();
+    assert_eq!(r["status"], "banned");
+    app.try_login("ivan", PASSWORD).await.err(403, "ACCOUNT_NOT_ACTIVE");
+    // Existing sessions are signed out at once.
+    app.get("/api/v1/users/me", Some(&tokens.access)).await.err(401, "TOKEN_REVOKED");
+    app.refresh(&tokens.refresh).await.err(401, "INVALID_REFRESH_TOKEN");
+}

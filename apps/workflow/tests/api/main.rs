@@ -1,0 +1,12 @@
+//! Black-box tests of the user-management API through HTTP, on SQLite + in-process and on
+//! PostgreSQL + Redis. One file per resource.
+
+mod harness;
+
+mod admin;
+mod codes;
+mod envelope;
+mod login;
+mod me;
+mod register;
+mod tokens;
