@@ -13,7 +13,11 @@ use trellis_kernel::Platform;
 use trellis_kernel::config::Config;
 
 #[derive(Parser)]
-#[command(name = "trellis", version, about = "Self-hosted backend for the Workflow Platform, Momentum, the pet diet planner and MicroDock")]
+#[command(
+    name = "trellis",
+    version,
+    about = "Self-hosted backend for the Workflow Platform, Momentum, the pet diet planner and MicroDock"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -84,7 +88,13 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Some(Command::Admin {
-                command: AdminCommand::Create { username, email, password_env, role },
+                command:
+                    AdminCommand::Create {
+                        username,
+                        email,
+                        password_env,
+                        role,
+                    },
             }) => create_admin(config, &username, &email, password_env.as_deref(), &role).await,
             Some(Command::Config) => Ok(()),
         }
@@ -110,7 +120,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("trellis: {app:<10} {base}{prefix}   docs {base}/docs");
     }
     if server.mounted.is_empty() {
-        println!("trellis: no app mounted (TRELLIS_APPS); known apps: {}", APPS.join(", "));
+        println!(
+            "trellis: no app mounted (TRELLIS_APPS); known apps: {}",
+            APPS.join(", ")
+        );
     }
     println!(
         "trellis: listening on {base} (database {}, key-value {})",
@@ -120,11 +133,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let serving = axum::serve(
         listener,
-        server.router.into_make_service_with_connect_info::<SocketAddr>(),
+        server
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
-        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: draining in-flight requests");
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down: draining in-flight requests"
+        );
         let _ = stop_tx.send(true);
     });
     let mut stop = stop_rx.clone();
@@ -174,7 +192,8 @@ async fn create_admin(
         _ => anyhow::bail!("--role must be admin or super_admin"),
     };
     let password = match password_env {
-        Some(var) => std::env::var(var).map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?,
+        Some(var) => std::env::var(var)
+            .map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?,
         None => {
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s)?;

@@ -76,7 +76,10 @@ impl<T: Serialize> IntoResponse for Done<T> {
         match serde_json::to_vec(&body) {
             Ok(bytes) => (
                 self.status,
-                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
                 bytes,
             )
                 .into_response(),

@@ -55,7 +55,11 @@ impl Identity {
     }
 
     /// Creates an active account after checking the emailed code.
-    pub async fn register(&self, r: Registration<'_>, ctx: &ClientCtx) -> Result<User, IdentityError> {
+    pub async fn register(
+        &self,
+        r: Registration<'_>,
+        ctx: &ClientCtx,
+    ) -> Result<User, IdentityError> {
         let username = Username::parse(r.username)?;
         let email = Email::parse(r.email)?;
         check_policy(r.password, username.as_str(), email.as_str())?;
@@ -67,7 +71,8 @@ impl Identity {
         if users::email_exists(db, email.as_str()).await? {
             return Err(IdentityError::EmailTaken);
         }
-        self.consume_code(&email, CodePurpose::Register, r.code).await?;
+        self.consume_code(&email, CodePurpose::Register, r.code)
+            .await?;
         let hash = self.inner.hasher.hash(r.password).await?;
         let id = Uuid::now_v7();
         users::insert(
@@ -84,18 +89,27 @@ impl Identity {
             },
         )
         .await?;
-        self.audit(Some(id), Some(id), "register", Some(ctx.ip), None).await?;
+        self.audit(Some(id), Some(id), "register", Some(ctx.ip), None)
+            .await?;
         self.user(id).await
     }
 
     /// Logs in by username or email.
-    pub async fn login(&self, who: &str, password: &str, ctx: &ClientCtx) -> Result<LoginOutcome, IdentityError> {
+    pub async fn login(
+        &self,
+        who: &str,
+        password: &str,
+        ctx: &ClientCtx,
+    ) -> Result<LoginOutcome, IdentityError> {
         let p = &self.inner.platform;
         let per_minute = p.config.login_ip_per_minute;
         if per_minute > 0 {
-            let d = p
-                .kv
-                .throttle(&format!("login_ip:{}", ctx.ip), per_minute, Duration::from_secs(60))
+            let d =
+                p.kv.throttle(
+                    &format!("login_ip:{}", ctx.ip),
+                    per_minute,
+                    Duration::from_secs(60),
+                )
                 .await?;
             if !d.allowed {
                 return Err(IdentityError::LoginIpLimit {
@@ -105,8 +119,14 @@ impl Identity {
         }
         let Some(record) = self.find_login(who).await? else {
             self.inner.hasher.verify_dummy(password).await?;
-            self.audit(None, None, "login_failed", Some(ctx.ip), Some(serde_json::json!({"reason": "unknown_account"})))
-                .await?;
+            self.audit(
+                None,
+                None,
+                "login_failed",
+                Some(ctx.ip),
+                Some(serde_json::json!({"reason": "unknown_account"})),
+            )
+            .await?;
             return Err(IdentityError::InvalidCredentials);
         };
         let user = &record.user;
@@ -118,7 +138,11 @@ impl Identity {
                 retry_after: (until - now).num_seconds().max(1) as u64,
             });
         }
-        let verified = self.inner.hasher.verify(password, &record.password_hash).await?;
+        let verified = self
+            .inner
+            .hasher
+            .verify(password, &record.password_hash)
+            .await?;
         if verified == Verified::No {
             return Err(self.login_failed(user.id, ctx).await?);
         }
@@ -131,7 +155,8 @@ impl Identity {
         }
         users::login_succeeded(&p.db, user.id, now).await?;
         let tokens = self.open_session(user.id, user.role, ctx).await?;
-        self.audit(Some(user.id), Some(user.id), "login", Some(ctx.ip), None).await?;
+        self.audit(Some(user.id), Some(user.id), "login", Some(ctx.ip), None)
+            .await?;
         let user = self.user(user.id).await?;
         Ok(LoginOutcome { user, tokens })
     }
@@ -145,23 +170,42 @@ impl Identity {
                 Err(_) => Ok(None),
             }
         } else {
-            users::by_username_key(db, &who.to_ascii_lowercase()).await
+            match Username::parse(who) {
+                Ok(u) => users::by_username_key(db, &u.key()).await,
+                Err(_) => Ok(None),
+            }
         }
     }
 
     /// Counts a failure, locks at the threshold, and says what to answer.
-    async fn login_failed(&self, user_id: Uuid, ctx: &ClientCtx) -> Result<IdentityError, IdentityError> {
+    async fn login_failed(
+        &self,
+        user_id: Uuid,
+        ctx: &ClientCtx,
+    ) -> Result<IdentityError, IdentityError> {
         let db = &self.inner.platform.db;
         let failures = users::login_failed(db, user_id).await?;
-        self.audit(Some(user_id), None, "login_failed", Some(ctx.ip), Some(serde_json::json!({"consecutive": failures})))
-            .await?;
+        self.audit(
+            Some(user_id),
+            None,
+            "login_failed",
+            Some(ctx.ip),
+            Some(serde_json::json!({"consecutive": failures})),
+        )
+        .await?;
         if failures < LOCK_AFTER {
             return Ok(IdentityError::InvalidCredentials);
         }
         let lock = lock_duration(failures);
         users::lock_until(db, user_id, Some(self.now() + lock), false).await?;
-        self.audit(Some(user_id), None, "account_locked", Some(ctx.ip), Some(serde_json::json!({"minutes": lock.num_minutes()})))
-            .await?;
+        self.audit(
+            Some(user_id),
+            None,
+            "account_locked",
+            Some(ctx.ip),
+            Some(serde_json::json!({"minutes": lock.num_minutes()})),
+        )
+        .await?;
         tracing::warn!(user.id = %user_id, lock_minutes = lock.num_minutes(), "account locked after failed logins");
         Ok(IdentityError::AccountLocked {
             retry_after: lock.num_seconds() as u64,
@@ -186,8 +230,14 @@ impl Identity {
         {
             sessions::revoke(db, session.user_id, session.id, "refresh_token_reuse", now).await?;
             self.mark_revoked(&[session.id]).await?;
-            self.audit(Some(session.user_id), None, "refresh_token_reuse", None, Some(serde_json::json!({"session_id": session.id})))
-                .await?;
+            self.audit(
+                Some(session.user_id),
+                None,
+                "refresh_token_reuse",
+                None,
+                Some(serde_json::json!({"session_id": session.id})),
+            )
+            .await?;
             tracing::warn!(user.id = %session.user_id, session.id = %session.id, "spent refresh token presented; session revoked");
             return Err(IdentityError::RefreshTokenReused);
         }
@@ -210,13 +260,23 @@ impl Identity {
     }
 
     /// Sets a new password with an emailed code; signs out every session and unlocks.
-    pub async fn reset_password(&self, email: &str, code: &str, new_password: &str, ctx: &ClientCtx) -> Result<(), IdentityError> {
+    pub async fn reset_password(
+        &self,
+        email: &str,
+        code: &str,
+        new_password: &str,
+        ctx: &ClientCtx,
+    ) -> Result<(), IdentityError> {
         let email = Email::parse(email)?;
         let db = &self.inner.platform.db;
         let record = users::by_email(db, email.as_str()).await?;
-        let username = record.as_ref().map(|r| r.user.username.clone()).unwrap_or_default();
+        let username = record
+            .as_ref()
+            .map(|r| r.user.username.clone())
+            .unwrap_or_default();
         check_policy(new_password, &username, email.as_str())?;
-        self.consume_code(&email, CodePurpose::ResetPassword, code).await?;
+        self.consume_code(&email, CodePurpose::ResetPassword, code)
+            .await?;
         // A code for an unknown email was never mailed; guessing it is no different from a
         // wrong code, so the answer is the same.
         let record = record.ok_or(IdentityError::CodeInvalid)?;
@@ -225,13 +285,22 @@ impl Identity {
         users::set_password(db, id, &hash, self.now()).await?;
         users::lock_until(db, id, None, true).await?;
         self.revoke_sessions(id, None, "password_reset").await?;
-        self.audit(Some(id), Some(id), "password_reset", Some(ctx.ip), None).await
+        self.audit(Some(id), Some(id), "password_reset", Some(ctx.ip), None)
+            .await
     }
 
     /// Changes the password; every other session is signed out.
-    pub async fn change_password(&self, p: &Principal, old: &str, new: &str, ctx: &ClientCtx) -> Result<(), IdentityError> {
+    pub async fn change_password(
+        &self,
+        p: &Principal,
+        old: &str,
+        new: &str,
+        ctx: &ClientCtx,
+    ) -> Result<(), IdentityError> {
         let db = &self.inner.platform.db;
-        let record = users::by_id(db, p.user_id).await?.ok_or(IdentityError::UserNotFound)?;
+        let record = users::by_id(db, p.user_id)
+            .await?
+            .ok_or(IdentityError::UserNotFound)?;
         if self.inner.hasher.verify(old, &record.password_hash).await? == Verified::No {
             return Err(IdentityError::WrongPassword);
         }
@@ -243,8 +312,16 @@ impl Identity {
         check_policy(new, &record.user.username, &record.user.email)?;
         let hash = self.inner.hasher.hash(new).await?;
         users::set_password(db, p.user_id, &hash, self.now()).await?;
-        self.revoke_sessions(p.user_id, Some(p.session_id), "password_changed").await?;
-        self.audit(Some(p.user_id), Some(p.user_id), "password_changed", Some(ctx.ip), None).await
+        self.revoke_sessions(p.user_id, Some(p.session_id), "password_changed")
+            .await?;
+        self.audit(
+            Some(p.user_id),
+            Some(p.user_id),
+            "password_changed",
+            Some(ctx.ip),
+            None,
+        )
+        .await
     }
 
     /// The account of `id`.
@@ -256,7 +333,11 @@ impl Identity {
     }
 
     /// Updates profile fields; absent fields stay as they are.
-    pub async fn update_profile(&self, p: &Principal, patch: ProfilePatch) -> Result<User, IdentityError> {
+    pub async fn update_profile(
+        &self,
+        p: &Principal,
+        patch: ProfilePatch,
+    ) -> Result<User, IdentityError> {
         validate_profile(&patch)?;
         users::update_profile(&self.inner.platform.db, p.user_id, &patch, self.now()).await?;
         self.user(p.user_id).await
@@ -284,7 +365,9 @@ fn validate_profile(p: &ProfilePatch) -> Result<(), IdentityError> {
         && !url.is_empty()
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {
-        return Err(IdentityError::Invalid("avatar_url must be an http(s) URL".into()));
+        return Err(IdentityError::Invalid(
+            "avatar_url must be an http(s) URL".into(),
+        ));
     }
     Ok(())
 }

@@ -4,11 +4,11 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::Identity;
 use crate::auth::Principal;
 use crate::domain::{Role, UserStatus};
 use crate::error::IdentityError;
 use crate::store::users::{self, ListFilter, User};
-use crate::Identity;
 
 /// One page of a listing.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -47,6 +47,13 @@ impl Identity {
         page_size: i64,
     ) -> Result<Page<User>, IdentityError> {
         actor.require_admin()?;
+        if let Some(s) = &filter.search
+            && (s.chars().count() > 100 || s.chars().any(char::is_control))
+        {
+            return Err(IdentityError::Invalid(
+                "search must be at most 100 characters without control characters".into(),
+            ));
+        }
         let page = page.max(1);
         let page_size = page_size.clamp(1, MAX_PAGE_SIZE);
         let (items, total) = users::list(
@@ -66,7 +73,12 @@ impl Identity {
     }
 
     /// Sets a user's status; anything but `active` signs out all their sessions.
-    pub async fn set_status(&self, actor: &Principal, id: Uuid, status: UserStatus) -> Result<User, IdentityError> {
+    pub async fn set_status(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        status: UserStatus,
+    ) -> Result<User, IdentityError> {
         let before = self.target(actor, id).await?;
         users::set_status(&self.inner.platform.db, id, status, self.now()).await?;
         if status != UserStatus::Active {
@@ -85,7 +97,12 @@ impl Identity {
 
     /// Changes a role (super admin only); the user's sessions are signed out so new tokens
     /// carry the new role.
-    pub async fn set_role(&self, actor: &Principal, id: Uuid, role: Role) -> Result<User, IdentityError> {
+    pub async fn set_role(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        role: Role,
+    ) -> Result<User, IdentityError> {
         if actor.role != Role::SuperAdmin {
             return Err(IdentityError::Forbidden);
         }
@@ -107,7 +124,14 @@ impl Identity {
     pub async fn unlock_user(&self, actor: &Principal, id: Uuid) -> Result<User, IdentityError> {
         self.target(actor, id).await?;
         users::lock_until(&self.inner.platform.db, id, None, true).await?;
-        self.audit(Some(id), Some(actor.user_id), "account_unlocked", None, None).await?;
+        self.audit(
+            Some(id),
+            Some(actor.user_id),
+            "account_unlocked",
+            None,
+            None,
+        )
+        .await?;
         self.user(id).await
     }
 
@@ -129,7 +153,11 @@ impl Identity {
     }
 
     /// The newest audit entries about an account (admins only).
-    pub async fn audit_log(&self, actor: &Principal, id: Uuid) -> Result<Vec<crate::store::audit::Stored>, IdentityError> {
+    pub async fn audit_log(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+    ) -> Result<Vec<crate::store::audit::Stored>, IdentityError> {
         actor.require_admin()?;
         crate::store::audit::for_user(&self.inner.platform.db, id, 100).await
     }
@@ -137,7 +165,13 @@ impl Identity {
 
 impl Identity {
     /// Creates an administrator from the command line (no actor; the policy still applies).
-    pub async fn create_admin(&self, username: &str, email: &str, password: &str, role: Role) -> Result<User, IdentityError> {
+    pub async fn create_admin(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User, IdentityError> {
         let username = crate::domain::Username::parse(username)?;
         let email = crate::domain::Email::parse(email)?;
         crate::password::check_policy(password, username.as_str(), email.as_str())?;
@@ -157,8 +191,14 @@ impl Identity {
             },
         )
         .await?;
-        self.audit(Some(id), None, "admin_created", None, Some(serde_json::json!({"role": role.as_str()})))
-            .await?;
+        self.audit(
+            Some(id),
+            None,
+            "admin_created",
+            None,
+            Some(serde_json::json!({"role": role.as_str()})),
+        )
+        .await?;
         self.user(id).await
     }
 }

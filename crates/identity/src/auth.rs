@@ -167,7 +167,12 @@ impl Identity {
             expires_at: now + self.refresh_lifetime(),
             revoked_at: None,
         };
-        sessions::create(&self.inner.platform.db, &session, &hash_refresh_token(&refresh)).await?;
+        sessions::create(
+            &self.inner.platform.db,
+            &session,
+            &hash_refresh_token(&refresh),
+        )
+        .await?;
         self.token_pair(user_id, session.id, role, refresh)
     }
 
@@ -192,8 +197,8 @@ impl Identity {
         keep: Option<Uuid>,
         reason: &str,
     ) -> Result<usize, IdentityError> {
-        let ids =
-            sessions::revoke_all(&self.inner.platform.db, user_id, keep, reason, self.now()).await?;
+        let ids = sessions::revoke_all(&self.inner.platform.db, user_id, keep, reason, self.now())
+            .await?;
         self.mark_revoked(&ids).await?;
         Ok(ids.len())
     }
@@ -219,12 +224,26 @@ impl Identity {
 
     /// Signs out one of the caller's sessions (404 for anyone else's).
     pub async fn revoke_session(&self, p: &Principal, id: Uuid) -> Result<(), IdentityError> {
-        if !sessions::revoke(&self.inner.platform.db, p.user_id, id, "user_revoked", self.now()).await? {
+        if !sessions::revoke(
+            &self.inner.platform.db,
+            p.user_id,
+            id,
+            "user_revoked",
+            self.now(),
+        )
+        .await?
+        {
             return Err(IdentityError::SessionNotFound);
         }
         self.mark_revoked(&[id]).await?;
-        self.audit(Some(p.user_id), Some(p.user_id), "session_revoked", None, Some(serde_json::json!({"session_id": id})))
-            .await
+        self.audit(
+            Some(p.user_id),
+            Some(p.user_id),
+            "session_revoked",
+            None,
+            Some(serde_json::json!({"session_id": id})),
+        )
+        .await
     }
 
     /// Signs out every session of the caller but the current one; returns how many.
@@ -232,16 +251,30 @@ impl Identity {
         let n = self
             .revoke_sessions(p.user_id, Some(p.session_id), "user_revoked_others")
             .await?;
-        self.audit(Some(p.user_id), Some(p.user_id), "sessions_revoked", None, Some(serde_json::json!({"count": n})))
-            .await?;
+        self.audit(
+            Some(p.user_id),
+            Some(p.user_id),
+            "sessions_revoked",
+            None,
+            Some(serde_json::json!({"count": n})),
+        )
+        .await?;
         Ok(n)
     }
 
     /// Signs out the caller's current session.
     pub async fn logout_principal(&self, p: &Principal) -> Result<(), IdentityError> {
-        sessions::revoke(&self.inner.platform.db, p.user_id, p.session_id, "logout", self.now()).await?;
+        sessions::revoke(
+            &self.inner.platform.db,
+            p.user_id,
+            p.session_id,
+            "logout",
+            self.now(),
+        )
+        .await?;
         self.mark_revoked(&[p.session_id]).await?;
-        self.audit(Some(p.user_id), Some(p.user_id), "logout", None, None).await
+        self.audit(Some(p.user_id), Some(p.user_id), "logout", None, None)
+            .await
     }
 
     /// Signs out the session a refresh token belongs to; unknown tokens are ignored so the
@@ -252,7 +285,8 @@ impl Identity {
             let s = found.session;
             if sessions::revoke(db, s.user_id, s.id, "logout", self.now()).await? {
                 self.mark_revoked(&[s.id]).await?;
-                self.audit(Some(s.user_id), Some(s.user_id), "logout", None, None).await?;
+                self.audit(Some(s.user_id), Some(s.user_id), "logout", None, None)
+                    .await?;
             }
         }
         Ok(())

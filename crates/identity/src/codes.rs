@@ -43,7 +43,11 @@ impl Identity {
         let per_hour = p.config.code_ip_per_hour;
         if per_hour > 0 {
             let d = kv
-                .throttle(&format!("code_ip:{ip}"), per_hour, Duration::from_secs(3600))
+                .throttle(
+                    &format!("code_ip:{ip}"),
+                    per_hour,
+                    Duration::from_secs(3600),
+                )
                 .await?;
             if !d.allowed {
                 return Err(IdentityError::CodeIpLimit {
@@ -74,10 +78,18 @@ impl Identity {
             CodePurpose::Register | CodePurpose::ChangeEmail => !exists,
         };
         let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
-        let expires_ms = (now + chrono::Duration::from_std(TTL).unwrap_or_default()).timestamp_millis();
-        let mac = self.inner.keys.code_mac(purpose.as_str(), email.as_str(), &code);
-        kv.set(&code_key(purpose, email), &format!("{mac}:{expires_ms}"), Some(TTL))
-            .await?;
+        let expires_ms =
+            (now + chrono::Duration::from_std(TTL).unwrap_or_default()).timestamp_millis();
+        let mac = self
+            .inner
+            .keys
+            .code_mac(purpose.as_str(), email.as_str(), &code);
+        kv.set(
+            &code_key(purpose, email),
+            &format!("{mac}:{expires_ms}"),
+            Some(TTL),
+        )
+        .await?;
         kv.del(&attempts_key(purpose, email)).await?;
         self.audit(
             None,

@@ -147,7 +147,9 @@ mod tests {
             Email::parse("  Bob@Example.COM ").unwrap().as_str(),
             "bob@example.com"
         );
-        for bad in ["", "a", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b..c", "<a@b.c>"] {
+        for bad in [
+            "", "a", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b..c", "<a@b.c>",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -109,16 +109,32 @@ impl From<IdentityError> for ApiError {
                 "too many wrong attempts; request a new code".into(),
             ),
             E::CodeCooldown { retry_after } => {
-                return limited("verification_code_cooldown", "please wait before requesting another code", retry_after);
+                return limited(
+                    "verification_code_cooldown",
+                    "please wait before requesting another code",
+                    retry_after,
+                );
             }
             E::CodeDailyLimit { retry_after } => {
-                return limited("verification_code_daily_limit", "daily verification code limit reached for this email", retry_after);
+                return limited(
+                    "verification_code_daily_limit",
+                    "daily verification code limit reached for this email",
+                    retry_after,
+                );
             }
             E::CodeIpLimit { retry_after } => {
-                return limited("verification_code_ip_limit", "too many verification codes requested from this address", retry_after);
+                return limited(
+                    "verification_code_ip_limit",
+                    "too many verification codes requested from this address",
+                    retry_after,
+                );
             }
             E::LoginIpLimit { retry_after } => {
-                return limited("login_rate_limited", "too many login attempts from this address", retry_after);
+                return limited(
+                    "login_rate_limited",
+                    "too many login attempts from this address",
+                    retry_after,
+                );
             }
             E::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
@@ -164,6 +180,16 @@ impl From<IdentityError> for ApiError {
                     "server is busy, retry shortly",
                 )
                 .with_retry_after(1);
+            }
+            // PostgreSQL refuses NUL bytes in text; that is the client's input, not our fault.
+            E::Db(sqlx::Error::Database(d))
+                if matches!(d.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_error",
+                    "text must not contain NUL characters".into(),
+                )
             }
             E::Db(e) => return ApiError::internal(e),
             E::Kv(e) => return e.into(),

@@ -115,7 +115,11 @@ impl Identity {
         if users::by_username_key(db, &username.key()).await?.is_some() {
             return Ok(());
         }
-        let hash = self.inner.hasher.hash(cfg.admin_password.expose_secret()).await?;
+        let hash = self
+            .inner
+            .hasher
+            .hash(cfg.admin_password.expose_secret())
+            .await?;
         let id = Uuid::now_v7();
         let created = users::insert(
             db,
@@ -137,7 +141,8 @@ impl Identity {
             Err(e) => Err(e),
             Ok(()) => {
                 tracing::info!(admin.username = username.as_str(), "created admin account");
-                self.audit(Some(id), None, "admin_created", None, None).await
+                self.audit(Some(id), None, "admin_created", None, None)
+                    .await
             }
         }
     }
@@ -161,7 +166,8 @@ fn signing_secret(platform: &Platform) -> Result<Vec<u8>, IdentityError> {
         rand::rngs::OsRng.fill_bytes(&mut b);
         hex::encode(b)
     };
-    write_private(&path, &secret).map_err(|e| IdentityError::Internal(format!("writing {}: {e}", path.display())))?;
+    write_private(&path, &secret)
+        .map_err(|e| IdentityError::Internal(format!("writing {}: {e}", path.display())))?;
     Ok(secret.into_bytes())
 }
 

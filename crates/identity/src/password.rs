@@ -48,9 +48,7 @@ pub fn check_policy(password: &str, username: &str, email: &str) -> Result<(), I
         ));
     }
     if COMMON.contains(lower.as_str()) {
-        return Err(IdentityError::WeakPassword(
-            "password is too common".into(),
-        ));
+        return Err(IdentityError::WeakPassword("password is too common".into()));
     }
     Ok(())
 }
@@ -98,7 +96,10 @@ fn verify_now(password: &str, stored: &str) -> Verified {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return Verified::No;
     };
-    if argon2().verify_password(password.as_bytes(), &parsed).is_err() {
+    if argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
         return Verified::No;
     }
     let current = parsed.algorithm.as_str() == "argon2id"
@@ -188,7 +189,10 @@ mod tests {
         let h = Hasher::new(2, Duration::from_secs(5)).unwrap();
         let stored = h.hash("Correct-Horse-1").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert_eq!(h.verify("Correct-Horse-1", &stored).await.unwrap(), Verified::Yes);
+        assert_eq!(
+            h.verify("Correct-Horse-1", &stored).await.unwrap(),
+            Verified::Yes
+        );
         assert_eq!(h.verify("wrong", &stored).await.unwrap(), Verified::No);
         let legacy = bcrypt::hash("Legacy-Pass-1", 4).unwrap();
         assert_eq!(
@@ -203,7 +207,10 @@ mod tests {
     async fn full_pool_answers_busy() {
         let h = Hasher::new(1, Duration::from_millis(1)).unwrap();
         let hold = h.permits.clone().acquire_owned().await.unwrap();
-        assert!(matches!(h.hash("Whatever-1").await, Err(IdentityError::Busy)));
+        assert!(matches!(
+            h.hash("Whatever-1").await,
+            Err(IdentityError::Busy)
+        ));
         drop(hold);
         assert!(h.hash("Whatever-1").await.is_ok());
     }

@@ -124,8 +124,14 @@ mod tests {
         let other = Keys::new(b"another-secret-of-reasonable-length-xx");
         assert!(matches!(other.verify(&t), Err(IdentityError::InvalidToken)));
         let expired = k.sign(&claims(-120)).unwrap();
-        assert!(matches!(k.verify(&expired), Err(IdentityError::TokenExpired)));
-        assert!(matches!(k.verify("x.y.z"), Err(IdentityError::InvalidToken)));
+        assert!(matches!(
+            k.verify(&expired),
+            Err(IdentityError::TokenExpired)
+        ));
+        assert!(matches!(
+            k.verify("x.y.z"),
+            Err(IdentityError::InvalidToken)
+        ));
     }
 
     #[test]

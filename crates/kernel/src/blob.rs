@@ -56,9 +56,7 @@ impl BlobStore {
         let valid = !key.is_empty()
             && key.len() <= 1024
             && key.split('/').all(|seg| {
-                !seg.is_empty()
-                    && !seg.starts_with('.')
-                    && !seg.contains(['\\', '\0', ':'])
+                !seg.is_empty() && !seg.starts_with('.') && !seg.contains(['\\', '\0', ':'])
             });
         if !valid {
             return Err(BlobError::InvalidKey);
@@ -95,10 +93,12 @@ impl BlobStore {
     /// Opens `key` for reading.
     pub async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
         let path = self.path(key)?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => BlobError::NotFound,
-            _ => BlobError::Io(e),
-        })?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => BlobError::NotFound,
+                _ => BlobError::Io(e),
+            })?;
         let size = file.metadata().await?.len();
         Ok(BlobReader { file, size })
     }
@@ -148,7 +148,12 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, io::Error>> + Unpin {
-        futures::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[tokio::test]
@@ -170,7 +175,10 @@ mod tests {
         r.file.read_to_string(&mut s).await.unwrap();
         assert_eq!(s, "hello world");
         store.delete("a/b@1.0.0.zip").await.unwrap();
-        assert!(matches!(store.get("a/b@1.0.0.zip").await, Err(BlobError::NotFound)));
+        assert!(matches!(
+            store.get("a/b@1.0.0.zip").await,
+            Err(BlobError::NotFound)
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -191,7 +199,15 @@ mod tests {
     #[tokio::test]
     async fn keys_cannot_escape_the_root() {
         let store = BlobStore::local(tempdir());
-        for key in ["../x", "/etc/passwd", "a/../../b", "a//b", ".hidden", "a\\b", ""] {
+        for key in [
+            "../x",
+            "/etc/passwd",
+            "a/../../b",
+            "a//b",
+            ".hidden",
+            "a\\b",
+            "",
+        ] {
             assert!(
                 matches!(store.path(key), Err(BlobError::InvalidKey)),
                 "{key} accepted"

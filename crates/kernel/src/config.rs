@@ -117,7 +117,9 @@ impl Reader<'_> {
     }
 
     fn string(&self, names: &[&str], default: &str) -> String {
-        self.raw(names).map(|(_, v)| v).unwrap_or_else(|| default.to_string())
+        self.raw(names)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| default.to_string())
     }
 
     fn parse<T: std::str::FromStr>(&mut self, names: &[&str], default: T, what: &str) -> T {
@@ -225,7 +227,9 @@ impl Config {
             Some((_, host)) => {
                 let port = r.parse(&["SMTP_PORT"], 587u16, "a port number");
                 let username = r.raw(&["SMTP_USERNAME"]).map(|(_, v)| v);
-                let password = r.raw(&["SMTP_PASSWORD"]).map(|(_, v)| SecretString::from(v));
+                let password = r
+                    .raw(&["SMTP_PASSWORD"])
+                    .map(|(_, v)| SecretString::from(v));
                 let from_email = r.string(
                     &["SMTP_FROM_EMAIL"],
                     username.as_deref().unwrap_or("trellis@localhost"),
@@ -279,7 +283,8 @@ impl Config {
             5_000u64,
             "a whole number of milliseconds",
         );
-        let login_ip_per_minute = r.parse(&["TRELLIS_LOGIN_IP_PER_MINUTE"], 30u32, "a whole number");
+        let login_ip_per_minute =
+            r.parse(&["TRELLIS_LOGIN_IP_PER_MINUTE"], 30u32, "a whole number");
         let code_ip_per_hour = r.parse(&["TRELLIS_CODE_IP_PER_HOUR"], 20u32, "a whole number");
         let shutdown_grace_seconds = r.parse(
             &["TRELLIS_SHUTDOWN_GRACE_SECONDS"],
@@ -382,7 +387,10 @@ impl Config {
             ("RATE_LIMIT_SECONDS", self.rate_limit.seconds.to_string()),
             ("MAX_REQUEST_SIZE", self.max_request_size.to_string()),
             ("LOG_LEVEL", self.log_level.clone()),
-            ("LOG_FORMAT", format!("{:?}", self.log_format).to_lowercase()),
+            (
+                "LOG_FORMAT",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
             (
                 "TRELLIS_APPS",
                 if self.apps.is_empty() {
@@ -393,7 +401,10 @@ impl Config {
             ),
         ];
         match &self.smtp {
-            None => out.push(("SMTP_HOST", "(unset: mail goes to <data dir>/outbox)".into())),
+            None => out.push((
+                "SMTP_HOST",
+                "(unset: mail goes to <data dir>/outbox)".into(),
+            )),
             Some(s) => {
                 out.push(("SMTP_HOST", s.host.clone()));
                 out.push(("SMTP_PORT", s.port.to_string()));

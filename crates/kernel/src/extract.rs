@@ -31,14 +31,17 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(|r| ApiError::new(r.status(), "bad_request", r.body_text()))?;
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|r| ApiError::new(r.status(), "bad_request", r.body_text()))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
         let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-        <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
     }
 }
 

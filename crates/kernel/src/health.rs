@@ -41,7 +41,10 @@ pub async fn handler(State(p): State<Platform>) -> Response {
     };
     let body = Health {
         status: if db_ok { "healthy" } else { "unhealthy" },
-        timestamp: p.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        timestamp: p
+            .clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         version: env!("CARGO_PKG_VERSION"),
         database: if db_ok { "healthy" } else { "unhealthy" },
         redis,

@@ -37,7 +37,10 @@ pub enum Mailer {
 
 impl Mailer {
     /// SMTP from config, or the outbox under `data_dir`.
-    pub fn from_config(smtp: Option<&SmtpConfig>, data_dir: &std::path::Path) -> Result<Self, MailError> {
+    pub fn from_config(
+        smtp: Option<&SmtpConfig>,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, MailError> {
         let Some(s) = smtp else {
             return Ok(Mailer::Outbox {
                 dir: data_dir.join("outbox"),
@@ -55,7 +58,8 @@ impl Mailer {
         };
         let mut builder = builder.port(s.port);
         if let (Some(u), Some(p)) = (&s.username, &s.password) {
-            builder = builder.credentials(Credentials::new(u.clone(), p.expose_secret().to_string()));
+            builder =
+                builder.credentials(Credentials::new(u.clone(), p.expose_secret().to_string()));
         }
         let from = s
             .from_email
@@ -87,7 +91,13 @@ impl Mailer {
                 tokio::fs::create_dir_all(dir).await?;
                 let safe_to: String = to
                     .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '@' || c == '.' { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '@' || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 let name = format!(
                     "{}-{}-{}.eml",

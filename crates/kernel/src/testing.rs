@@ -28,8 +28,12 @@ pub enum Backend {
 /// The service URLs, if configured. Panics under `CI=true` when they are missing, so CI can
 /// never pass by skipping the PostgreSQL/Redis half of the suite.
 pub fn services() -> Option<(String, String)> {
-    let db = std::env::var("TEST_DATABASE_URL").ok().filter(|s| !s.is_empty());
-    let redis = std::env::var("TEST_REDIS_URL").ok().filter(|s| !s.is_empty());
+    let db = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let redis = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
     match (db, redis) {
         (Some(d), Some(r)) => Some((d, r)),
         _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {

@@ -27,7 +27,9 @@ async fn values_with_ttl(b: Backend) {
     kv.set("a", "1", None).await.unwrap();
     assert_eq!(kv.get("a").await.unwrap().as_deref(), Some("1"));
     assert_eq!(kv.ttl("a").await.unwrap(), None);
-    kv.set("b", "2", Some(Duration::from_millis(150))).await.unwrap();
+    kv.set("b", "2", Some(Duration::from_millis(150)))
+        .await
+        .unwrap();
     let ttl = kv.ttl("b").await.unwrap().unwrap();
     assert!(ttl <= Duration::from_millis(150) && ttl > Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -38,8 +40,16 @@ async fn values_with_ttl(b: Backend) {
 
 async fn set_if_absent(b: Backend) {
     let (_t, kv) = kv(b).await;
-    assert!(kv.set_nx("n", "x", Duration::from_millis(150)).await.unwrap());
-    assert!(!kv.set_nx("n", "y", Duration::from_millis(150)).await.unwrap());
+    assert!(
+        kv.set_nx("n", "x", Duration::from_millis(150))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !kv.set_nx("n", "y", Duration::from_millis(150))
+            .await
+            .unwrap()
+    );
     assert_eq!(kv.get("n").await.unwrap().as_deref(), Some("x"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(kv.set_nx("n", "z", Duration::from_secs(5)).await.unwrap());
@@ -63,7 +73,11 @@ async fn counters(b: Backend) {
     }
     assert_eq!(kv.get("c").await.unwrap().as_deref(), Some("22"));
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(kv.incr("c", ttl).await.unwrap(), 1, "counter restarts after its ttl");
+    assert_eq!(
+        kv.incr("c", ttl).await.unwrap(),
+        1,
+        "counter restarts after its ttl"
+    );
 }
 
 async fn rate_limit_gcra(b: Backend) {
@@ -94,8 +108,11 @@ async fn pub_sub(b: Backend) {
     // Redis subscriptions are established asynchronously; publish until the first arrives.
     let got = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            kv.publish("topic", Bytes::from_static(b"hello")).await.unwrap();
-            if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(100), sub.recv()).await {
+            kv.publish("topic", Bytes::from_static(b"hello"))
+                .await
+                .unwrap();
+            if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(100), sub.recv()).await
+            {
                 return m;
             }
         }

@@ -15,10 +15,11 @@ async fn columns(db: &Db) -> Vec<(String, String)> {
             .unwrap();
             let mut out = Vec::new();
             for (t,) in tables {
-                let cs: Vec<(String,)> = sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{t}')"))
-                    .fetch_all(&p.read)
-                    .await
-                    .unwrap();
+                let cs: Vec<(String,)> =
+                    sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{t}')"))
+                        .fetch_all(&p.read)
+                        .await
+                        .unwrap();
                 out.extend(cs.into_iter().map(|(c,)| (t.clone(), c)));
             }
             out
@@ -44,9 +45,16 @@ async fn sqlite_and_postgres_schemas_match() {
     let lite = platform(Backend::Embedded, &[]).await;
     let pg = platform(Backend::Services, &[]).await;
     for t in [&lite, &pg] {
-        t.platform.db.migrate(&migrations_of_identity()).await.unwrap();
+        t.platform
+            .db
+            .migrate(&migrations_of_identity())
+            .await
+            .unwrap();
     }
-    let (a, b) = (columns(&lite.platform.db).await, columns(&pg.platform.db).await);
+    let (a, b) = (
+        columns(&lite.platform.db).await,
+        columns(&pg.platform.db).await,
+    );
     assert!(!a.is_empty());
     assert_eq!(a, b);
 }

@@ -46,7 +46,9 @@ async fn ten_codes_per_email_per_day(b: Backend) {
 async fn per_ip_send_limit(b: Backend) {
     let app = TestApp::with(b, &[("TRELLIS_CODE_IP_PER_HOUR", "3")]).await;
     for i in 0..3 {
-        app.send_code(&format!("u{i}@example.com"), "register").await.ok();
+        app.send_code(&format!("u{i}@example.com"), "register")
+            .await
+            .ok();
     }
     let r = app.send_code("u9@example.com", "register").await;
     r.err(429, "VERIFICATION_CODE_IP_LIMIT");
@@ -58,8 +60,12 @@ async fn three_wrong_attempts_burn_the_code(b: Backend) {
     let code = app.fresh_code("w@example.com", "register").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let reg = |c: &str| json!({"username": "wendy", "email": "w@example.com", "password": PASSWORD, "code": c});
-    app.post("/api/v1/users/auth/register", reg(wrong)).await.err(400, "INVALID_VERIFICATION_CODE");
-    app.post("/api/v1/users/auth/register", reg(wrong)).await.err(400, "INVALID_VERIFICATION_CODE");
+    app.post("/api/v1/users/auth/register", reg(wrong))
+        .await
+        .err(400, "INVALID_VERIFICATION_CODE");
+    app.post("/api/v1/users/auth/register", reg(wrong))
+        .await
+        .err(400, "INVALID_VERIFICATION_CODE");
     app.post("/api/v1/users/auth/register", reg(wrong))
         .await
         .err(400, "VERIFICATION_CODE_ATTEMPTS_EXCEEDED");
@@ -89,8 +95,12 @@ async fn a_new_code_replaces_the_old_one(b: Backend) {
         second = app.fresh_code("r@example.com", "register").await;
     }
     let reg = |c: &str| json!({"username": "rita", "email": "r@example.com", "password": PASSWORD, "code": c});
-    app.post("/api/v1/users/auth/register", reg(&first)).await.err(400, "INVALID_VERIFICATION_CODE");
-    app.post("/api/v1/users/auth/register", reg(&second)).await.ok();
+    app.post("/api/v1/users/auth/register", reg(&first))
+        .await
+        .err(400, "INVALID_VERIFICATION_CODE");
+    app.post("/api/v1/users/auth/register", reg(&second))
+        .await
+        .ok();
 }
 
 async fn unknown_accounts_get_the_same_answer(b: Backend) {
@@ -120,9 +130,16 @@ async fn unknown_accounts_get_the_same_answer(b: Backend) {
 
 async fn bad_send_requests(b: Backend) {
     let app = TestApp::spawn(b).await;
-    app.send_code("nope", "register").await.err(422, "VALIDATION_ERROR");
-    app.send_code("a@example.com", "launch_missiles").await.err(422, "VALIDATION_ERROR");
-    app.post("/api/v1/users/auth/send-verification-code", json!({"email": "a@example.com", "purpose": "register"}))
+    app.send_code("nope", "register")
         .await
-        .ok();
+        .err(422, "VALIDATION_ERROR");
+    app.send_code("a@example.com", "launch_missiles")
+        .await
+        .err(422, "VALIDATION_ERROR");
+    app.post(
+        "/api/v1/users/auth/send-verification-code",
+        json!({"email": "a@example.com", "purpose": "register"}),
+    )
+    .await
+    .ok();
 }

@@ -45,7 +45,11 @@ impl Resp {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
         assert_eq!(self.code(), code, "body: {}", self.body);
         assert_eq!(self.body["success"], json!(false));
-        assert!(self.body["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(
+            self.body["request_id"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+        );
         assert!(self.body["timestamp"].is_string());
     }
 }
@@ -86,7 +90,13 @@ impl TestApp {
         }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.server.client.request(method, self.server.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -98,8 +108,13 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-        Resp { status, body, headers }
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        Resp {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
@@ -134,7 +149,12 @@ impl TestApp {
         files.sort();
         files
             .into_iter()
-            .filter(|p| p.file_name().unwrap().to_string_lossy().contains(&format!("-{}-", email.to_lowercase())))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .contains(&format!("-{}-", email.to_lowercase()))
+            })
             .map(|p| std::fs::read_to_string(p).unwrap())
             .collect()
     }
@@ -198,8 +218,11 @@ impl TestApp {
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Resp {
-        self.post("/api/v1/users/auth/refresh", json!({"refresh_token": refresh_token}))
-            .await
+        self.post(
+            "/api/v1/users/auth/refresh",
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
     }
 
     pub fn advance(&self, by: Duration) {

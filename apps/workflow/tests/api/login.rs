@@ -12,7 +12,8 @@ backend_tests!(
     ten_failures_lock_with_a_growing_wait,
     admin_unlocks,
     per_ip_login_limit,
-    banned_users_cannot_log_in
+    banned_users_cannot_log_in,
+    nul_bytes_are_client_errors
 );
 
 async fn wrong_password_and_unknown_user_look_the_same(b: Backend) {
@@ -23,14 +24,18 @@ async fn wrong_password_and_unknown_user_look_the_same(b: Backend) {
     a.err(401, "INVALID_CREDENTIALS");
     b_.err(401, "INVALID_CREDENTIALS");
     assert_eq!(a.body["message"], b_.body["message"]);
-    app.try_login("not@an@email", "x").await.err(401, "INVALID_CREDENTIALS");
+    app.try_login("not@an@email", "x")
+        .await
+        .err(401, "INVALID_CREDENTIALS");
 }
 
 async fn ten_failures_lock_with_a_growing_wait(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.register("gina", "gina@example.com").await;
     for _ in 0..9 {
-        app.try_login("gina", "Wrong-Pass-1").await.err(401, "INVALID_CREDENTIALS");
+        app.try_login("gina", "Wrong-Pass-1")
+            .await
+            .err(401, "INVALID_CREDENTIALS");
     }
     let r = app.try_login("gina", "Wrong-Pass-1").await;
     r.err(429, "ACCOUNT_LOCKED");
@@ -47,7 +52,9 @@ async fn ten_failures_lock_with_a_growing_wait(b: Backend) {
     app.login("gina", PASSWORD).await;
     // Success resets the count.
     for _ in 0..9 {
-        app.try_login("gina", "Wrong-Pass-1").await.err(401, "INVALID_CREDENTIALS");
+        app.try_login("gina", "Wrong-Pass-1")
+            .await
+            .err(401, "INVALID_CREDENTIALS");
     }
     app.login("gina", PASSWORD).await;
 }
@@ -58,18 +65,42 @@ async fn admin_unlocks(b: Backend) {
     for _ in 0..10 {
         app.try_login("hank", "Wrong-Pass-1").await;
     }
-    app.try_login("hank", PASSWORD).await.err(429, "ACCOUNT_LOCKED");
+    app.try_login("hank", PASSWORD)
+        .await
+        .err(429, "ACCOUNT_LOCKED");
     let admin = app.admin().await;
-    let path = format!("/api/v1/users/admin/users/{}/unlock", user["id"].as_str().unwrap());
-    app.post_auth(&path, &admin.access, serde_json::json!({})).await.ok();
+    let path = format!(
+        "/api/v1/users/admin/users/{}/unlock",
+        user["id"].as_str().unwrap()
+    );
+    app.post_auth(&path, &admin.access, serde_json::json!({}))
+        .await
+        .ok();
     app.login("hank", PASSWORD).await;
     // The lockout and the failures are in the audit log.
     let audit = app
-        .get(&format!("/api/v1/users/admin/users/{}/audit", user["id"].as_str().unwrap()), Some(&admin.access))
+        .get(
+            &format!(
+                "/api/v1/users/admin/users/{}/audit",
+                user["id"].as_str().unwrap()
+            ),
+            Some(&admin.access),
+        )
         .await
         .ok();
-    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for a in ["login", "account_unlocked", "account_locked", "login_failed", "register"] {
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "login",
+        "account_unlocked",
+        "account_locked",
+        "login_failed",
+        "register",
+    ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
 }
@@ -77,7 +108,9 @@ async fn admin_unlocks(b: Backend) {
 async fn per_ip_login_limit(b: Backend) {
     let app = TestApp::with(b, &[("TRELLIS_LOGIN_IP_PER_MINUTE", "3")]).await;
     for _ in 0..3 {
-        app.try_login("nobody", "Wrong-Pass-1").await.err(401, "INVALID_CREDENTIALS");
+        app.try_login("nobody", "Wrong-Pass-1")
+            .await
+            .err(401, "INVALID_CREDENTIALS");
     }
     let r = app.try_login("nobody", "Wrong-Pass-1").await;
     r.err(429, "LOGIN_RATE_LIMITED");
@@ -88,14 +121,44 @@ async fn banned_users_cannot_log_in(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (user, tokens) = app.user("ivan").await;
     let admin = app.admin().await;
-    let path = format!("/api/v1/users/admin/users/{}/status", user["id"].as_str().unwrap());
+    let path = format!(
+        "/api/v1/users/admin/users/{}/status",
+        user["id"].as_str().unwrap()
+    );
     let r = app
-        .call(reqwest::Method::PUT, &path, Some(&admin.access), Some(serde_json::json!({"status": "banned"})))
+        .call(
+            reqwest::Method::PUT,
+            &path,
+            Some(&admin.access),
+            Some(serde_json::json!({"status": "banned"})),
+        )
         .await
         .ok();
     assert_eq!(r["status"], "banned");
-    app.try_login("ivan", PASSWORD).await.err(403, "ACCOUNT_NOT_ACTIVE");
+    app.try_login("ivan", PASSWORD)
+        .await
+        .err(403, "ACCOUNT_NOT_ACTIVE");
     // Existing sessions are signed out at once.
-    app.get("/api/v1/users/me", Some(&tokens.access)).await.err(401, "TOKEN_REVOKED");
-    app.refresh(&tokens.refresh).await.err(401, "INVALID_REFRESH_TOKEN");
+    app.get("/api/v1/users/me", Some(&tokens.access))
+        .await
+        .err(401, "TOKEN_REVOKED");
+    app.refresh(&tokens.refresh)
+        .await
+        .err(401, "INVALID_REFRESH_TOKEN");
+}
+
+/// Regression: PostgreSQL rejects NUL bytes in text, and a login or search containing one
+/// used to surface as a 500 (found by the fuzz pass in server/tests/platform.rs).
+async fn nul_bytes_are_client_errors(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.try_login("ad\u{0}min", "x")
+        .await
+        .err(401, "INVALID_CREDENTIALS");
+    app.try_login("a\u{0}@example.com", "x")
+        .await
+        .err(401, "INVALID_CREDENTIALS");
+    let admin = app.admin().await;
+    app.get("/api/v1/users/admin/users?search=%00", Some(&admin.access))
+        .await
+        .err(422, "VALIDATION_ERROR");
 }

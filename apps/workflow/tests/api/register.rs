@@ -35,20 +35,23 @@ async fn register_with_code_then_login_at_once(b: Backend) {
 
 async fn register_rejects_bad_codes_and_input(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let reg = |code: &str, username: &str, password: &str| {
-        json!({"username": username, "email": "bob@example.com", "password": password, "code": code})
-    };
+    let reg = |code: &str, username: &str, password: &str| json!({"username": username, "email": "bob@example.com", "password": password, "code": code});
     // No code requested at all.
-    app.post("/api/v1/users/auth/register", reg("123456", "bob", PASSWORD))
-        .await
-        .err(400, "VERIFICATION_CODE_EXPIRED");
+    app.post(
+        "/api/v1/users/auth/register",
+        reg("123456", "bob", PASSWORD),
+    )
+    .await
+    .err(400, "VERIFICATION_CODE_EXPIRED");
     let code = app.fresh_code("bob@example.com", "register").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     app.post("/api/v1/users/auth/register", reg(wrong, "bob", PASSWORD))
         .await
         .err(400, "INVALID_VERIFICATION_CODE");
     // A code requested for another purpose does not disturb the register code.
-    app.send_code("bob@example.com", "reset_password").await.ok();
+    app.send_code("bob@example.com", "reset_password")
+        .await
+        .ok();
     for (username, password, code_) in [
         ("b", PASSWORD, "validation_error"),
         ("bob smith", PASSWORD, "validation_error"),
@@ -57,9 +60,12 @@ async fn register_rejects_bad_codes_and_input(b: Backend) {
         ("bob", "password123", "weak_password"),
         ("bobbybob1", "bobbybob1", "weak_password"),
     ] {
-        app.post("/api/v1/users/auth/register", reg(&code, username, password))
-            .await
-            .err(422, &code_.to_ascii_uppercase());
+        app.post(
+            "/api/v1/users/auth/register",
+            reg(&code, username, password),
+        )
+        .await
+        .err(422, &code_.to_ascii_uppercase());
     }
     app.post(
         "/api/v1/users/auth/register",
@@ -68,9 +74,12 @@ async fn register_rejects_bad_codes_and_input(b: Backend) {
     .await
     .err(422, "VALIDATION_ERROR");
     // Missing field.
-    app.post("/api/v1/users/auth/register", json!({"username": "bob", "email": "bob@example.com"}))
-        .await
-        .err(422, "VALIDATION_ERROR");
+    app.post(
+        "/api/v1/users/auth/register",
+        json!({"username": "bob", "email": "bob@example.com"}),
+    )
+    .await
+    .err(422, "VALIDATION_ERROR");
     // The right code still works after all that (one wrong attempt so far).
     app.post("/api/v1/users/auth/register", reg(&code, "bob", PASSWORD))
         .await
@@ -105,13 +114,31 @@ async fn register_conflicts_do_not_burn_the_code(b: Backend) {
 async fn availability_checks(b: Backend) {
     let app = TestApp::spawn(b).await;
     app.register("dave", "dave@example.com").await;
-    let d = app.get("/api/v1/users/auth/check-username?username=Dave", None).await.ok();
+    let d = app
+        .get("/api/v1/users/auth/check-username?username=Dave", None)
+        .await
+        .ok();
     assert_eq!(d["available"], false);
-    let d = app.get("/api/v1/users/auth/check-username?username=erin", None).await.ok();
+    let d = app
+        .get("/api/v1/users/auth/check-username?username=erin", None)
+        .await
+        .ok();
     assert_eq!(d["available"], true);
-    let d = app.get("/api/v1/users/auth/check-email?email=DAVE@example.com", None).await.ok();
+    let d = app
+        .get(
+            "/api/v1/users/auth/check-email?email=DAVE@example.com",
+            None,
+        )
+        .await
+        .ok();
     assert_eq!(d["available"], false);
-    let d = app.get("/api/v1/users/auth/check-email?email=erin@example.com", None).await.ok();
+    let d = app
+        .get(
+            "/api/v1/users/auth/check-email?email=erin@example.com",
+            None,
+        )
+        .await
+        .ok();
     assert_eq!(d["available"], true);
     app.get("/api/v1/users/auth/check-username?username=a!", None)
         .await

@@ -21,15 +21,24 @@ async fn refresh_rotates_and_spent_tokens_revoke_the_session(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, t) = app.user("jane").await;
     let d = app.refresh(&t.refresh).await.ok();
-    let (access2, refresh2) = (d["access_token"].as_str().unwrap(), d["refresh_token"].as_str().unwrap());
+    let (access2, refresh2) = (
+        d["access_token"].as_str().unwrap(),
+        d["refresh_token"].as_str().unwrap(),
+    );
     assert_ne!(refresh2, t.refresh);
     assert_eq!(d["token_type"], "Bearer");
     app.get("/api/v1/users/me", Some(access2)).await.ok();
     // Replaying the spent token after the grace window: theft assumed, session revoked.
     app.advance(Duration::from_secs(11));
-    app.refresh(&t.refresh).await.err(401, "REFRESH_TOKEN_REUSED");
-    app.get("/api/v1/users/me", Some(access2)).await.err(401, "TOKEN_REVOKED");
-    app.refresh(refresh2).await.err(401, "INVALID_REFRESH_TOKEN");
+    app.refresh(&t.refresh)
+        .await
+        .err(401, "REFRESH_TOKEN_REUSED");
+    app.get("/api/v1/users/me", Some(access2))
+        .await
+        .err(401, "TOKEN_REVOKED");
+    app.refresh(refresh2)
+        .await
+        .err(401, "INVALID_REFRESH_TOKEN");
 }
 
 async fn concurrent_refresh_within_grace_is_allowed(b: Backend) {
@@ -38,7 +47,12 @@ async fn concurrent_refresh_within_grace_is_allowed(b: Backend) {
     let (a, b_) = tokio::join!(app.refresh(&t.refresh), app.refresh(&t.refresh));
     let (a, b_) = (a.ok(), b_.ok());
     for d in [&a, &b_] {
-        app.get("/api/v1/users/me", Some(d["access_token"].as_str().unwrap())).await.ok();
+        app.get(
+            "/api/v1/users/me",
+            Some(d["access_token"].as_str().unwrap()),
+        )
+        .await
+        .ok();
     }
     assert_ne!(a["refresh_token"], b_["refresh_token"]);
 }
@@ -47,46 +61,96 @@ async fn logout_revokes_access_and_refresh(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, t) = app.user("liam").await;
     let other = app.login("liam", crate::harness::PASSWORD).await;
-    app.post_auth("/api/v1/users/auth/logout", &t.access, json!({})).await.ok();
-    app.get("/api/v1/users/me", Some(&t.access)).await.err(401, "TOKEN_REVOKED");
-    app.refresh(&t.refresh).await.err(401, "INVALID_REFRESH_TOKEN");
+    app.post_auth("/api/v1/users/auth/logout", &t.access, json!({}))
+        .await
+        .ok();
+    app.get("/api/v1/users/me", Some(&t.access))
+        .await
+        .err(401, "TOKEN_REVOKED");
+    app.refresh(&t.refresh)
+        .await
+        .err(401, "INVALID_REFRESH_TOKEN");
     // Other sessions are untouched.
     app.get("/api/v1/users/me", Some(&other.access)).await.ok();
     // Without a token, logout is 401.
-    app.post("/api/v1/users/auth/logout", json!({})).await.err(401, "NOT_AUTHENTICATED");
+    app.post("/api/v1/users/auth/logout", json!({}))
+        .await
+        .err(401, "NOT_AUTHENTICATED");
 }
 
 async fn public_logout_with_refresh_token(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, t) = app.user("mona").await;
-    app.post("/api/v1/users/public/logout", json!({"refresh_token": t.refresh})).await.ok();
-    app.get("/api/v1/users/me", Some(&t.access)).await.err(401, "TOKEN_REVOKED");
+    app.post(
+        "/api/v1/users/public/logout",
+        json!({"refresh_token": t.refresh}),
+    )
+    .await
+    .ok();
+    app.get("/api/v1/users/me", Some(&t.access))
+        .await
+        .err(401, "TOKEN_REVOKED");
     // Idempotent, and fine with no body or an unknown token.
-    app.post("/api/v1/users/public/logout", json!({"refresh_token": "garbage"})).await.ok();
-    app.call(reqwest::Method::POST, "/api/v1/users/public/logout", None, None).await.ok();
+    app.post(
+        "/api/v1/users/public/logout",
+        json!({"refresh_token": "garbage"}),
+    )
+    .await
+    .ok();
+    app.call(
+        reqwest::Method::POST,
+        "/api/v1/users/public/logout",
+        None,
+        None,
+    )
+    .await
+    .ok();
 }
 
 async fn bad_tokens_are_rejected(b: Backend) {
     let app = TestApp::spawn(b).await;
-    app.get("/api/v1/users/me", None).await.err(401, "NOT_AUTHENTICATED");
-    app.get("/api/v1/users/me", Some("not.a.jwt")).await.err(401, "INVALID_TOKEN");
+    app.get("/api/v1/users/me", None)
+        .await
+        .err(401, "NOT_AUTHENTICATED");
+    app.get("/api/v1/users/me", Some("not.a.jwt"))
+        .await
+        .err(401, "INVALID_TOKEN");
     // A token signed with another secret.
-    let other = TestApp::with(b, &[("JWT_SECRET_KEY", "a-completely-different-secret-of-length")]).await;
+    let other = TestApp::with(
+        b,
+        &[("JWT_SECRET_KEY", "a-completely-different-secret-of-length")],
+    )
+    .await;
     let (_, t) = other.user("nina").await;
-    app.get("/api/v1/users/me", Some(&t.access)).await.err(401, "INVALID_TOKEN");
-    app.refresh("garbage").await.err(401, "INVALID_REFRESH_TOKEN");
-    app.post("/api/v1/users/auth/refresh", json!({})).await.err(422, "VALIDATION_ERROR");
+    app.get("/api/v1/users/me", Some(&t.access))
+        .await
+        .err(401, "INVALID_TOKEN");
+    app.refresh("garbage")
+        .await
+        .err(401, "INVALID_REFRESH_TOKEN");
+    app.post("/api/v1/users/auth/refresh", json!({}))
+        .await
+        .err(422, "VALIDATION_ERROR");
 }
 
 async fn access_tokens_expire(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, t) = app.user("otto").await;
     app.advance(Duration::from_secs(31 * 60));
-    app.get("/api/v1/users/me", Some(&t.access)).await.err(401, "TOKEN_EXPIRED");
+    app.get("/api/v1/users/me", Some(&t.access))
+        .await
+        .err(401, "TOKEN_EXPIRED");
     // The refresh token still works and gives a fresh access token.
     let d = app.refresh(&t.refresh).await.ok();
-    app.get("/api/v1/users/me", Some(d["access_token"].as_str().unwrap())).await.ok();
+    app.get(
+        "/api/v1/users/me",
+        Some(d["access_token"].as_str().unwrap()),
+    )
+    .await
+    .ok();
     // After the refresh lifetime (7 days) the session is gone.
     app.advance(Duration::from_secs(8 * 86_400));
-    app.refresh(d["refresh_token"].as_str().unwrap()).await.err(401, "INVALID_REFRESH_TOKEN");
+    app.refresh(d["refresh_token"].as_str().unwrap())
+        .await
+        .err(401, "INVALID_REFRESH_TOKEN");
 }

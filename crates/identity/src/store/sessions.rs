@@ -30,14 +30,25 @@ impl Session {
 /// Inserts a refresh token and slides its session's expiry, inside the caller's transaction.
 macro_rules! insert_token {
     ($tx:ident, $sid:expr, $hash:expr, $now:expr, $expires:expr) => {
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
-            .bind($hash).bind($sid).bind($now).execute(&mut *$tx).await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind($hash)
+        .bind($sid)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
         sqlx::query("UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1")
-            .bind($sid).bind($now).bind($expires).execute(&mut *$tx).await?;
+            .bind($sid)
+            .bind($now)
+            .bind($expires)
+            .execute(&mut *$tx)
+            .await?;
     };
 }
 
-const COLUMNS: &str = "id, user_id, ip, user_agent, created_at, last_used_at, expires_at, revoked_at";
+const COLUMNS: &str =
+    "id, user_id, ip, user_agent, created_at, last_used_at, expires_at, revoked_at";
 
 /// Creates a session with its first refresh token.
 pub async fn create(db: &Db, s: &Session, token_hash: &str) -> Result<(), IdentityError> {
@@ -65,20 +76,33 @@ pub struct RefreshLookup {
     pub used_at: Option<DateTime<Utc>>,
 }
 
-pub async fn find_refresh(db: &Db, token_hash: &str) -> Result<Option<RefreshLookup>, IdentityError> {
+pub async fn find_refresh(
+    db: &Db,
+    token_hash: &str,
+) -> Result<Option<RefreshLookup>, IdentityError> {
     let found: Option<(Uuid, Option<DateTime<Utc>>)> = on_db!(db, pool => sqlx::query_as(
         "SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = $1")
         .bind(token_hash).fetch_optional(pool).await)?;
-    let Some((sid, used_at)) = found else { return Ok(None) };
+    let Some((sid, used_at)) = found else {
+        return Ok(None);
+    };
     // Read through the writer: a rotation committed a moment ago must be visible.
     let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1");
-    let session: Option<Session> = on_db!(db, pool => sqlx::query_as(&sql).bind(sid).fetch_optional(pool).await)?;
+    let session: Option<Session> =
+        on_db!(db, pool => sqlx::query_as(&sql).bind(sid).fetch_optional(pool).await)?;
     Ok(session.map(|session| RefreshLookup { session, used_at }))
 }
 
 /// Spends `old_hash` and issues `new_hash` in one transaction. Returns `false` (and changes
 /// nothing) when `old_hash` was already spent by a concurrent request.
-pub async fn rotate(db: &Db, session_id: Uuid, old_hash: &str, new_hash: &str, now: DateTime<Utc>, expires: DateTime<Utc>) -> Result<bool, IdentityError> {
+pub async fn rotate(
+    db: &Db,
+    session_id: Uuid,
+    old_hash: &str,
+    new_hash: &str,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Result<bool, IdentityError> {
     let spent = on_db!(db, pool => {
         let mut tx = pool.begin().await?;
         let r = sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
@@ -96,7 +120,13 @@ pub async fn rotate(db: &Db, session_id: Uuid, old_hash: &str, new_hash: &str, n
 }
 
 /// Issues another token on a session (the concurrent-refresh grace path).
-pub async fn add_token(db: &Db, session_id: Uuid, new_hash: &str, now: DateTime<Utc>, expires: DateTime<Utc>) -> Result<(), IdentityError> {
+pub async fn add_token(
+    db: &Db,
+    session_id: Uuid,
+    new_hash: &str,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Result<(), IdentityError> {
     on_db!(db, pool => {
         let mut tx = pool.begin().await?;
         insert_token!(tx, session_id, new_hash, now, expires);
@@ -106,7 +136,13 @@ pub async fn add_token(db: &Db, session_id: Uuid, new_hash: &str, now: DateTime<
 }
 
 /// Revokes one session of `user_id`; returns whether it existed and was live.
-pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<bool, IdentityError> {
+pub async fn revoke(
+    db: &Db,
+    user_id: Uuid,
+    id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, IdentityError> {
     let r = on_db!(db, pool => sqlx::query(
         "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
         .bind(id).bind(user_id).bind(now).bind(reason).execute(pool).await.map(|r| r.rows_affected()))?;
@@ -114,7 +150,13 @@ pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid, reason: &str, now: DateTim
 }
 
 /// Revokes every live session of `user_id` except `keep`; returns the revoked ids.
-pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>, reason: &str, now: DateTime<Utc>) -> Result<Vec<Uuid>, IdentityError> {
+pub async fn revoke_all(
+    db: &Db,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, IdentityError> {
     let ids: Vec<Uuid> = on_db!(db, pool => sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
          WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2) RETURNING id")
@@ -124,6 +166,8 @@ pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>, reason: &str
 
 /// Sessions not revoked, newest first (expired ones are filtered by the caller's clock).
 pub async fn list_unrevoked(db: &Db, user_id: Uuid) -> Result<Vec<Session>, IdentityError> {
-    let sql = format!("SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id DESC");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id DESC"
+    );
     Ok(on_db_read!(db, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?)
 }

@@ -123,13 +123,15 @@ pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<(), IdentityError> {
 
 async fn one_by(db: &Db, column: &str, value: &str) -> Result<Option<UserRecord>, IdentityError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
-    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(&sql).bind(value).fetch_optional(pool).await)?;
+    let row: Option<Row> =
+        on_db_read!(db, pool => sqlx::query_as(&sql).bind(value).fetch_optional(pool).await)?;
     Ok(row.map(Into::into))
 }
 
 pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<UserRecord>, IdentityError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+    let row: Option<Row> =
+        on_db_read!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
     Ok(row.map(Into::into))
 }
 
@@ -151,7 +153,12 @@ pub async fn email_exists(db: &Db, email: &str) -> Result<bool, IdentityError> {
     Ok(n > 0)
 }
 
-pub async fn set_password(db: &Db, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<(), IdentityError> {
+pub async fn set_password(
+    db: &Db,
+    id: Uuid,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
     on_db!(db, pool => sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(id).bind(hash).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -172,7 +179,12 @@ pub async fn login_failed(db: &Db, id: Uuid) -> Result<i32, IdentityError> {
     Ok(n)
 }
 
-pub async fn lock_until(db: &Db, id: Uuid, until: Option<DateTime<Utc>>, reset_count: bool) -> Result<(), IdentityError> {
+pub async fn lock_until(
+    db: &Db,
+    id: Uuid,
+    until: Option<DateTime<Utc>>,
+    reset_count: bool,
+) -> Result<(), IdentityError> {
     on_db!(db, pool => sqlx::query(
         "UPDATE users SET locked_until = $2, failed_logins = CASE WHEN $3 THEN 0 ELSE failed_logins END WHERE id = $1")
         .bind(id).bind(until).bind(reset_count).execute(pool).await.map(|r| r.rows_affected()))?;
@@ -189,7 +201,12 @@ pub struct ProfilePatch {
     pub language: Option<String>,
 }
 
-pub async fn update_profile(db: &Db, id: Uuid, p: &ProfilePatch, now: DateTime<Utc>) -> Result<(), IdentityError> {
+pub async fn update_profile(
+    db: &Db,
+    id: Uuid,
+    p: &ProfilePatch,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
     on_db!(db, pool => sqlx::query(
         "UPDATE users SET display_name = COALESCE($2, display_name), avatar_url = COALESCE($3, avatar_url), \
          bio = COALESCE($4, bio), timezone = COALESCE($5, timezone), language = COALESCE($6, language), \
@@ -200,13 +217,23 @@ pub async fn update_profile(db: &Db, id: Uuid, p: &ProfilePatch, now: DateTime<U
 }
 
 /// Returns whether the user existed.
-pub async fn set_status(db: &Db, id: Uuid, status: UserStatus, now: DateTime<Utc>) -> Result<bool, IdentityError> {
+pub async fn set_status(
+    db: &Db,
+    id: Uuid,
+    status: UserStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, IdentityError> {
     let r = on_db!(db, pool => sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(id).bind(status.as_str()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(r > 0)
 }
 
-pub async fn set_role(db: &Db, id: Uuid, role: Role, now: DateTime<Utc>) -> Result<bool, IdentityError> {
+pub async fn set_role(
+    db: &Db,
+    id: Uuid,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<bool, IdentityError> {
     let r = on_db!(db, pool => sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
         .bind(id).bind(role.as_str()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(r > 0)
@@ -228,16 +255,26 @@ pub struct ListFilter {
 }
 
 /// One page of users, newest first (ids are UUID v7, so id order is creation order).
-pub async fn list(db: &Db, f: &ListFilter, limit: i64, offset: i64) -> Result<(Vec<User>, i64), IdentityError> {
+pub async fn list(
+    db: &Db,
+    f: &ListFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<User>, i64), IdentityError> {
     let search = f.search.as_ref().map(|s| {
-        let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = s
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         format!("%{escaped}%")
     });
     let status = f.status.map(|s| s.as_str());
     let role = f.role.map(|r| r.as_str());
     const WHERE: &str = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR role = $2) \
         AND ($3 IS NULL OR username_key LIKE $3 ESCAPE '\\' OR email LIKE $3 ESCAPE '\\')";
-    let page_sql = format!("SELECT {COLUMNS} FROM users {WHERE} ORDER BY id DESC LIMIT $4 OFFSET $5");
+    let page_sql =
+        format!("SELECT {COLUMNS} FROM users {WHERE} ORDER BY id DESC LIMIT $4 OFFSET $5");
     let count_sql = format!("SELECT COUNT(*) FROM users {WHERE}");
     let (rows, total): (Vec<Row>, i64) = on_db_read!(db, pool => {
         let rows = sqlx::query_as(&page_sql).bind(status).bind(role).bind(&search).bind(limit).bind(offset)
@@ -245,5 +282,8 @@ pub async fn list(db: &Db, f: &ListFilter, limit: i64, offset: i64) -> Result<(V
         let total = sqlx::query_scalar(&count_sql).bind(status).bind(role).bind(&search).fetch_one(pool).await?;
         (rows, total)
     });
-    Ok((rows.into_iter().map(|r| UserRecord::from(r).user).collect(), total))
+    Ok((
+        rows.into_iter().map(|r| UserRecord::from(r).user).collect(),
+        total,
+    ))
 }

@@ -91,7 +91,10 @@ impl Metrics {
                 "http_request_duration_seconds_sum{{{labels}}} {}",
                 s.sum_us.load(Ordering::Relaxed) as f64 / 1e6
             );
-            let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {count}");
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{{labels}}} {count}"
+            );
         }
         let _ = writeln!(
             out,
@@ -126,9 +129,5 @@ pub async fn layer(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
 
 /// `GET /metrics`.
 pub async fn handler(State(m): State<Arc<Metrics>>) -> Response {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        m.render(),
-    )
-        .into_response()
+    ([("content-type", "text/plain; version=0.0.4")], m.render()).into_response()
 }

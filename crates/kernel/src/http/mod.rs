@@ -36,7 +36,10 @@ pub fn assemble(
     let limit = platform.config.max_request_size;
     let common = Router::new()
         .route("/health", get(crate::health::handler))
-        .route("/metrics", get(metrics::handler).with_state(platform.metrics.clone()))
+        .route(
+            "/metrics",
+            get(metrics::handler).with_state(platform.metrics.clone()),
+        )
         .with_state(platform.clone())
         .merge(crate::docs::router(openapi));
     let mut router = apps

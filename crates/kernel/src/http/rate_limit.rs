@@ -16,7 +16,10 @@ use crate::kv::RateDecision;
 
 /// Paths that monitoring hits and that must never be throttled.
 fn exempt(path: &str) -> bool {
-    matches!(path, "/health" | "/metrics" | "/api/health" | "/openapi.json") || path.starts_with("/docs")
+    matches!(
+        path,
+        "/health" | "/metrics" | "/api/health" | "/openapi.json"
+    ) || path.starts_with("/docs")
 }
 
 /// Writes the `X-RateLimit-*` headers for `d`.
@@ -54,7 +57,11 @@ pub async fn layer(State(p): State<Platform>, req: Request, next: Next) -> Respo
     let req = Request::from_parts(parts, body);
     let decision = match p
         .kv
-        .throttle(&format!("rl:ip:{ip}"), rl.times, Duration::from_secs(rl.seconds))
+        .throttle(
+            &format!("rl:ip:{ip}"),
+            rl.times,
+            Duration::from_secs(rl.seconds),
+        )
         .await
     {
         Ok(d) => d,

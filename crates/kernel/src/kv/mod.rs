@@ -91,7 +91,7 @@ impl Subscription {
 #[derive(Clone)]
 pub enum Kv {
     Memory(Arc<MemoryKv>),
-    Redis(RedisKv),
+    Redis(Arc<RedisKv>),
 }
 
 impl Kv {
@@ -102,7 +102,7 @@ impl Kv {
 
     /// Connects to Redis; every key and channel gets `prefix`.
     pub async fn redis(url: &str, prefix: &str) -> Result<Self, KvError> {
-        Ok(Kv::Redis(RedisKv::connect(url, prefix).await?))
+        Ok(Kv::Redis(Arc::new(RedisKv::connect(url, prefix).await?)))
     }
 
     /// `"memory"` or `"redis"`.

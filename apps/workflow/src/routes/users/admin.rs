@@ -39,13 +39,19 @@ pub struct ListQuery {
 /// List users, newest first, filtered by status and role.
 #[utoipa::path(get, path = "/api/v1/users/admin/users", tag = "workflow", params(ListQuery),
     responses((status = 200, description = "A page of users"), (status = 403, description = "Not an admin")), security(("bearer" = [])))]
-async fn list_users(State(id): State<Identity>, p: Principal, Query(q): Query<ListQuery>) -> Reply<Page<User>> {
+async fn list_users(
+    State(id): State<Identity>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> Reply<Page<User>> {
     let filter = ListFilter {
         status: q.status,
         role: q.role,
         search: q.search.filter(|s| !s.trim().is_empty()),
     };
-    let page = id.list_users(&p, filter, q.page.unwrap_or(1), q.page_size.unwrap_or(20)).await?;
+    let page = id
+        .list_users(&p, filter, q.page.unwrap_or(1), q.page_size.unwrap_or(20))
+        .await?;
     Ok(Done::ok(page, "获取成功"))
 }
 
@@ -57,8 +63,16 @@ pub struct StatusBody {
 /// Set a user's status; anything but `active` signs them out everywhere.
 #[utoipa::path(put, path = "/api/v1/users/admin/users/{user_id}/status", tag = "workflow", params(("user_id" = Uuid, Path)),
     request_body = StatusBody, responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn set_status(State(id): State<Identity>, p: Principal, Path(user_id): Path<Uuid>, Json(b): Json<StatusBody>) -> Reply<User> {
-    Ok(Done::ok(id.set_status(&p, user_id, b.status).await?, "状态已更新"))
+async fn set_status(
+    State(id): State<Identity>,
+    p: Principal,
+    Path(user_id): Path<Uuid>,
+    Json(b): Json<StatusBody>,
+) -> Reply<User> {
+    Ok(Done::ok(
+        id.set_status(&p, user_id, b.status).await?,
+        "状态已更新",
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -69,21 +83,37 @@ pub struct RoleBody {
 /// Set a user's role (super admin only).
 #[utoipa::path(put, path = "/api/v1/users/admin/users/{user_id}/role", tag = "workflow", params(("user_id" = Uuid, Path)),
     request_body = RoleBody, responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn set_role(State(id): State<Identity>, p: Principal, Path(user_id): Path<Uuid>, Json(b): Json<RoleBody>) -> Reply<User> {
-    Ok(Done::ok(id.set_role(&p, user_id, b.role).await?, "角色已更新"))
+async fn set_role(
+    State(id): State<Identity>,
+    p: Principal,
+    Path(user_id): Path<Uuid>,
+    Json(b): Json<RoleBody>,
+) -> Reply<User> {
+    Ok(Done::ok(
+        id.set_role(&p, user_id, b.role).await?,
+        "角色已更新",
+    ))
 }
 
 /// Clear a login lockout.
 #[utoipa::path(post, path = "/api/v1/users/admin/users/{user_id}/unlock", tag = "workflow", params(("user_id" = Uuid, Path)),
     responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn unlock(State(id): State<Identity>, p: Principal, Path(user_id): Path<Uuid>) -> Reply<User> {
+async fn unlock(
+    State(id): State<Identity>,
+    p: Principal,
+    Path(user_id): Path<Uuid>,
+) -> Reply<User> {
     Ok(Done::ok(id.unlock_user(&p, user_id).await?, "账户已解锁"))
 }
 
 /// Delete a user and their sessions.
 #[utoipa::path(delete, path = "/api/v1/users/admin/users/{user_id}", tag = "workflow", params(("user_id" = Uuid, Path)),
     responses((status = 200, description = "Deleted"), (status = 403), (status = 404)), security(("bearer" = [])))]
-async fn delete_user(State(id): State<Identity>, p: Principal, Path(user_id): Path<Uuid>) -> Reply<()> {
+async fn delete_user(
+    State(id): State<Identity>,
+    p: Principal,
+    Path(user_id): Path<Uuid>,
+) -> Reply<()> {
     id.delete_user(&p, user_id).await?;
     Ok(Done::ok((), "用户已删除"))
 }
@@ -91,6 +121,10 @@ async fn delete_user(State(id): State<Identity>, p: Principal, Path(user_id): Pa
 /// The newest audit entries about a user.
 #[utoipa::path(get, path = "/api/v1/users/admin/users/{user_id}/audit", tag = "workflow", params(("user_id" = Uuid, Path)),
     responses((status = 200, body = [Stored]), (status = 403)), security(("bearer" = [])))]
-async fn audit(State(id): State<Identity>, p: Principal, Path(user_id): Path<Uuid>) -> Reply<Vec<Stored>> {
+async fn audit(
+    State(id): State<Identity>,
+    p: Principal,
+    Path(user_id): Path<Uuid>,
+) -> Reply<Vec<Stored>> {
     Ok(Done::ok(id.audit_log(&p, user_id).await?, "获取成功"))
 }

@@ -37,10 +37,19 @@ pub struct RegisterBody {
 /// Register an account (requires an email code); the account is active at once.
 #[utoipa::path(post, path = "/api/v1/users/auth/register", tag = "workflow", request_body = RegisterBody,
     responses((status = 201, body = User), (status = 409, description = "Username or email taken"), (status = 400, description = "Bad code"), (status = 422, description = "Invalid field or weak password")))]
-async fn register(State(id): State<Identity>, ctx: ClientCtx, Json(b): Json<RegisterBody>) -> Reply<User> {
+async fn register(
+    State(id): State<Identity>,
+    ctx: ClientCtx,
+    Json(b): Json<RegisterBody>,
+) -> Reply<User> {
     let user = id
         .register(
-            Registration { username: &b.username, email: &b.email, password: &b.password, code: &b.code },
+            Registration {
+                username: &b.username,
+                email: &b.email,
+                password: &b.password,
+                code: &b.code,
+            },
             &ctx,
         )
         .await?;
@@ -56,7 +65,11 @@ pub struct LoginBody {
 /// Log in with username or email.
 #[utoipa::path(post, path = "/api/v1/users/auth/login", tag = "workflow", request_body = LoginBody,
     responses((status = 200, body = LoginOutcome), (status = 401, description = "Invalid credentials"), (status = 429, description = "Locked or rate limited")))]
-async fn login(State(id): State<Identity>, ctx: ClientCtx, Json(b): Json<LoginBody>) -> Reply<LoginOutcome> {
+async fn login(
+    State(id): State<Identity>,
+    ctx: ClientCtx,
+    Json(b): Json<LoginBody>,
+) -> Reply<LoginOutcome> {
     let out = id.login(&b.username_or_email, &b.password, &ctx).await?;
     Ok(Done::ok(out, "登录成功"))
 }
@@ -76,9 +89,16 @@ async fn refresh(State(id): State<Identity>, Json(b): Json<RefreshBody>) -> Repl
 /// Log out the current session (and the refresh token's session, if given).
 #[utoipa::path(post, path = "/api/v1/users/auth/logout", tag = "workflow", request_body = LogoutBody,
     responses((status = 200, description = "Signed out"), (status = 401, description = "Not authenticated")), security(("bearer" = [])))]
-async fn logout(State(id): State<Identity>, p: Principal, body: Option<Json<LogoutBody>>) -> Reply<()> {
+async fn logout(
+    State(id): State<Identity>,
+    p: Principal,
+    body: Option<Json<LogoutBody>>,
+) -> Reply<()> {
     id.logout_principal(&p).await?;
-    if let Some(Json(LogoutBody { refresh_token: Some(t) })) = body {
+    if let Some(Json(LogoutBody {
+        refresh_token: Some(t),
+    })) = body
+    {
         id.logout_refresh(&t).await?;
     }
     Ok(Done::ok((), "已登出"))
@@ -94,15 +114,24 @@ pub struct ResetBody {
 /// Reset the password with an emailed code; signs out every session.
 #[utoipa::path(post, path = "/api/v1/users/auth/reset-password", tag = "workflow", request_body = ResetBody,
     responses((status = 200, description = "Password reset"), (status = 400, description = "Bad code"), (status = 422, description = "Weak password")))]
-async fn reset_password(State(id): State<Identity>, ctx: ClientCtx, Json(b): Json<ResetBody>) -> Reply<()> {
-    id.reset_password(&b.email, &b.code, &b.new_password, &ctx).await?;
+async fn reset_password(
+    State(id): State<Identity>,
+    ctx: ClientCtx,
+    Json(b): Json<ResetBody>,
+) -> Reply<()> {
+    id.reset_password(&b.email, &b.code, &b.new_password, &ctx)
+        .await?;
     Ok(Done::ok((), "密码已重置"))
 }
 
 /// Send a verification code (same as the public endpoint).
 #[utoipa::path(post, path = "/api/v1/users/auth/send-verification-code", tag = "workflow", request_body = SendCodeBody,
     responses((status = 200, description = "Code sent (or silently withheld)"), (status = 429, description = "Limit reached")))]
-async fn send_code_auth(State(id): State<Identity>, ip: ClientIp, Json(body): Json<SendCodeBody>) -> Reply<()> {
+async fn send_code_auth(
+    State(id): State<Identity>,
+    ip: ClientIp,
+    Json(body): Json<SendCodeBody>,
+) -> Reply<()> {
     send_code(&id, ip, body).await
 }
 
@@ -120,9 +149,22 @@ pub struct Availability {
 /// Whether a username is free.
 #[utoipa::path(get, path = "/api/v1/users/auth/check-username", tag = "workflow", params(UsernameQuery),
     responses((status = 200, body = Availability), (status = 422, description = "Not a valid username")))]
-async fn check_username(State(id): State<Identity>, Query(q): Query<UsernameQuery>) -> Reply<Availability> {
+async fn check_username(
+    State(id): State<Identity>,
+    Query(q): Query<UsernameQuery>,
+) -> Reply<Availability> {
     let available = id.username_available(&q.username).await?;
-    Ok(Done::ok(Availability { value: q.username, available }, if available { "用户名可用" } else { "用户名已被使用" }))
+    Ok(Done::ok(
+        Availability {
+            value: q.username,
+            available,
+        },
+        if available {
+            "用户名可用"
+        } else {
+            "用户名已被使用"
+        },
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -133,7 +175,20 @@ pub struct EmailQuery {
 /// Whether an email is free.
 #[utoipa::path(get, path = "/api/v1/users/auth/check-email", tag = "workflow", params(EmailQuery),
     responses((status = 200, body = Availability), (status = 422, description = "Not a valid email")))]
-async fn check_email(State(id): State<Identity>, Query(q): Query<EmailQuery>) -> Reply<Availability> {
+async fn check_email(
+    State(id): State<Identity>,
+    Query(q): Query<EmailQuery>,
+) -> Reply<Availability> {
     let available = id.email_available(&q.email).await?;
-    Ok(Done::ok(Availability { value: q.email, available }, if available { "邮箱可用" } else { "邮箱已被注册" }))
+    Ok(Done::ok(
+        Availability {
+            value: q.email,
+            available,
+        },
+        if available {
+            "邮箱可用"
+        } else {
+            "邮箱已被注册"
+        },
+    ))
 }

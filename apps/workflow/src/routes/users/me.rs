@@ -41,7 +41,11 @@ pub struct ProfileBody {
 /// Update profile fields; absent fields are unchanged.
 #[utoipa::path(put, path = "/api/v1/users/me/profile", tag = "workflow", request_body = ProfileBody,
     responses((status = 200, body = User), (status = 422, description = "Invalid field")), security(("bearer" = [])))]
-async fn update_profile(State(id): State<Identity>, p: Principal, Json(b): Json<ProfileBody>) -> Reply<User> {
+async fn update_profile(
+    State(id): State<Identity>,
+    p: Principal,
+    Json(b): Json<ProfileBody>,
+) -> Reply<User> {
     let patch = ProfilePatch {
         display_name: b.display_name,
         avatar_url: b.avatar_url,
@@ -62,8 +66,14 @@ pub struct ChangePasswordBody {
 #[utoipa::path(post, path = "/api/v1/users/me/change-password", tag = "workflow", request_body = ChangePasswordBody,
     responses((status = 200, description = "Changed"), (status = 400, description = "Wrong current password"), (status = 422, description = "Weak password")),
     security(("bearer" = [])))]
-async fn change_password(State(id): State<Identity>, p: Principal, ctx: ClientCtx, Json(b): Json<ChangePasswordBody>) -> Reply<()> {
-    id.change_password(&p, &b.old_password, &b.new_password, &ctx).await?;
+async fn change_password(
+    State(id): State<Identity>,
+    p: Principal,
+    ctx: ClientCtx,
+    Json(b): Json<ChangePasswordBody>,
+) -> Reply<()> {
+    id.change_password(&p, &b.old_password, &b.new_password, &ctx)
+        .await?;
     Ok(Done::ok((), "密码已修改"))
 }
 
@@ -77,7 +87,11 @@ async fn sessions(State(id): State<Identity>, p: Principal) -> Reply<Vec<Session
 /// Sign out one of the caller's sessions.
 #[utoipa::path(delete, path = "/api/v1/users/me/sessions/{id}", tag = "workflow", params(("id" = Uuid, Path)),
     responses((status = 200, description = "Revoked"), (status = 404, description = "No such session of yours")), security(("bearer" = [])))]
-async fn revoke_session(State(id): State<Identity>, p: Principal, Path(sid): Path<Uuid>) -> Reply<()> {
+async fn revoke_session(
+    State(id): State<Identity>,
+    p: Principal,
+    Path(sid): Path<Uuid>,
+) -> Reply<()> {
     id.revoke_session(&p, sid).await?;
     Ok(Done::ok((), "会话已注销"))
 }

@@ -35,7 +35,11 @@ pub async fn send_code(identity: &Identity, ip: ClientIp, body: SendCodeBody) ->
 #[utoipa::path(post, path = "/api/v1/users/public/send-verification-code", tag = "workflow",
     request_body = SendCodeBody,
     responses((status = 200, description = "Code sent (or silently withheld)"), (status = 429, description = "Cooldown, daily or per-IP limit")))]
-async fn send_code_public(State(id): State<Identity>, ip: ClientIp, Json(body): Json<SendCodeBody>) -> Reply<()> {
+async fn send_code_public(
+    State(id): State<Identity>,
+    ip: ClientIp,
+    Json(body): Json<SendCodeBody>,
+) -> Reply<()> {
     send_code(&id, ip, body).await
 }
 
@@ -49,7 +53,10 @@ pub struct LogoutBody {
 #[utoipa::path(post, path = "/api/v1/users/public/logout", tag = "workflow",
     request_body = LogoutBody, responses((status = 200, description = "Signed out")))]
 async fn logout_public(State(id): State<Identity>, body: Option<Json<LogoutBody>>) -> Reply<()> {
-    if let Some(Json(LogoutBody { refresh_token: Some(t) })) = body {
+    if let Some(Json(LogoutBody {
+        refresh_token: Some(t),
+    })) = body
+    {
         id.logout_refresh(&t).await?;
     }
     Ok(Done::ok((), "已登出"))

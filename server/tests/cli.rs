@@ -1,0 +1,163 @@
+//! The `trellis` binary: start-up errors, config printing, migrate, admin creation, and a
+//! graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn trellis(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trellis"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TRELLIS_DATA_DIR", dir)
+        .env("LOG_LEVEL", "warn")
+        .current_dir(dir);
+    c
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("trellis-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn invalid_config_names_every_offending_variable() {
+    let dir = tempdir();
+    let out = trellis(&dir)
+        .env("PORT", "eighty")
+        .env("LOG_FORMAT", "xml")
+        .env("TRELLIS_ENV", "production")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for name in ["PORT", "LOG_FORMAT", "JWT_SECRET_KEY", "ADMIN_PASSWORD"] {
+        assert!(err.contains(name), "{name} missing from: {err}");
+    }
+}
+
+#[test]
+fn config_masks_secrets() {
+    let dir = tempdir();
+    let out = trellis(&dir)
+        .arg("config")
+        .env("JWT_SECRET_KEY", "super-secret-value-that-must-not-print")
+        .env("DATABASE_URL", "postgres://u:hunter2@db:5432/x")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("PORT=8000"));
+    assert!(text.contains("DATABASE_URL=postgres://u:****@db:5432/x"));
+    assert!(!text.contains("super-secret"));
+    assert!(!text.contains("hunter2"));
+}
+
+#[test]
+fn migrate_then_create_admin() {
+    let dir = tempdir();
+    let out = trellis(&dir).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("trellis.db").exists());
+    let out = trellis(&dir)
+        .args([
+            "admin",
+            "create",
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.com",
+            "--password-env",
+            "OPS_PW",
+        ])
+        .env("OPS_PW", "Ops-Password-2026")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created admin ops"));
+    // A weak password is refused with a clear message.
+    let out = trellis(&dir)
+        .args([
+            "admin",
+            "create",
+            "--username",
+            "ops2",
+            "--email",
+            "ops2@example.com",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"weak\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn serves_and_stops_gracefully_on_sigterm() {
+    let dir = tempdir();
+    let mut child = trellis(&dir)
+        .env("PORT", "0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut saw_app = false;
+    let mut base = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("workflow") && line.contains("docs") {
+            saw_app = true;
+        }
+        if let Some(rest) = line.strip_prefix("trellis: listening on ") {
+            base = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    assert!(saw_app, "no start-up line for the workflow app");
+    let base = base.expect("listening line");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        reqwest::get(format!("{base}/health"))
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "exit status {s}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
