@@ -1,1 +1,29 @@
-fn main() {}
+//! `trellis-bench`: starts a release `trellis` with a scratch data directory, drives load over
+//! loopback and prints the figures recorded in `docs/PERFORMANCE.md`.
+
+mod accounts;
+mod probe;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "trellis-bench", about = "Trellis load scenarios")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Login throughput vs the hash ceiling, /health latency and RSS during a login storm,
+    /// idle RSS.
+    Accounts(accounts::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().scenario {
+        Scenario::Accounts(a) => accounts::run(a).await,
+    }
+}

@@ -153,11 +153,9 @@ impl Identity {
             let hash = self.inner.hasher.hash(password).await?;
             users::set_password(&p.db, user.id, &hash, now).await?;
         }
-        users::login_succeeded(&p.db, user.id, now).await?;
-        let tokens = self.open_session(user.id, user.role, ctx).await?;
-        self.audit(Some(user.id), Some(user.id), "login", Some(ctx.ip), None)
-            .await?;
-        let user = self.user(user.id).await?;
+        let tokens = self.open_session(user.id, user.role, ctx, now).await?;
+        let mut user = record.user;
+        user.last_login_at = Some(now);
         Ok(LoginOutcome { user, tokens })
     }
 

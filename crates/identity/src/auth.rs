@@ -148,14 +148,14 @@ impl Identity {
         })
     }
 
-    /// Opens a session for a user who just proved who they are.
+    /// Opens a session for a user who just proved who they are, recording the login.
     pub(crate) async fn open_session(
         &self,
         user_id: Uuid,
         role: Role,
         ctx: &crate::ClientCtx,
+        now: DateTime<Utc>,
     ) -> Result<TokenPair, IdentityError> {
-        let now = self.now();
         let refresh = new_refresh_token();
         let session = sessions::Session {
             id: Uuid::now_v7(),
@@ -167,10 +167,19 @@ impl Identity {
             expires_at: now + self.refresh_lifetime(),
             revoked_at: None,
         };
-        sessions::create(
+        let audit = crate::store::audit::Entry {
+            user_id: Some(user_id),
+            actor_id: Some(user_id),
+            action: "login",
+            ip: Some(ctx.ip.to_string()),
+            detail: None,
+            now,
+        };
+        sessions::open(
             &self.inner.platform.db,
             &session,
             &hash_refresh_token(&refresh),
+            &audit,
         )
         .await?;
         self.token_pair(user_id, session.id, role, refresh)

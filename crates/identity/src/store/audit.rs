@@ -18,10 +18,13 @@ pub struct Entry<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// The insert, for callers writing an audit row inside their own transaction.
+pub(crate) const INSERT: &str = "INSERT INTO audit_log (id, user_id, actor_id, action, ip, detail, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 pub async fn record(db: &Db, e: Entry<'_>) -> Result<(), IdentityError> {
     let detail = e.detail.map(|d| d.to_string());
-    on_db!(db, pool => sqlx::query(
-        "INSERT INTO audit_log (id, user_id, actor_id, action, ip, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    on_db!(db, pool => sqlx::query(INSERT)
         .bind(Uuid::now_v7()).bind(e.user_id).bind(e.actor_id).bind(e.action).bind(&e.ip).bind(&detail).bind(e.now)
         .execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())

@@ -7,6 +7,7 @@ use trellis_kernel::{on_db, on_db_read};
 use uuid::Uuid;
 
 use crate::error::IdentityError;
+use crate::store::audit;
 
 /// A session row.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -50,16 +51,29 @@ macro_rules! insert_token {
 const COLUMNS: &str =
     "id, user_id, ip, user_agent, created_at, last_used_at, expires_at, revoked_at";
 
-/// Creates a session with its first refresh token.
-pub async fn create(db: &Db, s: &Session, token_hash: &str) -> Result<(), IdentityError> {
+/// Records a successful login in one transaction: clears the failure count and stamps the
+/// login time, creates the session with its first refresh token, and writes the audit row.
+pub async fn open(
+    db: &Db,
+    s: &Session,
+    token_hash: &str,
+    audit: &audit::Entry<'_>,
+) -> Result<(), IdentityError> {
+    let detail = audit.detail.as_ref().map(|d| d.to_string());
     on_db!(db, pool => {
         let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1")
+            .bind(s.user_id).bind(s.created_at).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_used_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $5, $6)")
             .bind(s.id).bind(s.user_id).bind(&s.ip).bind(&s.user_agent).bind(s.created_at).bind(s.expires_at)
             .execute(&mut *tx).await?;
         sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
             .bind(token_hash).bind(s.id).bind(s.created_at).execute(&mut *tx).await?;
+        sqlx::query(audit::INSERT)
+            .bind(Uuid::now_v7()).bind(audit.user_id).bind(audit.actor_id).bind(audit.action)
+            .bind(&audit.ip).bind(&detail).bind(audit.now)
+            .execute(&mut *tx).await?;
         tx.commit().await?;
     });
     Ok(())

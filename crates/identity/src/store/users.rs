@@ -164,13 +164,6 @@ pub async fn set_password(
     Ok(())
 }
 
-pub async fn login_succeeded(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<(), IdentityError> {
-    on_db!(db, pool => sqlx::query(
-        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1")
-        .bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
 /// Counts one failed login atomically; returns the new consecutive count.
 pub async fn login_failed(db: &Db, id: Uuid) -> Result<i32, IdentityError> {
     let n: i32 = on_db!(db, pool => sqlx::query_scalar(
