@@ -87,6 +87,8 @@ async fn openapi_documents_every_route_and_docs_render_offline(b: Backend) {
         .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
+        ("get", "/health"),
+        ("get", "/metrics"),
         ("post", "/api/v1/users/public/send-verification-code"),
         ("post", "/api/v1/users/public/logout"),
         ("post", "/api/v1/users/auth/register"),
@@ -216,6 +218,10 @@ async fn malformed_input_never_yields_500_or_a_bare_body(b: Backend) {
         .unwrap();
     let mut checked = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {
+        // /health and /metrics take no input and answer in their own documented formats.
+        if !path.starts_with("/api/") {
+            continue;
+        }
         for variant in [
             "00000000-0000-0000-0000-000000000000",
             "not-a-uuid",

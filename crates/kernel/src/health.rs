@@ -27,6 +27,9 @@ pub struct Health {
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Liveness with the database and Redis status.
+#[utoipa::path(get, path = "/health", tag = "platform",
+    responses((status = 200, body = Health), (status = 503, body = Health, description = "Database unreachable")))]
 pub async fn handler(State(p): State<Platform>) -> Response {
     let db_ok = matches!(
         tokio::time::timeout(PROBE_TIMEOUT, p.db.ping()).await,

@@ -31,8 +31,9 @@ pub fn assemble(
     apps: Router,
     platform: &Platform,
     profiles: Profiles,
-    openapi: utoipa::openapi::OpenApi,
+    mut openapi: utoipa::openapi::OpenApi,
 ) -> Router {
+    openapi.merge(<PlatformDoc as utoipa::OpenApi>::openapi());
     let limit = platform.config.max_request_size;
     let common = Router::new()
         .route("/health", get(crate::health::handler))
@@ -64,6 +65,14 @@ pub fn assemble(
         .layer(from_fn_with_state(platform.metrics.clone(), metrics::layer))
         .layer(from_fn(request_id::layer))
 }
+
+/// The platform's own endpoints in the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(crate::health::handler, metrics::handler),
+    tags((name = "platform", description = "Health and metrics of this instance"))
+)]
+struct PlatformDoc;
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
