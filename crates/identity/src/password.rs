@@ -216,7 +216,11 @@ impl Hasher {
     /// `concurrency` threads (normally the core count); `wait` before answering busy.
     pub fn new(concurrency: usize, wait: Duration) -> Result<Self, IdentityError> {
         let n = concurrency.max(1);
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(n);
+        // Admission allows one job waiting per thread beyond the one it runs, so a thread that
+        // finishes a hash starts the next at once instead of idling while the async side hands
+        // the slot over. Memory stays `n` work areas: waiting jobs hold none.
+        let slots = 2 * n;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(slots);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..n {
             let rx = rx.clone();
@@ -232,7 +236,7 @@ impl Hasher {
         };
         let dummy = hash_now(&random, &mut Memory(Vec::new()))?;
         Ok(Hasher {
-            permits: Arc::new(Semaphore::new(n)),
+            permits: Arc::new(Semaphore::new(slots)),
             wait,
             jobs: tx,
             dummy: Arc::new(dummy),
@@ -251,7 +255,7 @@ impl Hasher {
         let job: Job = Box::new(move |mem| {
             let _ = tx.send(f(mem));
         });
-        // At most `n` permits exist and the channel holds `n` jobs, so it is never full.
+        // There are as many permits as channel slots, so the channel is never full.
         self.jobs
             .try_send(job)
             .map_err(|e| IdentityError::Internal(format!("hash queue: {e}")))?;
@@ -347,7 +351,7 @@ mod tests {
     #[tokio::test]
     async fn full_pool_answers_busy() {
         let h = Hasher::new(1, Duration::from_millis(1)).unwrap();
-        let hold = h.permits.clone().acquire_owned().await.unwrap();
+        let hold = h.permits.clone().acquire_many_owned(2).await.unwrap();
         assert!(matches!(
             h.hash("Whatever-1").await,
             Err(IdentityError::Busy)
