@@ -141,10 +141,10 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     ];
     let client = reqwest::Client::builder().no_proxy().build()?;
 
-    // 3. Idle RSS, fresh process, after one health check.
+    // 3. Idle RSS of a restarted server (existing database and admin), after one health check.
     let mut idle_rss = Vec::new();
     for _ in 0..a.runs {
-        let s = Server::start(&a.server, None, &env)?;
+        let s = Server::start(&a.server, None, &env)?.restart(&a.server, &env)?;
         client
             .get(format!("{}/health", s.base))
             .send()

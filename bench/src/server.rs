@@ -18,6 +18,24 @@ impl Server {
         let dir = std::env::temp_dir().join(format!("trellis-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
+        Self::start_in(dir, bin, cpus, env)
+    }
+
+    /// Stops this server and starts the same binary on the same data directory (a restart:
+    /// the database already exists, the admin account too).
+    pub fn restart(mut self, bin: &str, env: &[(&str, &str)]) -> anyhow::Result<Server> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::take(&mut self.dir);
+        Self::start_in(dir, bin, None, env)
+    }
+
+    fn start_in(
+        dir: PathBuf,
+        bin: &str,
+        cpus: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         let mut cmd = match cpus {
             Some(c) => {
                 let mut t = Command::new("taskset");
@@ -84,6 +102,8 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

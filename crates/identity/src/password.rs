@@ -198,7 +198,8 @@ fn worker(jobs: Arc<Mutex<Receiver<Job>>>) {
     {
         tracing::debug!(error = %e, "could not lower the hashing thread's priority");
     }
-    // The work area is allocated on the first job, so an idle server does not hold it.
+    // The work area is allocated on the first job and then kept: freed, it would stay in
+    // glibc's arena anyway, and reusing it saves a 19 MiB allocation per hash.
     let mut mem = Memory(Vec::new());
     loop {
         let job = {
