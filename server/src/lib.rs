@@ -26,6 +26,8 @@ pub enum BuildError {
     Startup(#[from] StartupError),
     #[error("identity: {0}")]
     Identity(#[from] trellis_identity::IdentityError),
+    #[error("TRELLIS_APPS names unknown app(s) {unknown}; known: {}", APPS.join(", "))]
+    UnknownApps { unknown: String },
 }
 
 /// Applies every crate's migrations, in dependency order.
@@ -36,6 +38,17 @@ pub async fn migrate(platform: &Platform) -> Result<(), StartupError> {
 
 /// Opens the platform from `config` and builds the server.
 pub async fn build(config: Config) -> Result<Server, BuildError> {
+    let unknown: Vec<&str> = config
+        .apps
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !APPS.contains(a))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(BuildError::UnknownApps {
+            unknown: unknown.join(", "),
+        });
+    }
     let platform = Platform::open(config).await?;
     build_on(platform).await
 }

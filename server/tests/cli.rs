@@ -38,6 +38,21 @@ fn invalid_config_names_every_offending_variable() {
 }
 
 #[test]
+fn unknown_apps_stop_start_up() {
+    let dir = tempdir();
+    let out = trellis(&dir)
+        .env("TRELLIS_APPS", "workflow,nosuchapp")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nosuchapp") && err.contains("known: workflow"),
+        "{err}"
+    );
+}
+
+#[test]
 fn config_masks_secrets() {
     let dir = tempdir();
     let out = trellis(&dir)

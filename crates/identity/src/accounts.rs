@@ -11,7 +11,7 @@ use crate::domain::{CodePurpose, Email, Role, UserStatus, Username};
 use crate::error::IdentityError;
 use crate::password::{Verified, check_policy};
 use crate::store::sessions;
-use crate::store::users::{self, NewUser, ProfilePatch, User, UserRecord};
+use crate::store::users::{self, ProfilePatch, User, UserRecord};
 use crate::tokens::{hash_refresh_token, new_refresh_token};
 use crate::{ClientCtx, Identity};
 
@@ -73,22 +73,9 @@ impl Identity {
         }
         self.consume_code(&email, CodePurpose::Register, r.code)
             .await?;
-        let hash = self.inner.hasher.hash(r.password).await?;
-        let id = Uuid::now_v7();
-        users::insert(
-            db,
-            &NewUser {
-                id,
-                username: username.as_str(),
-                username_key: &username.key(),
-                email: email.as_str(),
-                password_hash: &hash,
-                status: UserStatus::Active,
-                role: Role::User,
-                now: self.now(),
-            },
-        )
-        .await?;
+        let id = self
+            .create_account(&username, email.as_str(), r.password, Role::User)
+            .await?;
         self.audit(Some(id), Some(id), "register", Some(ctx.ip), None)
             .await?;
         self.user(id).await

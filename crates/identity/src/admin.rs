@@ -175,22 +175,9 @@ impl Identity {
         let username = crate::domain::Username::parse(username)?;
         let email = crate::domain::Email::parse(email)?;
         crate::password::check_policy(password, username.as_str(), email.as_str())?;
-        let hash = self.inner.hasher.hash(password).await?;
-        let id = Uuid::now_v7();
-        users::insert(
-            &self.inner.platform.db,
-            &users::NewUser {
-                id,
-                username: username.as_str(),
-                username_key: &username.key(),
-                email: email.as_str(),
-                password_hash: &hash,
-                status: UserStatus::Active,
-                role,
-                now: self.now(),
-            },
-        )
-        .await?;
+        let id = self
+            .create_account(&username, email.as_str(), password, role)
+            .await?;
         self.audit(
             Some(id),
             None,

@@ -107,6 +107,33 @@ impl Identity {
         .await
     }
 
+    /// Hashes `password` and stores an active account; returns its id.
+    async fn create_account(
+        &self,
+        username: &Username,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<Uuid, IdentityError> {
+        let hash = self.inner.hasher.hash(password).await?;
+        let id = Uuid::now_v7();
+        users::insert(
+            &self.inner.platform.db,
+            &users::NewUser {
+                id,
+                username: username.as_str(),
+                username_key: &username.key(),
+                email,
+                password_hash: &hash,
+                status: UserStatus::Active,
+                role,
+                now: self.now(),
+            },
+        )
+        .await?;
+        Ok(id)
+    }
+
     /// Creates the `ADMIN_USERNAME` account as `super_admin` if it does not exist.
     async fn ensure_admin(&self) -> Result<(), IdentityError> {
         let cfg = &self.inner.platform.config;
@@ -115,31 +142,19 @@ impl Identity {
         if users::by_username_key(db, &username.key()).await?.is_some() {
             return Ok(());
         }
-        let hash = self
-            .inner
-            .hasher
-            .hash(cfg.admin_password.expose_secret())
-            .await?;
-        let id = Uuid::now_v7();
-        let created = users::insert(
-            db,
-            &users::NewUser {
-                id,
-                username: username.as_str(),
-                username_key: &username.key(),
-                email: &cfg.admin_email.to_lowercase(),
-                password_hash: &hash,
-                status: UserStatus::Active,
-                role: Role::SuperAdmin,
-                now: self.now(),
-            },
-        )
-        .await;
+        let created = self
+            .create_account(
+                &username,
+                &cfg.admin_email.to_lowercase(),
+                cfg.admin_password.expose_secret(),
+                Role::SuperAdmin,
+            )
+            .await;
         match created {
             // Another instance seeded it concurrently.
             Err(IdentityError::UsernameTaken | IdentityError::EmailTaken) => Ok(()),
             Err(e) => Err(e),
-            Ok(()) => {
+            Ok(id) => {
                 tracing::info!(admin.username = username.as_str(), "created admin account");
                 self.audit(Some(id), None, "admin_created", None, None)
                     .await
