@@ -4,6 +4,7 @@
 mod accounts;
 mod probe;
 mod server;
+mod wire;
 
 use clap::{Parser, Subcommand};
 

@@ -65,6 +65,7 @@ impl Identity {
         let hasher = Hasher::new(
             cores,
             Duration::from_millis(platform.config.hash_queue_timeout_ms),
+            password::HashStats::register(&platform.metrics),
         )?;
         let id = Identity {
             inner: Arc::new(Inner {

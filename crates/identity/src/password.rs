@@ -9,9 +9,10 @@
 //! verify and are flagged for re-hashing.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -20,6 +21,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 use tokio::sync::{Semaphore, oneshot};
+use trellis_kernel::http::metrics::Metrics;
 
 use crate::error::IdentityError;
 
@@ -181,9 +183,34 @@ fn verify_now(password: &str, stored: &str, mem: &mut Memory) -> Verified {
 
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
+/// Counters exported on `/metrics`: how many hashes ran and how long they took in total, so
+/// operators (and the bench) can see the real per-hash cost under load.
+pub struct HashStats {
+    pub count: Arc<AtomicU64>,
+    pub micros: Arc<AtomicU64>,
+}
+
+impl HashStats {
+    pub fn register(metrics: &Metrics) -> Self {
+        HashStats {
+            count: metrics.counter(
+                "trellis_password_hashes_total",
+                "Argon2/bcrypt computations (hashes and verifications).",
+                1.0,
+            ),
+            micros: metrics.counter(
+                "trellis_password_hash_seconds_total",
+                "Time spent computing password hashes.",
+                1e6,
+            ),
+        }
+    }
+}
+
 /// The bounded hashing pool.
 #[derive(Clone)]
 pub struct Hasher {
+    stats: Arc<HashStats>,
     permits: Arc<Semaphore>,
     wait: Duration,
     jobs: SyncSender<Job>,
@@ -215,7 +242,11 @@ fn worker(jobs: Arc<Mutex<Receiver<Job>>>) {
 
 impl Hasher {
     /// `concurrency` threads (normally the core count); `wait` before answering busy.
-    pub fn new(concurrency: usize, wait: Duration) -> Result<Self, IdentityError> {
+    pub fn new(
+        concurrency: usize,
+        wait: Duration,
+        stats: HashStats,
+    ) -> Result<Self, IdentityError> {
         let n = concurrency.max(1);
         // Admission allows one job waiting per thread beyond the one it runs, so a thread that
         // finishes a hash starts the next at once instead of idling while the async side hands
@@ -237,6 +268,7 @@ impl Hasher {
         };
         let dummy = hash_now(&random, &mut Memory(Vec::new()))?;
         Ok(Hasher {
+            stats: Arc::new(stats),
             permits: Arc::new(Semaphore::new(slots)),
             wait,
             jobs: tx,
@@ -253,8 +285,15 @@ impl Hasher {
             .map_err(|_| IdentityError::Busy)?
             .map_err(|_| IdentityError::Busy)?;
         let (tx, rx) = oneshot::channel();
+        let stats = self.stats.clone();
         let job: Job = Box::new(move |mem| {
-            let _ = tx.send(f(mem));
+            let started = Instant::now();
+            let out = f(mem);
+            stats.count.fetch_add(1, Ordering::Relaxed);
+            stats
+                .micros
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            let _ = tx.send(out);
         });
         // There are as many permits as channel slots, so the channel is never full.
         self.jobs
@@ -305,7 +344,12 @@ mod tests {
 
     #[tokio::test]
     async fn argon2_round_trip_and_bcrypt_upgrade() {
-        let h = Hasher::new(2, Duration::from_secs(5)).unwrap();
+        let h = Hasher::new(
+            2,
+            Duration::from_secs(5),
+            HashStats::register(&Metrics::default()),
+        )
+        .unwrap();
         let stored = h.hash("Correct-Horse-1").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert_eq!(
@@ -324,7 +368,12 @@ mod tests {
 
     #[tokio::test]
     async fn phc_strings_interoperate_with_the_reference_implementation() {
-        let h = Hasher::new(1, Duration::from_secs(5)).unwrap();
+        let h = Hasher::new(
+            1,
+            Duration::from_secs(5),
+            HashStats::register(&Metrics::default()),
+        )
+        .unwrap();
         // Ours verifies with the argon2 crate's own verifier...
         let ours = h.hash("Interop-Pass-1").await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
@@ -351,7 +400,12 @@ mod tests {
 
     #[tokio::test]
     async fn full_pool_answers_busy() {
-        let h = Hasher::new(1, Duration::from_millis(1)).unwrap();
+        let h = Hasher::new(
+            1,
+            Duration::from_millis(1),
+            HashStats::register(&Metrics::default()),
+        )
+        .unwrap();
         let hold = h.permits.clone().acquire_many_owned(2).await.unwrap();
         assert!(matches!(
             h.hash("Whatever-1").await,

@@ -120,7 +120,7 @@ impl Db {
             .connect_with(opts.clone())
             .await?;
         let read = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(true))
             .await?;

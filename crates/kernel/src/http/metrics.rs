@@ -31,9 +31,35 @@ struct Series {
 pub struct Metrics {
     series: Mutex<HashMap<(String, String, u16), Arc<Series>>>,
     in_flight: AtomicI64,
+    counters: Mutex<Vec<Counter>>,
+}
+
+/// A monotonically increasing value registered by some part of the platform.
+struct Counter {
+    name: &'static str,
+    help: &'static str,
+    /// Rendered value = raw / scale (e.g. microseconds exposed as seconds).
+    scale: f64,
+    raw: Arc<AtomicU64>,
 }
 
 impl Metrics {
+    /// Registers a counter `name` and returns the handle to add to. The exposed value is the
+    /// raw count divided by `scale`, so durations can be accumulated as integer microseconds.
+    pub fn counter(&self, name: &'static str, help: &'static str, scale: f64) -> Arc<AtomicU64> {
+        let raw = Arc::new(AtomicU64::new(0));
+        self.counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Counter {
+                name,
+                help,
+                scale,
+                raw: raw.clone(),
+            });
+        raw
+    }
+
     fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
         let series = {
             let mut map = self.series.lock().unwrap_or_else(|p| p.into_inner());
@@ -94,6 +120,20 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "http_request_duration_seconds_count{{{labels}}} {count}"
+            );
+        }
+        for c in self
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}",
+                c.name,
+                c.help,
+                c.raw.load(Ordering::Relaxed) as f64 / c.scale
             );
         }
         let _ = writeln!(
