@@ -78,10 +78,18 @@ fn parallel_hash_rate(threads: usize, secs: f64) -> f64 {
 
 /// The server's own hashing counters: (hashes, seconds spent hashing).
 async fn hash_counters(client: &reqwest::Client, base: &str) -> anyhow::Result<(f64, f64)> {
-    let text = client.get(format!("{base}/metrics")).send().await?.text().await?;
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let value = |name: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
             .unwrap_or(0.0)
     };
     Ok((

@@ -8,7 +8,14 @@ use trellis_kernel::envelope::Profiles;
 use trellis_kernel::{Platform, StartupError};
 
 /// The apps this binary can mount, in mount order.
-pub const APPS: &[&str] = &["workflow"];
+pub const APPS: &[&str] = &["workflow", "microdock"];
+
+/// Problems in the apps' own settings (reported together with the kernel's).
+pub fn app_setting_errors(vars: &std::collections::HashMap<String, String>) -> Vec<String> {
+    trellis_microdock::settings::Settings::from_vars(vars)
+        .err()
+        .unwrap_or_default()
+}
 
 /// A built server: its router plus what `main` reports and shuts down.
 pub struct Server {
@@ -28,11 +35,17 @@ pub enum BuildError {
     Identity(#[from] trellis_identity::IdentityError),
     #[error("TRELLIS_APPS names unknown app(s) {unknown}; known: {}", APPS.join(", "))]
     UnknownApps { unknown: String },
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Settings(Vec<String>),
 }
 
 /// Applies every crate's migrations, in dependency order.
 pub async fn migrate(platform: &Platform) -> Result<(), StartupError> {
     platform.db.migrate(&trellis_identity::migrations()).await?;
+    platform
+        .db
+        .migrate(&trellis_microdock::migrations())
+        .await?;
     Ok(())
 }
 
@@ -64,9 +77,18 @@ pub async fn build_on(platform: Platform) -> Result<Server, BuildError> {
     if platform.config.app_enabled("workflow") {
         let (router, doc) = trellis_workflow::router(identity.clone());
         apps = apps.merge(router);
-        api = doc;
+        api.merge(doc);
         trellis_workflow::register_envelope(&mut profiles);
         mounted.push(("workflow", "/api/v1/users"));
+    }
+    if platform.config.app_enabled("microdock") {
+        let settings = trellis_microdock::settings::Settings::from_vars(&platform.config.vars)
+            .map_err(BuildError::Settings)?;
+        let (router, doc) = trellis_microdock::router(identity.clone(), settings);
+        apps = apps.merge(router);
+        api.merge(doc);
+        trellis_microdock::register_envelope(&mut profiles);
+        mounted.push(("microdock", "/api/plugins"));
     }
     let router = trellis_kernel::http::assemble(apps, &platform, profiles, api);
     Ok(Server {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
-use trellis::{APPS, build, migrate};
+use trellis::{APPS, app_setting_errors, build, migrate};
 use trellis_identity::domain::Role;
 use trellis_kernel::Platform;
 use trellis_kernel::config::Config;
@@ -57,10 +57,20 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("trellis: {e}");
+    let _ = dotenvy::dotenv();
+    let vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let mut problems = app_setting_errors(&vars);
+    let config = Config::from_vars(&vars);
+    if let Err(e) = &config {
+        problems.splice(0..0, e.0.iter().cloned());
+    }
+    let config = match config {
+        Ok(c) if problems.is_empty() => c,
+        _ => {
+            eprintln!(
+                "trellis: {}",
+                trellis_kernel::config::ConfigErrors(problems)
+            );
             return ExitCode::from(2);
         }
     };

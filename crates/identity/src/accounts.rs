@@ -88,6 +88,20 @@ impl Identity {
         password: &str,
         ctx: &ClientCtx,
     ) -> Result<LoginOutcome, IdentityError> {
+        self.login_with_lifetime(who, password, ctx, self.access_lifetime())
+            .await
+    }
+
+    /// Logs in, issuing an access token valid for `access` (an app's own token lifetime,
+    /// capped to the session's refresh lifetime).
+    pub async fn login_with_lifetime(
+        &self,
+        who: &str,
+        password: &str,
+        ctx: &ClientCtx,
+        access: chrono::Duration,
+    ) -> Result<LoginOutcome, IdentityError> {
+        let access = access.min(self.refresh_lifetime());
         let p = &self.inner.platform;
         let per_minute = p.config.login_ip_per_minute;
         if per_minute > 0 {
@@ -140,7 +154,9 @@ impl Identity {
             let hash = self.inner.hasher.hash(password).await?;
             users::set_password(&p.db, user.id, &hash, now).await?;
         }
-        let tokens = self.open_session(user.id, user.role, ctx, now).await?;
+        let tokens = self
+            .open_session(user.id, user.role, ctx, now, access)
+            .await?;
         let mut user = record.user;
         user.last_login_at = Some(now);
         Ok(LoginOutcome { user, tokens })
@@ -241,7 +257,13 @@ impl Identity {
             // Spent within the grace window (a concurrent refresh): issue another token.
             sessions::add_token(db, session.id, &new_hash, now, expires).await?;
         }
-        self.token_pair(record.user.id, session.id, record.user.role, new)
+        self.token_pair(
+            record.user.id,
+            session.id,
+            record.user.role,
+            new,
+            self.access_lifetime(),
+        )
     }
 
     /// Sets a new password with an emailed code; signs out every session and unlocks.

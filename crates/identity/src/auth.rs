@@ -114,7 +114,7 @@ impl Identity {
         })
     }
 
-    fn access_lifetime(&self) -> chrono::Duration {
+    pub(crate) fn access_lifetime(&self) -> chrono::Duration {
         chrono::Duration::minutes(self.inner.platform.config.access_token_minutes)
     }
 
@@ -129,9 +129,9 @@ impl Identity {
         session_id: Uuid,
         role: Role,
         refresh: String,
+        life: chrono::Duration,
     ) -> Result<TokenPair, IdentityError> {
         let now = self.now();
-        let life = self.access_lifetime();
         let access = self.inner.keys.sign(&Claims {
             sub: user_id,
             sid: session_id,
@@ -155,6 +155,7 @@ impl Identity {
         role: Role,
         ctx: &crate::ClientCtx,
         now: DateTime<Utc>,
+        life: chrono::Duration,
     ) -> Result<TokenPair, IdentityError> {
         let refresh = new_refresh_token();
         let session = sessions::Session {
@@ -182,13 +183,14 @@ impl Identity {
             &audit,
         )
         .await?;
-        self.token_pair(user_id, session.id, role, refresh)
+        self.token_pair(user_id, session.id, role, refresh, life)
     }
 
     /// Marks sessions revoked in the key-value store so their access tokens stop working now
-    /// rather than at expiry.
+    /// rather than at expiry. No access token outlives its session's refresh lifetime (custom
+    /// lifetimes are capped to it), so that is how long the mark must last.
     pub(crate) async fn mark_revoked(&self, ids: &[Uuid]) -> Result<(), IdentityError> {
-        let ttl = Duration::from_secs(self.access_lifetime().num_seconds().max(1) as u64 + 60);
+        let ttl = Duration::from_secs(self.refresh_lifetime().num_seconds().max(1) as u64 + 60);
         for sid in ids {
             self.inner
                 .platform

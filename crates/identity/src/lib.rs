@@ -135,6 +135,27 @@ impl Identity {
         Ok(id)
     }
 
+    /// Hashes an application secret (a plugin upload key, say) like a password.
+    pub async fn hash_secret(&self, secret: &str) -> Result<String, IdentityError> {
+        self.inner.hasher.hash(secret).await
+    }
+
+    /// Checks an application secret against its stored hash, in constant time.
+    pub async fn verify_secret(&self, secret: &str, stored: &str) -> Result<bool, IdentityError> {
+        Ok(self.inner.hasher.verify(secret, stored).await? != password::Verified::No)
+    }
+
+    /// Records an app's event in the shared audit log.
+    pub async fn audit_event(
+        &self,
+        actor_id: Option<Uuid>,
+        action: &str,
+        ip: Option<IpAddr>,
+        detail: serde_json::Value,
+    ) -> Result<(), IdentityError> {
+        self.audit(None, actor_id, action, ip, Some(detail)).await
+    }
+
     /// Creates the `ADMIN_USERNAME` account as `super_admin` if it does not exist.
     async fn ensure_admin(&self) -> Result<(), IdentityError> {
         let cfg = &self.inner.platform.config;

@@ -103,6 +103,20 @@ impl BlobStore {
         Ok(BlobReader { file, size })
     }
 
+    /// Moves a blob to another key (same store, so no copy).
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        let (src, dest) = (self.path(from)?, self.path(to)?);
+        if let Some(dir) = dest.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        tokio::fs::rename(&src, &dest)
+            .await
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => BlobError::NotFound,
+                _ => BlobError::Io(e),
+            })
+    }
+
     /// Deletes `key`; deleting a missing blob is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
         match tokio::fs::remove_file(self.path(key)?).await {
@@ -111,7 +125,7 @@ impl BlobStore {
         }
     }
 
-    /// Whether the store's root is writable (for health checks).
+    /// Whether `key` exists.
     pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
         Ok(tokio::fs::try_exists(self.path(key)?).await?)
     }

@@ -78,6 +78,8 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// Seconds between two verification codes for the same email and purpose.
     pub code_cooldown_seconds: u64,
+    /// The variables this configuration was read from, for apps' own settings.
+    pub vars: std::sync::Arc<HashMap<String, String>>,
 }
 
 /// The password used for the admin account when `ADMIN_PASSWORD` is unset (development only).
@@ -100,13 +102,21 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// Reads variables, remembering which name (of aliases) supplied each value and every error.
-struct Reader<'a> {
+/// Apps use it for their own settings so their problems are reported with the kernel's.
+pub struct Reader<'a> {
     vars: &'a HashMap<String, String>,
-    errors: Vec<String>,
+    pub errors: Vec<String>,
 }
 
-impl Reader<'_> {
-    fn raw<'n>(&self, names: &[&'n str]) -> Option<(&'n str, String)> {
+impl<'a> Reader<'a> {
+    pub fn new(vars: &'a HashMap<String, String>) -> Self {
+        Reader {
+            vars,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn raw<'n>(&self, names: &[&'n str]) -> Option<(&'n str, String)> {
         names.iter().find_map(|n| {
             self.vars
                 .get(*n)
@@ -116,13 +126,13 @@ impl Reader<'_> {
         })
     }
 
-    fn string(&self, names: &[&str], default: &str) -> String {
+    pub fn string(&self, names: &[&str], default: &str) -> String {
         self.raw(names)
             .map(|(_, v)| v)
             .unwrap_or_else(|| default.to_string())
     }
 
-    fn parse<T: std::str::FromStr>(&mut self, names: &[&str], default: T, what: &str) -> T {
+    pub fn parse<T: std::str::FromStr>(&mut self, names: &[&str], default: T, what: &str) -> T {
         match self.raw(names) {
             None => default,
             Some((name, v)) => match v.parse() {
@@ -135,7 +145,7 @@ impl Reader<'_> {
         }
     }
 
-    fn boolean(&mut self, names: &[&str], default: bool) -> bool {
+    pub fn boolean(&mut self, names: &[&str], default: bool) -> bool {
         match self.raw(names) {
             None => default,
             Some((name, v)) => match v.to_ascii_lowercase().as_str() {
@@ -161,10 +171,7 @@ impl Config {
 
     /// Parses a configuration from a map of variables (the environment, or a test's map).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigErrors> {
-        let mut r = Reader {
-            vars,
-            errors: Vec::new(),
-        };
+        let mut r = Reader::new(vars);
         let env = match r.string(&["TRELLIS_ENV"], "development").as_str() {
             "development" | "dev" => Environment::Development,
             "production" | "prod" => Environment::Production,
@@ -343,6 +350,7 @@ impl Config {
             code_ip_per_hour,
             shutdown_grace_seconds,
             code_cooldown_seconds,
+            vars: std::sync::Arc::new(vars.clone()),
         })
     }
 

@@ -16,8 +16,8 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::Platform;
 use crate::envelope::{Profiles, render_errors};
@@ -52,11 +52,19 @@ pub fn assemble(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             ))
         }))
+        // The extractor-level limit, which upload routes raise with their own (inner) layer;
+        // a global `RequestBodyLimitLayer` would cap them too.
         .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyLimitLayer::new(limit))
         .layer(from_fn_with_state(platform.clone(), rate_limit::layer))
         .layer(from_fn_with_state(Arc::new(profiles), render_errors))
-        .layer(CompressionLayer::new());
+        // Files are served as they are stored: already compressed, checksummed, ranged.
+        .layer(
+            CompressionLayer::new().compress_when(
+                DefaultPredicate::new()
+                    .and(NotForContentType::const_new("application/zip"))
+                    .and(NotForContentType::const_new("application/octet-stream")),
+            ),
+        );
     if let Some(cors) = cors(&platform.config.cors_origins) {
         router = router.layer(cors);
     }

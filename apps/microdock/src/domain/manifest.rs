@@ -1,0 +1,195 @@
+//! `plugin.json`: required `name`, `version` (semver 2.0), `main`, `entryClass`; optional
+//! display fields; `dependencies` / `engines` as maps of name -> range (`>=`, `^`, `~`, `*`,
+//! exact), where an empty string or null means none.
+
+use std::collections::BTreeMap;
+
+use semver::{Version, VersionReq};
+use serde_json::Value;
+
+use super::names::PluginName;
+
+/// A validated manifest.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub name: PluginName,
+    pub version: Version,
+    pub main: String,
+    pub entry_class: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub license: Option<String>,
+    pub homepage: Option<String>,
+    pub changelog: Option<String>,
+    pub dependencies: BTreeMap<String, String>,
+    pub engines: BTreeMap<String, String>,
+}
+
+fn required(obj: &serde_json::Map<String, Value>, key: &str, max: usize) -> Result<String, String> {
+    match obj.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= max => {
+            Ok(s.trim().to_string())
+        }
+        Some(Value::String(s)) if s.len() > max => {
+            Err(format!("plugin.json 字段 {key} 超过 {max} 个字符"))
+        }
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            Err(format!("plugin.json 缺少必需字段 {key}"))
+        }
+        Some(_) => Err(format!("plugin.json 字段 {key} 必须是字符串")),
+    }
+}
+
+fn optional(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+    max: usize,
+) -> Result<Option<String>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() > max => {
+            Err(format!("plugin.json 字段 {key} 超过 {max} 个字符"))
+        }
+        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.is_empty())),
+        Some(_) => Err(format!("plugin.json 字段 {key} 必须是字符串")),
+    }
+}
+
+/// Checks one range with the seed's syntax (§5.5).
+pub fn check_range(range: &str) -> Result<(), String> {
+    let r = range.trim();
+    if r == "*" {
+        return Ok(());
+    }
+    let exact = Version::parse(r).is_ok();
+    let prefixed = ["^", "~", ">=", "<=", ">", "<", "="]
+        .iter()
+        .any(|p| r.starts_with(p) && VersionReq::parse(r).is_ok());
+    if exact || prefixed {
+        Ok(())
+    } else {
+        Err(format!(
+            "版本约束 {range:?} 无效（支持 >=、^、~、*、精确版本）"
+        ))
+    }
+}
+
+fn ranges(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<BTreeMap<String, String>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(BTreeMap::new()),
+        Some(Value::Object(map)) => {
+            if map.len() > 200 {
+                return Err(format!("plugin.json 字段 {key} 条目过多"));
+            }
+            let mut out = BTreeMap::new();
+            for (name, v) in map {
+                let Value::String(range) = v else {
+                    return Err(format!(
+                        "plugin.json 字段 {key}.{name} 必须是版本约束字符串"
+                    ));
+                };
+                if name.is_empty() || name.len() > 128 {
+                    return Err(format!("plugin.json 字段 {key} 含有无效名称"));
+                }
+                check_range(range).map_err(|e| format!("{key}.{name}: {e}"))?;
+                out.insert(name.clone(), range.trim().to_string());
+            }
+            Ok(out)
+        }
+        Some(_) => Err(format!(
+            "plugin.json 字段 {key} 必须是对象（名称 -> 版本约束）"
+        )),
+    }
+}
+
+impl Manifest {
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        let text = std::str::from_utf8(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes))
+            .map_err(|_| "plugin.json 不是 UTF-8 文本".to_string())?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| format!("plugin.json 格式错误：{e}"))?;
+        let Value::Object(obj) = value else {
+            return Err("plugin.json 必须是 JSON 对象".into());
+        };
+        let name = PluginName::parse(&required(&obj, "name", 128)?)?;
+        let version_text = required(&obj, "version", 64)?;
+        let version = Version::parse(&version_text)
+            .map_err(|_| format!("版本号 {version_text:?} 不符合语义化版本规范（例如 1.0.0）"))?;
+        Ok(Manifest {
+            name,
+            version,
+            main: required(&obj, "main", 255)?,
+            entry_class: required(&obj, "entryClass", 255)?,
+            display_name: optional(&obj, "displayName", 200)?,
+            description: optional(&obj, "description", 4000)?,
+            author: optional(&obj, "author", 200)?,
+            license: optional(&obj, "license", 100)?,
+            homepage: optional(&obj, "homepage", 500)?,
+            changelog: optional(&obj, "changelog", 20_000)?,
+            dependencies: ranges(&obj, "dependencies")?,
+            engines: ranges(&obj, "engines")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_and_minimal_manifests() {
+        let m = Manifest::parse(r#"{"name":"com.example.myplugin","version":"1.0.0","main":"MyPlugin.dll",
+            "entryClass":"MyPlugin.PluginEntry","displayName":"我的插件","dependencies":{"com.other.plugin":">=1.0.0",
+            "a.b":"^0.5.0","c.d":"~2.1.0","e.f":"*","g.h":"1.2.3"},"engines":""}"#.as_bytes())
+            .unwrap();
+        assert_eq!(m.name.as_str(), "com.example.myplugin");
+        assert_eq!(m.dependencies.len(), 5);
+        assert!(m.engines.is_empty());
+        assert_eq!(m.display_name.as_deref(), Some("我的插件"));
+    }
+
+    #[test]
+    fn precise_errors() {
+        let cases = [
+            (
+                r#"{"version":"1.0.0","main":"a.dll","entryClass":"A"}"#,
+                "name",
+            ),
+            (
+                r#"{"name":"x","version":"1.0.0","main":"a.dll","entryClass":"A"}"#,
+                "反向域名",
+            ),
+            (
+                r#"{"name":"a.b","version":"1.0","main":"a.dll","entryClass":"A"}"#,
+                "语义化版本",
+            ),
+            (
+                r#"{"name":"a.b","version":"1.0.0","entryClass":"A"}"#,
+                "main",
+            ),
+            (
+                r#"{"name":"a.b","version":"1.0.0","main":"a.dll"}"#,
+                "entryClass",
+            ),
+            (
+                r#"{"name":"a.b","version":"1.0.0","main":"a.dll","entryClass":"A","dependencies":{"x.y":"latest"}}"#,
+                "latest",
+            ),
+            (
+                r#"{"name":"a.b","version":"1.0.0","main":"a.dll","entryClass":"A","engines":[1]}"#,
+                "engines",
+            ),
+            (r#"[1,2]"#, "对象"),
+            (r#"{"name":"#, "格式错误"),
+        ];
+        for (text, needle) in cases {
+            let e = Manifest::parse(text.as_bytes()).unwrap_err();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+}

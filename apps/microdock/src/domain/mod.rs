@@ -1,0 +1,6 @@
+//! MicroDock's rules, parsed at the edge: plugin names, manifests, archives, version ranges,
+//! user keys and file names.
+
+pub mod archive;
+pub mod manifest;
+pub mod names;

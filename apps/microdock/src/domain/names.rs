@@ -1,0 +1,160 @@
+//! Plugin names (reverse domain), backup user keys, and file-name sanitizing.
+
+use axum::http::StatusCode;
+use trellis_kernel::ApiError;
+
+use crate::error::invalid_params;
+
+/// `com.example.myplugin`: two or more dot-separated segments of letters, digits, `_` and
+/// `-`, each starting with a letter or digit; at most 128 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginName(String);
+
+impl PluginName {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = s.len() <= 128
+            && s.split('.').count() >= 2
+            && s.split('.').all(|seg| {
+                !seg.is_empty()
+                    && seg.as_bytes()[0].is_ascii_alphanumeric()
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
+        if ok {
+            Ok(PluginName(s.to_string()))
+        } else {
+            Err(format!(
+                "插件名称 {s:?} 不是有效的反向域名格式（例如 com.example.myplugin）"
+            ))
+        }
+    }
+
+    /// Parses a name from a request; a malformed one cannot exist, so it is a 404.
+    pub fn lookup(s: &str) -> Result<Self, ApiError> {
+        Self::parse(s).map_err(|_| crate::error::plugin_not_found())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A backup owner's key: `[A-Za-z0-9_-]{1,128}`. It works as a secret.
+pub fn user_key(s: &str) -> Result<&str, ApiError> {
+    let ok = (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(s)
+    } else {
+        Err(invalid_params(
+            "user_key 只能包含字母、数字、下划线和连字符，长度 1-128",
+        ))
+    }
+}
+
+/// A client-supplied file name reduced to its last component and safe characters; what is
+/// shown to users (Unicode letters kept).
+pub fn display_file_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | ' ') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() {
+        "backup".to_string()
+    } else {
+        cleaned
+    }
+}
+
+/// The ASCII-only form used inside storage keys.
+pub fn storage_file_name(display: &str) -> String {
+    let s: String = display
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches('.').to_string();
+    if s.is_empty() {
+        "backup".to_string()
+    } else {
+        s
+    }
+}
+
+/// 422 for an unknown backup type.
+pub fn backup_type(s: &str) -> Result<&'static str, ApiError> {
+    match s {
+        "program" => Ok("program"),
+        "plugin" => Ok("plugin"),
+        _ => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_error",
+            "备份类型必须是 program 或 plugin",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_names() {
+        for ok in [
+            "com.example.myplugin",
+            "io.a-b.c_d",
+            "a.b",
+            "Com.Example.X1",
+        ] {
+            assert!(PluginName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "plugin",
+            "com..x",
+            ".com.x",
+            "com.x.",
+            "com.x/../y",
+            "com.-x",
+            "com.x y",
+            &"a.".repeat(70),
+        ] {
+            assert!(PluginName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_keys() {
+        assert!(user_key("user123abc").is_ok());
+        assert!(user_key("a-b_C").is_ok());
+        for bad in ["", "a b", "../x", "ключ", &"k".repeat(129)] {
+            assert!(user_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(display_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(display_file_name("C:\\x\\备份 1.zip"), "备份 1.zip");
+        assert_eq!(display_file_name("..hidden"), "hidden");
+        assert_eq!(display_file_name("a;b|c.zip"), "a_b_c.zip");
+        assert_eq!(display_file_name(""), "backup");
+        assert_eq!(storage_file_name("备份 1.zip"), "___1.zip");
+    }
+}

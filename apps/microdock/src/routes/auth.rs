@@ -1,0 +1,121 @@
+//! `/api/auth/*`: admin login (token both top-level and in `data`), logout, status.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use trellis_identity::ClientCtx;
+use trellis_kernel::ApiError;
+use trellis_kernel::extract::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::access::{Admin, MaybeAdmin};
+use crate::envelope::{Reply, done, json_bytes};
+use crate::error::not_admin;
+use crate::state::MdState;
+
+pub fn router() -> OpenApiRouter<MdState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenData {
+    pub token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+}
+
+#[derive(Serialize)]
+struct LoginResponse<'a> {
+    success: bool,
+    message: &'a str,
+    token: &'a str,
+    token_type: &'a str,
+    expires_in: i64,
+    data: &'a TokenData,
+}
+
+/// Administrator login. The token is returned top-level (as the seed's clients read it) and
+/// in `data` (as its API reference shows).
+#[utoipa::path(post, path = "/api/auth/login", tag = "microdock", request_body = LoginBody,
+    responses((status = 200, body = TokenData), (status = 401, description = "用户名或密码错误"), (status = 403, description = "不是管理员")))]
+async fn login(
+    State(st): State<MdState>,
+    ctx: ClientCtx,
+    Json(b): Json<LoginBody>,
+) -> Result<Response, ApiError> {
+    let life = chrono::Duration::minutes(st.settings.jwt_expire_minutes);
+    let out = st
+        .identity
+        .login_with_lifetime(&b.username, &b.password, &ctx, life)
+        .await
+        .map_err(|e| match e {
+            trellis_identity::IdentityError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "用户名或密码错误",
+            ),
+            other => other.into(),
+        })?;
+    if !out.user.role.is_admin() {
+        return Err(not_admin());
+    }
+    let data = TokenData {
+        token: out.tokens.access_token,
+        token_type: "bearer",
+        expires_in: out.tokens.expires_in,
+    };
+    let body = serde_json::to_vec(&LoginResponse {
+        success: true,
+        message: "登录成功",
+        token: &data.token,
+        token_type: data.token_type,
+        expires_in: data.expires_in,
+        data: &data,
+    })
+    .map_err(ApiError::internal)?;
+    Ok(json_bytes(StatusCode::OK, body))
+}
+
+/// Administrator logout: the session is revoked, so the token stops working at once.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "microdock",
+    responses((status = 200, description = "登出成功"), (status = 401)), security(("bearer" = [])))]
+async fn logout(State(st): State<MdState>, Admin(p): Admin) -> Reply<()> {
+    st.identity.logout_principal(&p).await?;
+    Ok(done("登出成功", ()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuthStatus {
+    pub is_logged_in: bool,
+    pub username: Option<String>,
+    pub is_admin: bool,
+}
+
+/// Authentication status; works with or without a token.
+#[utoipa::path(get, path = "/api/auth/me", tag = "microdock", responses((status = 200, body = AuthStatus)))]
+async fn me(State(st): State<MdState>, MaybeAdmin(p): MaybeAdmin) -> Reply<AuthStatus> {
+    let status = match p {
+        Some(p) => AuthStatus {
+            is_logged_in: true,
+            username: Some(st.identity.user(p.user_id).await?.username),
+            is_admin: true,
+        },
+        None => AuthStatus {
+            is_logged_in: false,
+            username: None,
+            is_admin: false,
+        },
+    };
+    Ok(done("认证状态获取成功", status))
+}

@@ -1,0 +1,114 @@
+//! Reading upload forms: the file part streams into a temporary blob (size limit enforced on
+//! the bytes received, SHA-256 computed on the way); text parts are read with a small cap.
+//! Fields may come in any order.
+
+use std::collections::HashMap;
+
+use axum::extract::Multipart;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::http::StatusCode;
+use trellis_kernel::ApiError;
+use trellis_kernel::blob::{BlobError, BlobStore, PutInfo};
+
+use crate::error::{invalid_params, too_large};
+
+/// The file part, stored under a temporary key.
+pub struct TempFile {
+    pub key: String,
+    pub client_name: String,
+    pub info: PutInfo,
+}
+
+/// A parsed form: at most one file and short text fields.
+pub struct Form {
+    pub file: Option<TempFile>,
+    pub fields: HashMap<String, String>,
+}
+
+impl Form {
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Deletes the temporary file (after a failure, or once it has been moved).
+    pub async fn discard(&self, blobs: &BlobStore) {
+        if let Some(f) = &self.file {
+            let _ = blobs.delete(&f.key).await;
+        }
+    }
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(status, "file_too_large", "文件大小超过限制");
+    }
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_form",
+        format!("表单格式错误：{}", e.body_text()),
+    )
+}
+
+const TEXT_LIMIT: usize = 4096;
+
+async fn read_text(mut field: Field<'_>) -> Result<String, ApiError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        out.extend_from_slice(&chunk);
+        if out.len() > TEXT_LIMIT {
+            return Err(invalid_params("表单字段过长"));
+        }
+    }
+    String::from_utf8(out).map_err(|_| invalid_params("表单字段不是 UTF-8 文本"))
+}
+
+/// Reads the whole form. On error nothing is left in storage.
+pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Form, ApiError> {
+    let mut form = Form {
+        file: None,
+        fields: HashMap::new(),
+    };
+    let result = async {
+        while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
+            let name = field.name().unwrap_or("").to_string();
+            if name == "file" {
+                if form.file.is_some() {
+                    return Err(invalid_params("只能上传一个文件"));
+                }
+                let client_name = field.file_name().unwrap_or("").to_string();
+                let key = format!("microdock/tmp/{}", uuid::Uuid::new_v4().simple());
+                let info = blobs
+                    .put(&key, Box::pin(field), limit)
+                    .await
+                    .map_err(|e| match e {
+                        BlobError::TooLarge { limit } => too_large(limit),
+                        BlobError::Source(m) => ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_form",
+                            format!("上传中断：{m}"),
+                        ),
+                        other => ApiError::internal(other),
+                    })?;
+                form.file = Some(TempFile {
+                    key,
+                    client_name,
+                    info,
+                });
+            } else if !name.is_empty() && form.fields.len() < 16 {
+                let text = read_text(field).await?;
+                form.fields.insert(name, text.trim().to_string());
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        form.discard(blobs).await;
+        return Err(e);
+    }
+    Ok(form)
+}

@@ -1,0 +1,79 @@
+//! Plugin downloads: current version or a given one, streamed with checksums and ranges,
+//! counted once when the transfer completes. Disabled plugins answer 403.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use trellis_kernel::ApiError;
+use trellis_kernel::extract::Json;
+
+use super::upload::blob_key;
+use super::{NameBody, VersionBody};
+use crate::domain::names::PluginName;
+use crate::error::{plugin_disabled, plugin_not_found, version_not_found};
+use crate::routes::files::{self, Download};
+use crate::state::MdState;
+use crate::store::plugins;
+
+async fn send(
+    st: &MdState,
+    name: &str,
+    version: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let name = PluginName::lookup(name)?;
+    let db = &st.platform().db;
+    let plugin = plugins::get(db, name.as_str())
+        .await?
+        .ok_or_else(plugin_not_found)?;
+    if !plugin.is_enabled {
+        return Err(plugin_disabled());
+    }
+    let version = version.unwrap_or(&plugin.current_version);
+    let v = plugins::version(db, name.as_str(), version)
+        .await?
+        .ok_or_else(version_not_found)?;
+    let (db, n, ver) = (db.clone(), v.plugin_name.clone(), v.version.clone());
+    files::send(
+        &st.platform().blobs,
+        Download {
+            key: &blob_key(&v.file_path),
+            file_name: &v.file_name,
+            sha256: &v.file_hash,
+            content_type: "application/zip",
+        },
+        headers,
+        Box::new(move || {
+            tokio::spawn(async move {
+                if let Err(e) = plugins::count_download(&db, &n, &ver).await {
+                    tracing::warn!(error = %e, "download not counted");
+                }
+            });
+        }),
+    )
+    .await
+}
+
+/// Download the current version (application/zip stream).
+#[utoipa::path(post, path = "/api/plugins/download", tag = "microdock", request_body = NameBody,
+    responses((status = 200, content_type = "application/zip", description = "The file"), (status = 206, description = "A range"),
+        (status = 403, description = "插件已被禁用"), (status = 404, description = "插件不存在")))]
+pub async fn download(
+    State(st): State<MdState>,
+    headers: HeaderMap,
+    Json(b): Json<NameBody>,
+) -> Result<Response, ApiError> {
+    send(&st, &b.name, None, &headers).await
+}
+
+/// Download a given version.
+#[utoipa::path(post, path = "/api/plugins/version/download", tag = "microdock", request_body = VersionBody,
+    responses((status = 200, content_type = "application/zip", description = "The file"), (status = 206, description = "A range"),
+        (status = 403, description = "插件已被禁用"), (status = 404, description = "插件或版本不存在")))]
+pub async fn download_version(
+    State(st): State<MdState>,
+    headers: HeaderMap,
+    Json(b): Json<VersionBody>,
+) -> Result<Response, ApiError> {
+    send(&st, &b.name, Some(b.version.trim()), &headers).await
+}

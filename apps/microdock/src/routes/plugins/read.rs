@@ -1,0 +1,140 @@
+//! Reading the registry: list (cached, ETag), detail, versions, version detail.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use trellis_kernel::ApiError;
+use trellis_kernel::extract::{Json, Query};
+
+use super::{NameBody, VersionBody};
+use crate::domain::names::PluginName;
+use crate::envelope::{Reply, done, json_bytes};
+use crate::error::{plugin_not_found, version_not_found};
+use crate::routes::access::MaybeAdmin;
+use crate::state::{Cached, MdState};
+use crate::store::plugins::{self, Plugin, PluginVersion};
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Substring of name, display name or description.
+    pub search: Option<String>,
+    /// 1-based page; without it every plugin is returned (the seed's behaviour).
+    pub page: Option<i64>,
+    /// Page size (default 20, at most 100) when `page` is given.
+    pub page_size: Option<i64>,
+}
+
+fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
+}
+
+fn with_etag(headers: &HeaderMap, body: Bytes, etag: &str) -> Response {
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut res = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        json_bytes(StatusCode::OK, body.to_vec())
+    };
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+/// List plugins. Disabled plugins are shown only to administrators.
+#[utoipa::path(get, path = "/api/plugins/list", tag = "microdock", params(ListQuery),
+    responses((status = 200, body = [Plugin]), (status = 304, description = "Unchanged (If-None-Match)")))]
+pub async fn list(
+    State(st): State<MdState>,
+    MaybeAdmin(admin): MaybeAdmin,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > 100 || s.chars().any(char::is_control)) {
+        return Err(crate::error::invalid_params("search 过长或包含控制字符"));
+    }
+    let cacheable = admin.is_none() && search.is_none() && q.page.is_none();
+    if cacheable && let Some(c) = st.list_cache.get() {
+        return Ok(with_etag(&headers, c.body, &c.etag));
+    }
+    let generation = st.list_cache.generation();
+    let (limit, offset) = match q.page {
+        None => (i64::MAX, 0),
+        Some(p) => {
+            let size = q.page_size.unwrap_or(20).clamp(1, 100);
+            (size, (p.max(1) - 1).saturating_mul(size))
+        }
+    };
+    let items = plugins::list(&st.platform().db, admin.is_some(), search, limit, offset).await?;
+    let body = Bytes::from(done("插件列表获取成功", items).bytes()?);
+    let etag = etag_of(&body);
+    if cacheable {
+        st.list_cache.put(Cached {
+            generation,
+            at: Instant::now(),
+            body: body.clone(),
+            etag: etag.clone(),
+        });
+    }
+    Ok(with_etag(&headers, body, &etag))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PluginDetail {
+    pub plugin: Plugin,
+    pub versions: Vec<PluginVersion>,
+}
+
+/// Plugin detail with every version, newest first.
+#[utoipa::path(post, path = "/api/plugins/detail", tag = "microdock", request_body = NameBody,
+    responses((status = 200, body = PluginDetail), (status = 404, description = "插件不存在")))]
+pub async fn detail(State(st): State<MdState>, Json(b): Json<NameBody>) -> Reply<PluginDetail> {
+    let name = PluginName::lookup(&b.name)?;
+    let db = &st.platform().db;
+    let plugin = plugins::get(db, name.as_str())
+        .await?
+        .ok_or_else(plugin_not_found)?;
+    let versions = plugins::versions(db, name.as_str()).await?;
+    Ok(done("插件详情获取成功", PluginDetail { plugin, versions }))
+}
+
+/// Every version of a plugin, newest first.
+#[utoipa::path(post, path = "/api/plugins/versions", tag = "microdock", request_body = NameBody,
+    responses((status = 200, body = [PluginVersion]), (status = 404, description = "插件不存在")))]
+pub async fn versions(
+    State(st): State<MdState>,
+    Json(b): Json<NameBody>,
+) -> Reply<Vec<PluginVersion>> {
+    let name = PluginName::lookup(&b.name)?;
+    let db = &st.platform().db;
+    plugins::get(db, name.as_str())
+        .await?
+        .ok_or_else(plugin_not_found)?;
+    Ok(done(
+        "版本列表获取成功",
+        plugins::versions(db, name.as_str()).await?,
+    ))
+}
+
+/// One version.
+#[utoipa::path(post, path = "/api/plugins/version/detail", tag = "microdock", request_body = VersionBody,
+    responses((status = 200, body = PluginVersion), (status = 404, description = "插件或版本不存在")))]
+pub async fn version_detail(
+    State(st): State<MdState>,
+    Json(b): Json<VersionBody>,
+) -> Reply<PluginVersion> {
+    let name = PluginName::lookup(&b.name)?;
+    let v = plugins::version(&st.platform().db, name.as_str(), b.version.trim())
+        .await?
+        .ok_or_else(version_not_found)?;
+    Ok(done("版本详情获取成功", v))
+}

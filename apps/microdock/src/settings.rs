@@ -1,0 +1,87 @@
+//! MicroDock's own settings (names from the seed, defaults that match it).
+
+use std::collections::HashMap;
+
+use secrecy::SecretString;
+use trellis_kernel::config::Reader;
+
+/// Zip-bomb and zip-slip limits for uploaded plugins.
+#[derive(Clone, Debug)]
+pub struct ZipLimits {
+    pub max_entries: usize,
+    pub max_total_uncompressed: u64,
+    /// Entries at least this large (uncompressed) must not compress better than `max_ratio`.
+    pub ratio_min_size: u64,
+    pub max_ratio: u64,
+    /// `plugin.json` is read at most this far.
+    pub max_manifest: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Lifetime of the admin token issued by `/api/auth/login`.
+    pub jwt_expire_minutes: i64,
+    /// Largest plugin or backup file, enforced while the body streams.
+    pub max_upload_size: u64,
+    /// When set, uploads must carry it as `upload_secret`.
+    pub upload_secret: Option<SecretString>,
+    /// Keep only the newest N backups per user and type (unset: keep all).
+    pub backup_max_per_user: Option<u32>,
+    /// Total bytes of backups per user (unset: unlimited); more answers 507.
+    pub backup_quota_bytes: Option<u64>,
+    pub zip: ZipLimits,
+}
+
+impl Settings {
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Settings, Vec<String>> {
+        let mut r = Reader::new(vars);
+        let jwt_expire_minutes = r.parse(
+            &["JWT_EXPIRE_MINUTES"],
+            1440i64,
+            "a whole number of minutes",
+        );
+        if jwt_expire_minutes <= 0 {
+            r.errors.push("JWT_EXPIRE_MINUTES must be positive".into());
+        }
+        let max_upload_size = r.parse(
+            &["MAX_UPLOAD_SIZE"],
+            100 * 1024 * 1024u64,
+            "a size in bytes",
+        );
+        let upload_secret = r
+            .raw(&["UPLOAD_SECRET_KEY"])
+            .map(|(_, v)| SecretString::from(v));
+        let per_user: u32 = r.parse(&["BACKUP_MAX_PER_USER"], 0, "a whole number");
+        let quota: u64 = r.parse(&["BACKUP_QUOTA_BYTES"], 0, "a size in bytes");
+        let zip = ZipLimits {
+            max_entries: r.parse(
+                &["MICRODOCK_ZIP_MAX_ENTRIES"],
+                10_000usize,
+                "a whole number",
+            ),
+            max_total_uncompressed: r.parse(
+                &["MICRODOCK_ZIP_MAX_UNCOMPRESSED"],
+                1024 * 1024 * 1024u64,
+                "a size in bytes",
+            ),
+            ratio_min_size: r.parse(
+                &["MICRODOCK_ZIP_RATIO_MIN_SIZE"],
+                1024 * 1024u64,
+                "a size in bytes",
+            ),
+            max_ratio: r.parse(&["MICRODOCK_ZIP_MAX_RATIO"], 100u64, "a whole number"),
+            max_manifest: 1024 * 1024,
+        };
+        if !r.errors.is_empty() {
+            return Err(r.errors);
+        }
+        Ok(Settings {
+            jwt_expire_minutes,
+            max_upload_size,
+            upload_secret,
+            backup_max_per_user: (per_user > 0).then_some(per_user),
+            backup_quota_bytes: (quota > 0).then_some(quota),
+            zip,
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! `backups` rows. The owner's key is stored only as its SHA-256 (plus a short hint for
+//! admins), since it is the only secret guarding the backup.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use trellis_kernel::db::Db;
+use trellis_kernel::{ApiError, on_db, on_db_read};
+
+/// A backup as clients see it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Backup {
+    pub id: i64,
+    /// The owner's key for its owner; a hint (`abc***`) in the admin listing.
+    #[sqlx(rename = "user_key_hint")]
+    pub user_key: String,
+    pub backup_type: String,
+    pub plugin_name: Option<String>,
+    pub file_name: String,
+    pub file_path: String,
+    pub file_size: i64,
+    pub file_hash: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, user_key_hint, backup_type, plugin_name, file_name, file_path, file_size, file_hash, \
+    description, created_at";
+
+pub fn key_hash(user_key: &str) -> String {
+    hex::encode(Sha256::digest(user_key.as_bytes()))
+}
+
+pub fn key_hint(user_key: &str) -> String {
+    format!("{}***", user_key.chars().take(3).collect::<String>())
+}
+
+/// A backup to record.
+pub struct NewBackup<'a> {
+    pub user_key: &'a str,
+    pub backup_type: &'a str,
+    pub plugin_name: Option<&'a str>,
+    pub file_name: &'a str,
+    pub file_path: &'a str,
+    pub file_size: i64,
+    pub file_hash: &'a str,
+    pub description: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert(db: &Db, b: &NewBackup<'_>) -> Result<Backup, ApiError> {
+    let id: i64 = on_db!(db, pool => sqlx::query_scalar(
+        "INSERT INTO backups (user_key_hash, user_key_hint, backup_type, plugin_name, file_name, file_path, file_size, \
+         file_hash, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
+        .bind(key_hash(b.user_key)).bind(key_hint(b.user_key)).bind(b.backup_type).bind(b.plugin_name)
+        .bind(b.file_name).bind(b.file_path).bind(b.file_size).bind(b.file_hash).bind(b.description).bind(b.now)
+        .fetch_one(pool).await)?;
+    Ok(Backup {
+        id,
+        user_key: b.user_key.to_string(),
+        backup_type: b.backup_type.to_string(),
+        plugin_name: b.plugin_name.map(str::to_string),
+        file_name: b.file_name.to_string(),
+        file_path: b.file_path.to_string(),
+        file_size: b.file_size,
+        file_hash: b.file_hash.to_string(),
+        description: b.description.map(str::to_string),
+        created_at: b.now,
+    })
+}
+
+/// A user's backups, newest first, with their own key shown.
+pub async fn list_for(db: &Db, user_key: &str) -> Result<Vec<Backup>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM backups WHERE user_key_hash = $1 ORDER BY id DESC");
+    let mut rows: Vec<Backup> = on_db_read!(db, pool => sqlx::query_as(&sql).bind(key_hash(user_key)).fetch_all(pool).await)?;
+    for r in &mut rows {
+        r.user_key = user_key.to_string();
+    }
+    Ok(rows)
+}
+
+/// One backup, only if it belongs to `user_key` (a wrong key looks exactly like a missing id).
+pub async fn get_for(db: &Db, user_key: &str, id: i64) -> Result<Option<Backup>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM backups WHERE id = $1 AND user_key_hash = $2");
+    let row: Option<Backup> = on_db!(db, pool => sqlx::query_as(&sql).bind(id).bind(key_hash(user_key)).fetch_optional(pool).await)?;
+    Ok(row.map(|mut b| {
+        b.user_key = user_key.to_string();
+        b
+    }))
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<Backup>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM backups WHERE id = $1");
+    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+}
+
+pub async fn list_all(db: &Db) -> Result<Vec<Backup>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM backups ORDER BY id DESC");
+    Ok(on_db_read!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?)
+}
+
+pub async fn delete(db: &Db, id: i64) -> Result<bool, ApiError> {
+    let n = on_db!(db, pool => sqlx::query("DELETE FROM backups WHERE id = $1").bind(id).execute(pool).await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Bytes a user's backups take.
+pub async fn usage(db: &Db, user_key: &str) -> Result<i64, ApiError> {
+    Ok(on_db!(db, pool => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(file_size), 0) AS BIGINT) FROM backups WHERE user_key_hash = $1")
+        .bind(key_hash(user_key)).fetch_one(pool).await)?)
+}
+
+/// Removes all but the newest `keep` backups of one user and type; returns the removed
+/// rows' storage paths.
+pub async fn prune(
+    db: &Db,
+    user_key: &str,
+    backup_type: &str,
+    keep: u32,
+) -> Result<Vec<String>, ApiError> {
+    let hash = key_hash(user_key);
+    let old: Vec<(i64, String)> = on_db!(db, pool => sqlx::query_as(
+        "SELECT id, file_path FROM backups WHERE user_key_hash = $1 AND backup_type = $2 ORDER BY id DESC LIMIT $4 OFFSET $3")
+        .bind(&hash).bind(backup_type).bind(keep as i64).bind(i64::MAX).fetch_all(pool).await)?;
+    let mut paths = Vec::new();
+    for (id, path) in old {
+        if delete(db, id).await? {
+            paths.push(path);
+        }
+    }
+    Ok(paths)
+}

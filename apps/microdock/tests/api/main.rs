@@ -1,0 +1,1 @@
+//! MicroDock black-box tests.
