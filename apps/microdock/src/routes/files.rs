@@ -24,23 +24,33 @@ pub struct Download<'a> {
     pub content_type: &'static str,
 }
 
-/// Calls `done` when the inner stream ends (the client read every byte it asked for).
+/// Calls `done` once every byte of the response has been handed to the connection: when the
+/// body is dropped with nothing left to send (an interrupted transfer drops it earlier).
 struct OnComplete<S> {
     inner: S,
+    remaining: u64,
     done: Option<Box<dyn FnOnce() + Send>>,
 }
 
-impl<S: Stream + Unpin> Stream for OnComplete<S> {
+impl<S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin> Stream for OnComplete<S> {
     type Item = S::Item;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let next = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(None) = next
+        if let Poll::Ready(Some(Ok(chunk))) = &next {
+            self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
+        }
+        next
+    }
+}
+
+impl<S> Drop for OnComplete<S> {
+    fn drop(&mut self) {
+        if self.remaining == 0
             && let Some(done) = self.done.take()
         {
             done();
         }
-        next
     }
 }
 
@@ -159,6 +169,7 @@ pub async fn send(
     {
         Box::new(OnComplete {
             inner: stream,
+            remaining: len,
             done: Some(on_complete),
         })
     } else {

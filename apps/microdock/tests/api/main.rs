@@ -1,1 +1,10 @@
-//! MicroDock black-box tests.
+//! Black-box tests of MicroDock through HTTP, on SQLite + in-process and PostgreSQL + Redis.
+
+mod harness;
+
+mod auth;
+mod backups;
+mod downloads;
+mod plugins;
+mod python_client;
+mod uploads;
