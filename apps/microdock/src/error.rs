@@ -93,7 +93,7 @@ pub fn quota_exceeded(quota: u64) -> ApiError {
 }
 
 fn human_size(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
+    if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
         format!("{}MB", bytes / (1024 * 1024))
     } else {
         format!("{bytes} 字节")
