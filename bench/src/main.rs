@@ -2,6 +2,7 @@
 //! loopback and prints the figures recorded in `docs/PERFORMANCE.md`.
 
 mod accounts;
+mod microdock;
 mod probe;
 mod server;
 mod wire;
@@ -20,11 +21,14 @@ enum Scenario {
     /// Login throughput vs the hash ceiling, /health latency and RSS during a login storm,
     /// idle RSS.
     Accounts(accounts::Args),
+    /// Plugin list vs a FastAPI reference, 100 MiB uploads and downloads.
+    Microdock(microdock::Args),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Accounts(a) => accounts::run(a).await,
+        Scenario::Microdock(a) => microdock::run(a).await,
     }
 }

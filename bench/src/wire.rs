@@ -22,6 +22,16 @@ impl Conn {
 
     /// Sends `request` (a complete HTTP/1.1 message) and returns the response status.
     pub async fn send(&mut self, request: &[u8]) -> std::io::Result<u16> {
+        self.exchange(request, false).await.map(|(status, _)| status)
+    }
+
+    /// Like `send`, but reads the body into a small reusable buffer and throws it away
+    /// (large downloads); returns the status and the body length.
+    pub async fn send_discard(&mut self, request: &[u8]) -> std::io::Result<(u16, u64)> {
+        self.exchange(request, true).await
+    }
+
+    async fn exchange(&mut self, request: &[u8], discard: bool) -> std::io::Result<(u16, u64)> {
         self.stream.write_all(request).await?;
         self.buf.clear();
         let mut chunk = [0u8; 4096];
@@ -38,6 +48,18 @@ impl Conn {
                     })
                     .unwrap_or(0);
                 let total = head_end + 4 + length;
+                if discard {
+                    let mut got = (self.buf.len() - head_end - 4) as u64;
+                    let mut big = vec![0u8; 256 * 1024];
+                    while got < length as u64 {
+                        let n = self.stream.read(&mut big).await?;
+                        if n == 0 {
+                            return Err(std::io::ErrorKind::UnexpectedEof.into());
+                        }
+                        got += n as u64;
+                    }
+                    return Ok((status, length as u64));
+                }
                 while self.buf.len() < total {
                     let n = self.stream.read(&mut chunk).await?;
                     if n == 0 {
@@ -45,7 +67,7 @@ impl Conn {
                     }
                     self.buf.extend_from_slice(&chunk[..n]);
                 }
-                return Ok(status);
+                return Ok((status, length as u64));
             }
             let n = self.stream.read(&mut chunk).await?;
             if n == 0 {
@@ -67,4 +89,9 @@ pub fn post_json(host: &str, path: &str, body: &str) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+/// A GET.
+pub fn get(host: &str, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes()
 }

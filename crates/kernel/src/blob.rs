@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
 /// Why a put failed.
 #[derive(Debug, thiserror::Error)]
@@ -131,29 +131,58 @@ impl BlobStore {
     }
 }
 
+/// Receives chunks on the async side and hands them to one blocking thread that hashes and
+/// writes them, so the runtime never waits on the disk and no chunk is copied twice.
 async fn write_stream<S, E>(tmp: &Path, mut body: S, limit: u64) -> Result<PutInfo, BlobError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let mut file = tokio::fs::File::create(tmp).await?;
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| BlobError::Source(e.to_string()))?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(BlobError::TooLarge { limit });
+    let file = std::fs::File::create(tmp)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<PutInfo> {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            hasher.update(&chunk);
+            out.write_all(&chunk)?;
+            size += chunk.len() as u64;
         }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_data()?;
+        Ok(PutInfo {
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    });
+    let mut received = 0u64;
+    let mut failure = None;
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                failure = Some(BlobError::Source(e.to_string()));
+                break;
+            }
+        };
+        received += chunk.len() as u64;
+        if received > limit {
+            failure = Some(BlobError::TooLarge { limit });
+            break;
+        }
+        if tx.send(chunk).await.is_err() {
+            break; // the writer failed; its error is reported below
+        }
     }
-    file.flush().await?;
-    file.sync_data().await?;
-    Ok(PutInfo {
-        size,
-        sha256: hex::encode(hasher.finalize()),
-    })
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| BlobError::Io(io::Error::other(e.to_string())))?;
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(written?),
+    }
 }
 
 #[cfg(test)]
