@@ -41,7 +41,8 @@ pub struct Args {
 /// A small valid plugin archive (stored entries, so building it is cheap).
 fn small_zip(name: &str, version: &str) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let manifest = json!({"name": name, "version": version, "main": "Main.dll", "entryClass": "Main.Entry",
         "displayName": format!("插件 {name}"), "description": "基准测试用插件，带一些描述文字。", "author": "bench",
         "license": "MIT", "homepage": "https://example.com", "dependencies": {"com.other.plugin": ">=1.0.0"}});
@@ -81,11 +82,28 @@ fn big_zip(path: &Path, version: &str, mib: usize) -> anyhow::Result<u64> {
 async fn upload(client: &reqwest::Client, base: &str, path: &Path) -> anyhow::Result<()> {
     let file = tokio::fs::File::open(path).await?;
     let len = file.metadata().await?.len();
-    let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)), len)
-        .file_name("plugin.zip");
-    let form = reqwest::multipart::Form::new().part("file", part).text("plugin_key", "bench-key");
-    let r = client.post(format!("{base}/api/plugins/upload")).multipart(form).send().await?;
-    anyhow::ensure!(r.status().is_success(), "upload failed: {} {}", r.status(), r.text().await.unwrap_or_default());
+    let part = reqwest::multipart::Part::stream_with_length(
+        reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            256 * 1024,
+        )),
+        len,
+    )
+    .file_name("plugin.zip");
+    let form = reqwest::multipart::Form::new()
+        .part("file", part)
+        .text("plugin_key", "bench-key");
+    let r = client
+        .post(format!("{base}/api/plugins/upload"))
+        .multipart(form)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        r.status().is_success(),
+        "upload failed: {} {}",
+        r.status(),
+        r.text().await.unwrap_or_default()
+    );
     Ok(())
 }
 
@@ -98,7 +116,9 @@ async fn get_load(addr: &str, path: &str, connections: usize, secs: u64) -> (f64
             let (addr, request) = (addr.to_string(), request.clone());
             tokio::spawn(async move {
                 let mut lat = Vec::new();
-                let Ok(mut c) = wire::Conn::open(&addr).await else { return lat };
+                let Ok(mut c) = wire::Conn::open(&addr).await else {
+                    return lat;
+                };
                 while Instant::now() < stop {
                     let t = Instant::now();
                     match c.send(&request).await {
@@ -148,13 +168,22 @@ impl Drop for Reference {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn start_reference(a: &Args, data: &Path) -> anyhow::Result<(Reference, String)> {
     let port = free_port()?;
     let child = Command::new("taskset")
-        .args(["-c", "0", &a.python, &a.reference, &port.to_string(), data.to_str().unwrap_or_default()])
+        .args([
+            "-c",
+            "0",
+            &a.python,
+            &a.reference,
+            &port.to_string(),
+            data.to_str().unwrap_or_default(),
+        ])
         .stdout(Stdio::null())
         .spawn()?;
     let addr = format!("127.0.0.1:{port}");
@@ -164,23 +193,44 @@ async fn start_reference(a: &Args, data: &Path) -> anyhow::Result<(Reference, St
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("reference server did not start (pip install fastapi uvicorn 'sqlalchemy[asyncio]' aiosqlite)")
+    anyhow::bail!(
+        "reference server did not start (pip install fastapi uvicorn 'sqlalchemy[asyncio]' aiosqlite)"
+    )
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    let env = [("RATE_LIMIT_ENABLED", "false"), ("TRELLIS_LOGIN_IP_PER_MINUTE", "0")];
+    let env = [
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("TRELLIS_LOGIN_IP_PER_MINUTE", "0"),
+    ];
     let s = Server::start(&a.server, Some("0"), &env)?;
     let addr = s.base.trim_start_matches("http://").to_string();
     let client = reqwest::Client::builder().no_proxy().build()?;
     for i in 0..50 {
         let zip = small_zip(&format!("com.bench.plugin{i:02}"), "1.0.0");
         let form = reqwest::multipart::Form::new()
-            .part("file", reqwest::multipart::Part::bytes(zip).file_name("p.zip"))
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(zip).file_name("p.zip"),
+            )
             .text("plugin_key", "bench-key");
-        let r = client.post(format!("{}/api/plugins/upload", s.base)).multipart(form).send().await?;
-        anyhow::ensure!(r.status().is_success(), "seeding failed: {}", r.text().await?);
+        let r = client
+            .post(format!("{}/api/plugins/upload", s.base))
+            .multipart(form)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            r.status().is_success(),
+            "seeding failed: {}",
+            r.text().await?
+        );
     }
-    let list: serde_json::Value = client.get(format!("{}/api/plugins/list", s.base)).send().await?.json().await?;
+    let list: serde_json::Value = client
+        .get(format!("{}/api/plugins/list", s.base))
+        .send()
+        .await?
+        .json()
+        .await?;
     let scratch = std::env::temp_dir().join(format!("trellis-bench-md-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     let data = scratch.join("plugins.json");
@@ -188,7 +238,8 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let (reference, ref_addr) = start_reference(&a, &data).await?;
     get_load(&addr, "/api/plugins/list", 8, 1).await;
     get_load(&ref_addr, "/api/plugins/list", 8, 1).await;
-    let (mut ours_rps, mut ours_p99, mut ref_rps, mut ref_p99, mut ratio) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut ours_rps, mut ours_p99, mut ref_rps, mut ref_p99, mut ratio) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..a.runs {
         let (r1, p1) = get_load(&addr, "/api/plugins/list", a.connections, a.seconds).await;
         let (r2, p2) = get_load(&ref_addr, "/api/plugins/list", a.connections, a.seconds).await;
@@ -216,12 +267,20 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         for (sync, out) in [(true, &mut cat_mbps), (false, &mut cat_plain_mbps)] {
             let copy = scratch.join("copy.zip");
             let cmd = if sync {
-                format!("cat '{}' > '{}' && sync '{}'", files[0].display(), copy.display(), copy.display())
+                format!(
+                    "cat '{}' > '{}' && sync '{}'",
+                    files[0].display(),
+                    copy.display(),
+                    copy.display()
+                )
             } else {
                 format!("cat '{}' > '{}'", files[0].display(), copy.display())
             };
             let t = Instant::now();
-            anyhow::ensure!(Command::new("sh").args(["-c", &cmd]).status()?.success(), "cat failed");
+            anyhow::ensure!(
+                Command::new("sh").args(["-c", &cmd]).status()?.success(),
+                "cat failed"
+            );
             out.push(size as f64 / t.elapsed().as_secs_f64() / 1e6);
             let _ = std::fs::remove_file(copy);
         }
@@ -257,38 +316,68 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         let t = Instant::now();
         let (res, peak) = peak_rss(s.pid(), c.send_discard(&request)).await;
         let (status, len) = res?;
-        anyhow::ensure!(status == 200 && len == size, "download failed: {status} {len}");
+        anyhow::ensure!(
+            status == 200 && len == size,
+            "download failed: {status} {len}"
+        );
         down.push(len as f64 / t.elapsed().as_secs_f64() / 1e9);
         peak_dl = peak_dl.max(peak);
     }
     let _ = std::fs::remove_dir_all(&scratch);
     let _ = ADMIN_PASSWORD;
 
-    println!("server on CPU 0, load generator on the other CPU; runs: {}; medians reported\n", a.runs);
+    println!(
+        "server on CPU 0, load generator on the other CPU; runs: {}; medians reported\n",
+        a.runs
+    );
     println!("| scenario | figure | target | result |");
     println!("|---|---|---|---|");
     println!(
         "| list, 50 plugins, {} connections | {:.0} req/s, p99 {:.2} ms | p99 <= 25 ms | {} |",
-        a.connections, median(ours_rps.clone()), median(ours_p99.clone()),
-        if median(ours_p99) <= 25.0 { "met" } else { "missed" }
+        a.connections,
+        median(ours_rps.clone()),
+        median(ours_p99.clone()),
+        if median(ours_p99) <= 25.0 {
+            "met"
+        } else {
+            "missed"
+        }
     );
     println!(
         "| list, FastAPI + SQLAlchemy + Pydantic reference | {:.0} req/s, p99 {:.2} ms | | |",
-        median(ref_rps), median(ref_p99)
+        median(ref_rps),
+        median(ref_p99)
     );
-    println!("| list, ratio to the reference | | >= 15x | {:.1}x |", median(ratio));
+    println!(
+        "| list, ratio to the reference | | >= 15x | {:.1}x |",
+        median(ratio)
+    );
     println!(
         "| upload {} MiB, one | {:.0} MB/s vs cat+sync {:.0} MB/s; RSS +{:.1} MiB | >= 60%; <= 16 MiB | {:.0}% |",
-        a.mib, up_mbps, median(cat_mbps.clone()), growth1, up_mbps / median(cat_mbps) * 100.0
+        a.mib,
+        up_mbps,
+        median(cat_mbps.clone()),
+        growth1,
+        up_mbps / median(cat_mbps) * 100.0
     );
-    println!("| upload {} MiB, four at once | RSS +{:.1} MiB | <= 32 MiB | {} |", a.mib, growth4, if growth4 <= 32.0 { "met" } else { "missed" });
+    println!(
+        "| upload {} MiB, four at once | RSS +{:.1} MiB | <= 32 MiB | {} |",
+        a.mib,
+        growth4,
+        if growth4 <= 32.0 { "met" } else { "missed" }
+    );
     println!(
         "| upload context | plain cat {:.0} MB/s; SHA-256 alone {:.0} MB/s | | upload = {:.0}% of plain cat |",
-        median(cat_plain_mbps.clone()), sha_mbps, up_mbps / median(cat_plain_mbps) * 100.0
+        median(cat_plain_mbps.clone()),
+        sha_mbps,
+        up_mbps / median(cat_plain_mbps) * 100.0
     );
     println!(
         "| download {} MiB | {:.2} GB/s; RSS {:.1} -> peak {:.1} MiB | >= 1 GB/s, flat | |",
-        a.mib, median(down), before_dl as f64 / 1024.0, peak_dl as f64 / 1024.0
+        a.mib,
+        median(down),
+        before_dl as f64 / 1024.0,
+        peak_dl as f64 / 1024.0
     );
     Ok(())
 }

@@ -22,7 +22,9 @@ impl Conn {
 
     /// Sends `request` (a complete HTTP/1.1 message) and returns the response status.
     pub async fn send(&mut self, request: &[u8]) -> std::io::Result<u16> {
-        self.exchange(request, false).await.map(|(status, _)| status)
+        self.exchange(request, false)
+            .await
+            .map(|(status, _)| status)
     }
 
     /// Like `send`, but reads the body into a small reusable buffer and throws it away

@@ -105,8 +105,11 @@ impl Mailer {
                     safe_to,
                     &uuid::Uuid::new_v4().simple().to_string()[..8]
                 );
-                let path = dir.join(name);
-                tokio::fs::write(&path, msg.formatted()).await?;
+                let path = dir.join(&name);
+                // Written aside and renamed, so whoever watches the outbox never reads half a mail.
+                let part = dir.join(format!(".{name}.part"));
+                tokio::fs::write(&part, msg.formatted()).await?;
+                tokio::fs::rename(&part, &path).await?;
                 tracing::info!(mail.subject = subject, mail.file = %path.display(), "mail written to outbox (SMTP_HOST unset)");
             }
         }

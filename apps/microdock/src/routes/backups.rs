@@ -42,17 +42,17 @@ fn blob_key(file_path: &str) -> String {
     request_body(content_type = "multipart/form-data", description = "file, user_key, backup_type, description?, plugin_name?"),
     responses((status = 200, body = Backup), (status = 413, description = "文件过大"), (status = 422, description = "参数验证失败"),
         (status = 507, description = "超出用户备份配额")))]
-async fn upload(State(st): State<MdState>, ctx: ClientCtx, mp: Multipart) -> Reply<Backup> {
+async fn upload(State(st): State<MdState>, mp: Multipart) -> Reply<Backup> {
     let blobs = &st.platform().blobs;
     let form = multipart::read(mp, blobs, st.settings.max_upload_size).await?;
-    let result = store(&st, &form, &ctx).await;
+    let result = store(&st, &form).await;
     if result.is_err() {
         form.discard(blobs).await;
     }
     Ok(done("备份文件上传成功", result?))
 }
 
-async fn store(st: &MdState, form: &Form, ctx: &ClientCtx) -> Result<Backup, ApiError> {
+async fn store(st: &MdState, form: &Form) -> Result<Backup, ApiError> {
     let file = form
         .file
         .as_ref()
@@ -118,7 +118,6 @@ async fn store(st: &MdState, form: &Form, ctx: &ClientCtx) -> Result<Backup, Api
         size_bytes = saved.file_size,
         "backup uploaded"
     );
-    let _ = ctx;
     Ok(saved)
 }
 

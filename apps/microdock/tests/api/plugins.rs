@@ -432,20 +432,53 @@ async fn changes_are_audited(b: Backend) {
     let admin = app.admin().await;
     app.publish("com.example.audit", "1.0.0", "k").await;
     let name = json!({"name": "com.example.audit"});
-    for path in ["/api/plugins/disable", "/api/plugins/enable", "/api/plugins/deprecate"] {
+    for path in [
+        "/api/plugins/disable",
+        "/api/plugins/enable",
+        "/api/plugins/deprecate",
+    ] {
         app.post(path, name.clone(), Some(&admin)).await.ok();
     }
-    app.post("/api/plugins/rotate-key", json!({"name": "com.example.audit", "new_key": "k2"}), Some(&admin)).await.ok();
-    app.post("/api/plugins/delete", name, Some(&admin)).await.ok();
-    let backup = app
-        .upload_form("/api/backups/upload", (b"x".to_vec(), "b.zip"), &[("user_key", "u"), ("backup_type", "program")])
+    app.post(
+        "/api/plugins/rotate-key",
+        json!({"name": "com.example.audit", "new_key": "k2"}),
+        Some(&admin),
+    )
+    .await
+    .ok();
+    app.post("/api/plugins/delete", name, Some(&admin))
         .await
         .ok();
-    app.post("/api/backups/delete", json!({"id": backup["id"]}), Some(&admin)).await.ok();
+    let backup = app
+        .upload_form(
+            "/api/backups/upload",
+            (b"x".to_vec(), "b.zip"),
+            &[("user_key", "u"), ("backup_type", "program")],
+        )
+        .await
+        .ok();
+    app.post(
+        "/api/backups/delete",
+        json!({"id": backup["id"]}),
+        Some(&admin),
+    )
+    .await
+    .ok();
     let actions: Vec<String> = trellis_kernel::on_db_read!(&app.t.platform.db, pool =>
         sqlx::query_scalar("SELECT action FROM audit_log WHERE actor_id IS NOT NULL OR action = 'plugin_uploaded'")
             .fetch_all(pool).await).unwrap();
-    for a in ["plugin_uploaded", "plugin_disabled", "plugin_enabled", "plugin_deprecated", "plugin_key_rotated", "plugin_deleted", "backup_deleted"] {
-        assert!(actions.iter().any(|x| x == a), "{a} not audited: {actions:?}");
+    for a in [
+        "plugin_uploaded",
+        "plugin_disabled",
+        "plugin_enabled",
+        "plugin_deprecated",
+        "plugin_key_rotated",
+        "plugin_deleted",
+        "backup_deleted",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} not audited: {actions:?}"
+        );
     }
 }

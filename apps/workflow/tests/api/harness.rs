@@ -150,10 +150,9 @@ impl TestApp {
         files
             .into_iter()
             .filter(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .contains(&format!("-{}-", email.to_lowercase()))
+                let name = p.file_name().unwrap().to_string_lossy().to_string();
+                // Mails being written are hidden `.part` files until renamed.
+                !name.starts_with('.') && name.contains(&format!("-{}-", email.to_lowercase()))
             })
             .map(|p| std::fs::read_to_string(p).unwrap())
             .collect()
