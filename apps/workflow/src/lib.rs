@@ -13,8 +13,14 @@ use trellis_kernel::envelope::{Envelope, Profiles};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
-/// The URL prefixes this app owns (its envelope renders their errors).
-pub const PREFIXES: &[&str] = &["/api/v1"];
+/// The URL prefixes this app owns (its envelope renders their errors). `/api/v1` itself is
+/// shared with the diet planner, so only the workflow's own resources are claimed.
+pub const PREFIXES: &[&str] = &[
+    "/api/v1/users",
+    "/api/v1/subscription",
+    "/api/v1/workflow",
+    "/api/v1/proxy",
+];
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
