@@ -124,11 +124,6 @@ impl BlobStore {
             _ => Ok(()),
         }
     }
-
-    /// Whether `key` exists.
-    pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
-        Ok(tokio::fs::try_exists(self.path(key)?).await?)
-    }
 }
 
 /// Receives chunks on the async side and hands them to one blocking thread that hashes and
