@@ -1,5 +1,5 @@
-//! Both backends end with the same tables and columns after every crate's migrations.
-//! (The identity migrations are the only ones so far; each app adds its own set here.)
+//! Both backends end with the same tables and columns after every crate's migrations
+//! (each app adds its own set to `all_migrations`).
 
 use trellis_kernel::db::Db;
 use trellis_kernel::testing::{Backend, platform, services};
@@ -45,24 +45,30 @@ async fn sqlite_and_postgres_schemas_match() {
     let lite = platform(Backend::Embedded, &[]).await;
     let pg = platform(Backend::Services, &[]).await;
     for t in [&lite, &pg] {
-        t.platform
-            .db
-            .migrate(&migrations_of_identity())
-            .await
-            .unwrap();
+        for m in all_migrations() {
+            t.platform.db.migrate(&m).await.unwrap();
+        }
     }
     let (a, b) = (
         columns(&lite.platform.db).await,
         columns(&pg.platform.db).await,
     );
-    assert!(!a.is_empty());
+    for table in ["users", "sessions", "plugins", "plugin_versions", "backups"] {
+        assert!(a.iter().any(|(t, _)| t == table), "{table} missing");
+    }
     assert_eq!(a, b);
 }
 
-/// The kernel cannot depend on identity, so the test reads identity's migration folders.
-fn migrations_of_identity() -> trellis_kernel::db::Migrations {
-    trellis_kernel::db::Migrations::new(
-        sqlx::migrate!("../identity/migrations/sqlite"),
-        sqlx::migrate!("../identity/migrations/postgres"),
-    )
+/// The kernel depends on no app, so the test reads their migration folders directly.
+fn all_migrations() -> Vec<trellis_kernel::db::Migrations> {
+    vec![
+        trellis_kernel::db::Migrations::new(
+            sqlx::migrate!("../identity/migrations/sqlite"),
+            sqlx::migrate!("../identity/migrations/postgres"),
+        ),
+        trellis_kernel::db::Migrations::new(
+            sqlx::migrate!("../../apps/microdock/migrations/sqlite"),
+            sqlx::migrate!("../../apps/microdock/migrations/postgres"),
+        ),
+    ]
 }
