@@ -22,7 +22,7 @@ impl Envelope for WorkflowEnvelope {
             "success": false,
             "error": err.code.to_ascii_uppercase(),
             "message": err.message,
-            "details": err.details,
+            "details": null,
             "request_id": request_id,
             "timestamp": timestamp(),
         })

@@ -32,7 +32,7 @@ impl Envelope for KernelEnvelope {
             "success": false,
             "error": err.code,
             "message": err.message,
-            "details": err.details,
+            "details": null,
             "request_id": request_id,
         })
     }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 /// A client-visible error.
 #[derive(Clone, Debug)]
@@ -18,7 +17,6 @@ pub struct ApiError {
     /// Stable snake_case code, e.g. `validation_error`.
     pub code: Cow<'static, str>,
     pub message: Cow<'static, str>,
-    pub details: Option<Value>,
     /// Seconds, sent as `Retry-After`.
     pub retry_after: Option<u64>,
 }
@@ -33,7 +31,6 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
-            details: None,
             retry_after: None,
         }
     }

@@ -30,16 +30,37 @@ async fn audit(
         .await?)
 }
 
-async fn toggle(st: &MdState, name: &str, enabled: bool) -> Result<Plugin, ApiError> {
+/// Sets `is_enabled` and audits the change.
+async fn toggle(
+    st: &MdState,
+    admin: &Admin,
+    ctx: &ClientCtx,
+    name: &str,
+    enabled: bool,
+) -> Result<Plugin, ApiError> {
     let name = PluginName::lookup(name)?;
-    plugins::set_enabled(
+    let p = plugins::set_enabled(
         &st.platform().db,
         name.as_str(),
         enabled,
         st.platform().clock.now(),
     )
     .await?
-    .ok_or_else(plugin_not_found)
+    .ok_or_else(plugin_not_found)?;
+    let action = if enabled {
+        "plugin_enabled"
+    } else {
+        "plugin_disabled"
+    };
+    audit(
+        st,
+        admin,
+        ctx,
+        action,
+        serde_json::json!({"plugin": p.name}),
+    )
+    .await?;
+    Ok(p)
 }
 
 /// Enable a plugin.
@@ -51,16 +72,10 @@ pub async fn enable(
     ctx: ClientCtx,
     Json(b): Json<NameBody>,
 ) -> Reply<Plugin> {
-    let p = toggle(&st, &b.name, true).await?;
-    audit(
-        &st,
-        &admin,
-        &ctx,
-        "plugin_enabled",
-        serde_json::json!({"plugin": p.name}),
-    )
-    .await?;
-    Ok(done("插件启用成功", p))
+    Ok(done(
+        "插件启用成功",
+        toggle(&st, &admin, &ctx, &b.name, true).await?,
+    ))
 }
 
 /// Disable a plugin: hidden from the public list, downloads refused.
@@ -72,16 +87,10 @@ pub async fn disable(
     ctx: ClientCtx,
     Json(b): Json<NameBody>,
 ) -> Reply<Plugin> {
-    let p = toggle(&st, &b.name, false).await?;
-    audit(
-        &st,
-        &admin,
-        &ctx,
-        "plugin_disabled",
-        serde_json::json!({"plugin": p.name}),
-    )
-    .await?;
-    Ok(done("插件禁用成功", p))
+    Ok(done(
+        "插件禁用成功",
+        toggle(&st, &admin, &ctx, &b.name, false).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
