@@ -10,22 +10,28 @@ use axum::http::StatusCode;
 use trellis_kernel::ApiError;
 use trellis_kernel::blob::{BlobError, BlobStore, PutInfo};
 
-use crate::error::{invalid_params, too_large};
+use crate::error::MicroDockError;
 
 /// The file part, stored under a temporary key.
 pub struct TempFile {
+    /// Its temporary blob key.
     pub key: String,
+    /// The file name the client sent.
     pub client_name: String,
+    /// Size and SHA-256, computed while it streamed.
     pub info: PutInfo,
 }
 
 /// A parsed form: at most one file and short text fields.
 pub struct Form {
+    /// The `file` part, if sent.
     pub file: Option<TempFile>,
+    /// Text fields (at most 16, each at most 4 KiB), trimmed.
     pub fields: HashMap<String, String>,
 }
 
 impl Form {
+    /// A non-empty text field.
     pub fn text(&self, name: &str) -> Option<&str> {
         self.fields
             .get(name)
@@ -35,8 +41,10 @@ impl Form {
 
     /// Deletes the temporary file (after a failure, or once it has been moved).
     pub async fn discard(&self, blobs: &BlobStore) {
-        if let Some(f) = &self.file {
-            let _ = blobs.delete(&f.key).await;
+        if let Some(f) = &self.file
+            && let Err(e) = blobs.delete(&f.key).await
+        {
+            tracing::debug!(error = %e, blob.key = f.key, "temporary upload not deleted");
         }
     }
 }
@@ -46,11 +54,7 @@ fn multipart_error(e: MultipartError) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(status, "file_too_large", "文件大小超过限制");
     }
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_form",
-        format!("表单格式错误：{}", e.body_text()),
-    )
+    MicroDockError::InvalidForm(format!("表单格式错误：{}", e.body_text())).into()
 }
 
 const TEXT_LIMIT: usize = 4096;
@@ -60,10 +64,11 @@ async fn read_text(mut field: Field<'_>) -> Result<String, ApiError> {
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         out.extend_from_slice(&chunk);
         if out.len() > TEXT_LIMIT {
-            return Err(invalid_params("表单字段过长"));
+            return Err(MicroDockError::InvalidParams("表单字段过长".into()).into());
         }
     }
-    String::from_utf8(out).map_err(|_| invalid_params("表单字段不是 UTF-8 文本"))
+    String::from_utf8(out)
+        .map_err(|_| MicroDockError::InvalidParams("表单字段不是 UTF-8 文本".into()).into())
 }
 
 /// Reads the whole form. On error nothing is left in storage.
@@ -77,20 +82,18 @@ pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Fo
             let name = field.name().unwrap_or("").to_string();
             if name == "file" {
                 if form.file.is_some() {
-                    return Err(invalid_params("只能上传一个文件"));
+                    return Err(MicroDockError::InvalidParams("只能上传一个文件".into()).into());
                 }
                 let client_name = field.file_name().unwrap_or("").to_string();
-                let key = format!("microdock/tmp/{}", uuid::Uuid::new_v4().simple());
+                let key = crate::storage::temp_key();
                 let info = blobs
                     .put(&key, Box::pin(field), limit)
                     .await
                     .map_err(|e| match e {
-                        BlobError::TooLarge { limit } => too_large(limit),
-                        BlobError::Source(m) => ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_form",
-                            format!("上传中断：{m}"),
-                        ),
+                        BlobError::TooLarge { limit } => MicroDockError::TooLarge(limit).into(),
+                        BlobError::Source(m) => {
+                            MicroDockError::InvalidForm(format!("上传中断：{m}")).into()
+                        }
                         other => ApiError::internal(other),
                     })?;
                 form.file = Some(TempFile {
