@@ -30,7 +30,7 @@ pub const APP: AppDescriptor = AppDescriptor {
     name: "workflow",
     seed: "seed 000",
     prefixes: PREFIXES,
-    profile: profile,
+    profile,
     migrations: None,
     check_settings: no_settings,
     router,

@@ -446,6 +446,10 @@ pub struct Raw {
 
 impl TestApp {
     /// A builder on `backend` with the test defaults.
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "TestApp::new(..).with_..().start(..) reads as the app it builds (crates.io's TestApp)"
+    )]
     pub fn new(backend: Backend) -> TestAppBuilder {
         TestAppBuilder {
             backend,

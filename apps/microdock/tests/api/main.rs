@@ -7,4 +7,5 @@ mod backups;
 mod downloads;
 mod plugins;
 mod python_client;
+mod transactions;
 mod uploads;
