@@ -1,6 +1,12 @@
 //! `trellis-bench`: starts a release `trellis` with a scratch data directory, drives load over
 //! loopback and prints the figures recorded in `docs/PERFORMANCE.md`.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a load generator with fixed inputs: a failed setup step (fixed Argon2 params, \
+              an in-memory zip, a runtime) should stop the run loudly"
+)]
+
 mod accounts;
 mod microdock;
 mod probe;

@@ -2,6 +2,8 @@
 //! server through [`crate::build_on`] and [`crate::run`], the functions `main` uses, for
 //! `trellis_kernel::testing::TestApp`.
 
+#![expect(clippy::expect_used, reason = "a test kit fails the test by panicking")]
+
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use trellis_identity::domain::Role;

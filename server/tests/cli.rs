@@ -1,6 +1,11 @@
 //! The `trellis` binary: start-up errors, config printing, migrate, admin creation, and a
 //! graceful stop on SIGTERM.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns fail the test by panicking"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;

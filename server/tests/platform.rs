@@ -1,6 +1,12 @@
 //! The assembled server: common endpoints, headers, and a fuzz pass over every documented
 //! route that must never produce a 500 or a body outside the envelope.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers outside #[test] fns fail the test by panicking"
+)]
+
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use trellis_kernel::backend_tests;

@@ -8,31 +8,45 @@ use trellis_kernel::config::Reader;
 /// Zip-bomb and zip-slip limits for uploaded plugins.
 #[derive(Clone, Debug)]
 pub struct ZipLimits {
+    /// Most entries an archive may list (`MICRODOCK_ZIP_MAX_ENTRIES`, default 10 000).
     pub max_entries: usize,
+    /// Most bytes all entries may expand to together (`MICRODOCK_ZIP_MAX_UNCOMPRESSED`,
+    /// default 1 GiB).
     pub max_total_uncompressed: u64,
-    /// Entries at least this large (uncompressed) must not compress better than `max_ratio`.
+    /// Entries at least this large (uncompressed) must not compress better than `max_ratio`
+    /// (`MICRODOCK_ZIP_RATIO_MIN_SIZE`, bytes, default 1 MiB).
     pub ratio_min_size: u64,
+    /// Largest uncompressed/compressed size ratio for such entries
+    /// (`MICRODOCK_ZIP_MAX_RATIO`, default 100).
     pub max_ratio: u64,
-    /// `plugin.json` is read at most this far.
+    /// `plugin.json` is read at most this far, in bytes (1 MiB; not configurable).
     pub max_manifest: u64,
 }
 
+/// MicroDock's settings, read with the kernel's [`Reader`] so problems are reported beside the
+/// kernel's.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Lifetime of the admin token issued by `/api/auth/login`.
+    /// Lifetime in minutes of the admin token issued by `/api/auth/login`
+    /// (`JWT_EXPIRE_MINUTES`, default 1440).
     pub jwt_expire_minutes: i64,
-    /// Largest plugin or backup file, enforced while the body streams.
+    /// Largest plugin or backup file in bytes, enforced while the body streams
+    /// (`MAX_UPLOAD_SIZE`, default 100 MiB).
     pub max_upload_size: u64,
-    /// When set, uploads must carry it as `upload_secret`.
+    /// When set (`UPLOAD_SECRET_KEY`), uploads must carry it as `upload_secret`.
     pub upload_secret: Option<SecretString>,
-    /// Keep only the newest N backups per user and type (unset: keep all).
+    /// Keep only the newest N backups per user and type (`BACKUP_MAX_PER_USER`; 0 or unset:
+    /// keep all).
     pub backup_max_per_user: Option<u32>,
-    /// Total bytes of backups per user (unset: unlimited); more answers 507.
+    /// Total bytes of backups per user (`BACKUP_QUOTA_BYTES`; 0 or unset: unlimited); more
+    /// answers 507.
     pub backup_quota_bytes: Option<u64>,
+    /// Limits checked on every uploaded plugin archive.
     pub zip: ZipLimits,
 }
 
 impl Settings {
+    /// Reads the settings from `vars`; the error lists one message per bad variable.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Settings, Vec<String>> {
         let mut r = Reader::new(vars);
         let jwt_expire_minutes = r.parse(

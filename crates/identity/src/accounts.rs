@@ -23,16 +23,22 @@ const REUSE_GRACE: chrono::Duration = chrono::Duration::seconds(10);
 /// A successful login.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginOutcome {
+    /// The signed-in account.
     pub user: User,
+    /// The new session's tokens, as top-level fields beside `user`.
     #[serde(flatten)]
     pub tokens: TokenPair,
 }
 
 /// Registration input, as clients send it.
 pub struct Registration<'a> {
+    /// Wanted username, unparsed (see [`Username::parse`]).
     pub username: &'a str,
+    /// Email address, unparsed (see [`Email::parse`]); must match the code's.
     pub email: &'a str,
+    /// Password in clear; checked against the password policy, then hashed.
     pub password: &'a str,
+    /// The 6-digit code emailed for [`CodePurpose::Register`].
     pub code: &'a str,
 }
 
@@ -44,11 +50,13 @@ fn lock_duration(failures: i32) -> chrono::Duration {
 }
 
 impl Identity {
+    /// Whether `username` is valid and nobody has it (compared case-insensitively).
     pub async fn username_available(&self, username: &str) -> Result<bool, IdentityError> {
         let u = Username::parse(username)?;
         Ok(!users::username_exists(&self.inner.platform.db, &u.key()).await?)
     }
 
+    /// Whether `email` is valid and no account uses it.
     pub async fn email_available(&self, email: &str) -> Result<bool, IdentityError> {
         let e = Email::parse(email)?;
         Ok(!users::email_exists(&self.inner.platform.db, e.as_str()).await?)

@@ -13,10 +13,15 @@ use crate::store::users::{self, ListFilter, User};
 /// One page of a listing.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
+    /// The entries of this page, newest first.
     pub items: Vec<T>,
+    /// Entries matching the filter across all pages.
     pub total: i64,
+    /// This page's number, from 1.
     pub page: i64,
+    /// Entries per page as applied (1 to 100).
     pub page_size: i64,
+    /// Number of pages (0 when nothing matches).
     pub pages: i64,
 }
 
@@ -39,6 +44,9 @@ impl Identity {
         Ok(user)
     }
 
+    /// One page of accounts matching `filter` (admins only); `page` below 1 is read as 1 and
+    /// `page_size` is clamped to 1..=[`MAX_PAGE_SIZE`]. A search over 100 characters or with
+    /// control characters is [`IdentityError::Invalid`].
     pub async fn list_users(
         &self,
         actor: &Principal,

@@ -20,12 +20,16 @@ use trellis_kernel::db::Tx;
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
 pub struct Principal {
+    /// The caller's user id (the token's `sub`).
     pub user_id: Uuid,
+    /// The session the token was issued for (the token's `sid`).
     pub session_id: Uuid,
+    /// The caller's role as of the token's issue.
     pub role: Role,
 }
 
 impl Principal {
+    /// `Ok` for `admin` and `super_admin`, else [`IdentityError::Forbidden`].
     pub fn require_admin(&self) -> Result<(), IdentityError> {
         if self.role.is_admin() {
             Ok(())
@@ -66,7 +70,10 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 /// Access and refresh token of a login or refresh.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
+    /// JWT to send as `Authorization: Bearer <token>` on every authenticated request.
     pub access_token: String,
+    /// Opaque single-use token for the app's refresh endpoint; each refresh returns a new
+    /// one, and presenting a spent one again revokes the whole session.
     pub refresh_token: String,
     /// Always `Bearer`.
     pub token_type: &'static str,
@@ -77,11 +84,17 @@ pub struct TokenPair {
 /// A session as its owner sees it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
+    /// Session id, for signing this session out.
     pub id: Uuid,
+    /// Client IP address at sign-in, if known.
     pub ip: Option<String>,
+    /// `User-Agent` header sent at sign-in, if any.
     pub user_agent: Option<String>,
+    /// When the user signed in (UTC).
     pub created_at: DateTime<Utc>,
+    /// Last sign-in or token refresh (UTC).
     pub last_used_at: DateTime<Utc>,
+    /// When the session ends unless refreshed before (UTC); each refresh extends it.
     pub expires_at: DateTime<Utc>,
     /// Whether this is the session making the request.
     pub current: bool,

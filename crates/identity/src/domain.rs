@@ -11,6 +11,8 @@ use crate::error::IdentityError;
 pub struct Username(String);
 
 impl Username {
+    /// Trims `s` and checks it is 3–50 ASCII letters, digits or underscores; otherwise
+    /// [`IdentityError::Invalid`].
     pub fn parse(s: &str) -> Result<Self, IdentityError> {
         let s = s.trim();
         let ok = (3..=50).contains(&s.len())
@@ -23,6 +25,7 @@ impl Username {
         Ok(Username(s.to_string()))
     }
 
+    /// The username as the user spelled it (case kept).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -38,6 +41,9 @@ impl Username {
 pub struct Email(String);
 
 impl Email {
+    /// Trims and lower-cases `s` and checks a pragmatic subset of RFC 5321 addresses (at most
+    /// 254 characters, a local part of at most 64, a dotted domain, no quoting or comments);
+    /// otherwise [`IdentityError::Invalid`].
     pub fn parse(s: &str) -> Result<Self, IdentityError> {
         let s = s.trim().to_lowercase();
         let valid = s.len() <= 254
@@ -62,6 +68,7 @@ impl Email {
         Ok(Email(s))
     }
 
+    /// The normalized address.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -74,17 +81,19 @@ impl fmt::Display for Email {
 }
 
 macro_rules! text_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),* $(,)? }) => {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
+        pub enum $name { $($(#[$vm])* $variant),* }
 
         impl $name {
+            /// The snake_case text used in the database and the API.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),* }
             }
 
+            /// The value spelled `s` exactly (snake_case), if any.
             pub fn parse(s: &str) -> Option<Self> {
                 match s { $($text => Some($name::$variant),)* _ => None }
             }
@@ -95,9 +104,14 @@ macro_rules! text_enum {
 text_enum!(
     /// Account status.
     UserStatus {
+        /// May sign in.
         Active => "active",
+        /// Deactivated (by an administrator); sign-in refused, sessions revoked.
         Inactive => "inactive",
+        /// Banned (by an administrator); sign-in refused, sessions revoked.
         Banned => "banned",
+        /// Email not yet verified (seed accounts; registration here verifies first); sign-in
+        /// refused.
         PendingVerification => "pending_verification",
     }
 );
@@ -105,8 +119,11 @@ text_enum!(
 text_enum!(
     /// Account role; `super_admin` may change roles.
     Role {
+        /// Manages only their own account.
         User => "user",
+        /// Manages other users, but not administrators or roles.
         Admin => "admin",
+        /// Manages everyone else, administrators and roles included.
         SuperAdmin => "super_admin",
     }
 );
@@ -114,13 +131,17 @@ text_enum!(
 text_enum!(
     /// What a verification code may be used for.
     CodePurpose {
+        /// Proves an email before an account is created with it (sent only if it is free).
         Register => "register",
+        /// Authorizes a password reset (sent only if an account has the email).
         ResetPassword => "reset_password",
+        /// Proves a new email before it replaces the current one (sent only if it is free).
         ChangeEmail => "change_email",
     }
 );
 
 impl Role {
+    /// Whether this role may use the administration endpoints (`admin` or `super_admin`).
     pub fn is_admin(self) -> bool {
         matches!(self, Role::Admin | Role::SuperAdmin)
     }

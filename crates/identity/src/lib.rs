@@ -57,7 +57,9 @@ pub type AppDescriptor = trellis_kernel::app::App<AppContext>;
 /// Where a request came from, for sessions, limits and audit rows.
 #[derive(Clone, Debug)]
 pub struct ClientCtx {
+    /// The peer address of the connection.
     pub ip: IpAddr,
+    /// The `User-Agent` header, if the client sent one.
     pub user_agent: Option<String>,
 }
 

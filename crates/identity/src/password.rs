@@ -75,7 +75,9 @@ pub fn check_policy(password: &str, username: &str, email: &str) -> Result<(), I
 /// Result of a verification.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verified {
+    /// Wrong password (or an unreadable stored hash).
     No,
+    /// Correct, and stored with the current scheme and parameters.
     Yes,
     /// Correct, but stored with an old scheme or parameters: re-hash and store.
     YesRehash,
@@ -186,11 +188,15 @@ type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 /// Counters exported on `/metrics`: how many hashes ran and how long they took in total, so
 /// operators (and the bench) can see the real per-hash cost under load.
 pub struct HashStats {
+    /// Hashes and verifications computed (`trellis_password_hashes_total`).
     pub count: Arc<AtomicU64>,
+    /// Total hashing time in microseconds (`trellis_password_hash_seconds_total`, exported in
+    /// seconds).
     pub micros: Arc<AtomicU64>,
 }
 
 impl HashStats {
+    /// Registers both counters with `metrics` and returns handles to them.
     pub fn register(metrics: &Metrics) -> Self {
         HashStats {
             count: metrics.counter(
@@ -306,11 +312,15 @@ impl Hasher {
         out
     }
 
+    /// Argon2id PHC string of `password` with a fresh salt; [`IdentityError::Busy`] when no
+    /// hashing slot frees up within the configured wait.
     pub async fn hash(&self, password: &str) -> Result<String, IdentityError> {
         let pw = password.to_string();
         self.run(move |mem| hash_now(&pw, mem)).await?
     }
 
+    /// Checks `password` against a stored Argon2 or legacy bcrypt hash (constant-time compare);
+    /// [`IdentityError::Busy`] when no hashing slot frees up within the configured wait.
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified, IdentityError> {
         let (pw, stored) = (password.to_string(), stored.to_string());
         self.run(move |mem| verify_now(&pw, &stored, mem)).await

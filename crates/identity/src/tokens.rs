@@ -16,11 +16,17 @@ use crate::error::IdentityError;
 /// Claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Claims {
+    /// The user id (RFC 7519 `sub`).
     pub sub: Uuid,
+    /// The session the token belongs to; signing it out revokes the token.
     pub sid: Uuid,
+    /// A fresh id per token (RFC 7519 `jti`).
     pub jti: Uuid,
+    /// The user's role when the token was issued.
     pub role: Role,
+    /// Issued at, Unix seconds (RFC 7519 `iat`).
     pub iat: i64,
+    /// Expires at, Unix seconds (RFC 7519 `exp`).
     pub exp: i64,
 }
 
@@ -59,6 +65,7 @@ impl Keys {
         })
     }
 
+    /// Encodes `claims` as an HS256 JWT whose header names this key's `kid`.
     pub fn sign(&self, claims: &Claims) -> Result<String, IdentityError> {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
@@ -66,6 +73,9 @@ impl Keys {
             .map_err(|e| IdentityError::Internal(format!("jwt encode: {e}")))
     }
 
+    /// Checks the signature and the required `exp`, `sub` and `iat` claims (5 s leeway):
+    /// [`IdentityError::TokenExpired`] past `exp`, [`IdentityError::InvalidToken`] for anything
+    /// else wrong. Revocation is checked by the caller.
     pub fn verify(&self, token: &str) -> Result<Claims, IdentityError> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)

@@ -13,6 +13,7 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// The current time: UTC wall clock plus whatever tests have advanced this clock by.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }

@@ -43,43 +43,72 @@ impl Environment {
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
+    /// `pretty`: human-readable multi-line output for a terminal (the default).
     Pretty,
+    /// `json`: one JSON object per line, for log collectors.
     Json,
 }
 
 /// SMTP settings; present only when `SMTP_HOST` is set.
 #[derive(Clone, Debug)]
 pub struct SmtpConfig {
+    /// Relay host name (`SMTP_HOST`).
     pub host: String,
+    /// Relay port (`SMTP_PORT`, default 587); 465 means implicit TLS, others use STARTTLS.
     pub port: u16,
+    /// Login user (`SMTP_USERNAME`); credentials are sent only when a password is set too.
     pub username: Option<String>,
+    /// Login password (`SMTP_PASSWORD`), masked in [`Config::describe`].
     pub password: Option<SecretString>,
+    /// Sender address (`SMTP_FROM_EMAIL`; defaults to the username, else `trellis@localhost`).
     pub from_email: String,
+    /// Whether to encrypt the connection (`SMTP_USE_TLS`, default true); false sends in clear.
     pub use_tls: bool,
 }
 
 /// Global per-IP rate limit applied to every API request.
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimitConfig {
+    /// Whether the limit applies at all (`RATE_LIMIT_ENABLED`, default true).
     pub enabled: bool,
+    /// Requests allowed per window per client IP (`RATE_LIMIT_TIMES`, default 100; positive).
     pub times: u32,
+    /// Window length in seconds (`RATE_LIMIT_SECONDS`, default 60; positive).
     pub seconds: u64,
 }
 
 /// The effective configuration of one `trellis` process.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Deployment mode (`TRELLIS_ENV`, default development).
     pub env: Environment,
+    /// Address to listen on (`HOST`/`API_HOST`, default 127.0.0.1).
     pub host: IpAddr,
+    /// TCP port to listen on (`PORT`/`API_PORT`, default 8000; 0 picks a free port).
     pub port: u16,
+    /// Directory for the SQLite file, blobs and the mail outbox (`TRELLIS_DATA_DIR`, default
+    /// `./data`).
     pub data_dir: PathBuf,
+    /// `sqlite:` or `postgres(ql)://` URL (`DATABASE_URL`, default
+    /// `sqlite://<data dir>/trellis.db`).
     pub database_url: String,
+    /// `redis://` or `rediss://` URL (`REDIS_URL`); unset means the in-process key-value store,
+    /// which is not shared between instances.
     pub redis_url: Option<String>,
+    /// Mail relay; `None` (no `SMTP_HOST`) writes mail to `<data dir>/outbox` instead.
     pub smtp: Option<SmtpConfig>,
+    /// Browser origins allowed by CORS (`CORS_ORIGINS`/`CORS_ALLOWED_ORIGINS`); empty disables
+    /// CORS, `*` allows any origin.
     pub cors_origins: Vec<String>,
+    /// The global per-IP rate limit (`RATE_LIMIT_*`).
     pub rate_limit: RateLimitConfig,
+    /// Default request body limit in bytes (`MAX_REQUEST_SIZE`, default 10 MiB); upload routes
+    /// set their own.
     pub max_request_size: usize,
+    /// `tracing` filter directive (`LOG_LEVEL`/`RUST_LOG`, default `info`); an invalid one falls
+    /// back to `info`.
     pub log_level: String,
+    /// Log output format (`LOG_FORMAT`, `pretty` or `json`).
     pub log_format: LogFormat,
     /// Apps to mount; empty means all.
     pub apps: Vec<String>,
@@ -109,10 +138,12 @@ impl std::error::Error for ConfigErrors {}
 /// Apps use it for their own settings so their problems are reported with the kernel's.
 pub struct Reader<'a> {
     vars: &'a HashMap<String, String>,
+    /// One message per problem found so far, naming the variable and the expected form.
     pub errors: Vec<String>,
 }
 
 impl<'a> Reader<'a> {
+    /// A reader over `vars` with no errors yet.
     pub fn new(vars: &'a HashMap<String, String>) -> Self {
         Reader {
             vars,
@@ -120,6 +151,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The first of `names` that is set to a non-blank value, with that value trimmed.
     pub fn raw<'n>(&self, names: &[&'n str]) -> Option<(&'n str, String)> {
         names.iter().find_map(|n| {
             self.vars
@@ -130,12 +162,15 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The value of the first set name in `names`, or `default`.
     pub fn string(&self, names: &[&str], default: &str) -> String {
         self.raw(names)
             .map(|(_, v)| v)
             .unwrap_or_else(|| default.to_string())
     }
 
+    /// The value of the first set name parsed as `T`, or `default`; an unparsable value records
+    /// an error saying it is not `what` (e.g. "a port number") and yields `default`.
     pub fn parse<T: std::str::FromStr>(&mut self, names: &[&str], default: T, what: &str) -> T {
         match self.raw(names) {
             None => default,
@@ -149,6 +184,8 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A boolean (`1|true|yes|on` or `0|false|no|off`, any case), or `default`; anything else
+    /// records an error.
     pub fn boolean(&mut self, names: &[&str], default: bool) -> bool {
         match self.raw(names) {
             None => default,

@@ -16,14 +16,19 @@ use sqlx::{PgPool, SqlitePool};
 /// SQLite pools: many readers, one writer.
 #[derive(Clone, Debug)]
 pub struct SqlitePools {
+    /// Up to 4 read-only connections, used concurrently.
     pub read: SqlitePool,
+    /// The one writer connection; writes queue for it in-process instead of meeting
+    /// `SQLITE_BUSY`.
     pub write: SqlitePool,
 }
 
 /// The database of one server.
 #[derive(Clone, Debug)]
 pub enum Db {
+    /// The embedded default: a file under the data directory.
     Sqlite(SqlitePools),
+    /// A PostgreSQL server (one pool of up to 16 connections).
     Postgres(PgPool),
 }
 
@@ -236,6 +241,8 @@ pub struct Migrations {
 }
 
 impl Migrations {
+    /// Pairs a crate's SQLite and PostgreSQL migrators (usually two `sqlx::migrate!` dirs),
+    /// telling both to ignore versions applied by other crates.
     pub fn new(mut sqlite: Migrator, mut postgres: Migrator) -> Self {
         sqlite.set_ignore_missing(true);
         postgres.set_ignore_missing(true);

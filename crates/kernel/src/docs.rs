@@ -4,6 +4,7 @@
 use axum::Router;
 use utoipa_swagger_ui::SwaggerUi;
 
+/// Serves `openapi` at `/openapi.json` and the Swagger UI for it at `/docs`.
 pub fn router(openapi: utoipa::openapi::OpenApi) -> Router {
     Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
 }

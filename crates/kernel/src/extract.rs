@@ -109,6 +109,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
+    /// The peer IP from the request's `ConnectInfo`; `0.0.0.0` when the server was not started
+    /// with connect info (as in router-level tests), so such requests share one rate bucket.
     pub fn from_parts(parts: &Parts) -> ClientIp {
         ClientIp(
             parts

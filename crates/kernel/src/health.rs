@@ -17,7 +17,9 @@ use crate::kv::Kv;
 pub struct Health {
     /// `healthy` or `unhealthy`.
     pub status: &'static str,
+    /// Server time of the check, RFC 3339 in UTC with milliseconds.
     pub timestamp: String,
+    /// Version of the running `trellis` build.
     pub version: &'static str,
     /// `healthy` or `unhealthy`.
     pub database: &'static str,

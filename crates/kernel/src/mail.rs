@@ -13,12 +13,16 @@ use crate::config::SmtpConfig;
 /// Why a message could not be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
+    /// The recipient or `SMTP_FROM_EMAIL` is not a valid mailbox; carries the address.
     #[error("invalid address: {0}")]
     Address(String),
+    /// lettre refused to assemble the message (e.g. a bad header value).
     #[error("building message: {0}")]
     Build(String),
+    /// Setting up the relay or delivering to it failed (connection, TLS, auth, rejection).
     #[error("smtp: {0}")]
     Smtp(String),
+    /// Writing to the outbox directory failed.
     #[error("outbox: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -26,11 +30,16 @@ pub enum MailError {
 /// The mail transport of one server.
 #[derive(Clone)]
 pub enum Mailer {
+    /// Delivers through the configured SMTP relay.
     Smtp {
+        /// The pooled relay connection (TLS per `SMTP_USE_TLS`/`SMTP_PORT`).
         transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// The sender of every message (`SMTP_FROM_EMAIL`).
         from: Mailbox,
     },
+    /// Writes each message as an `.eml` file instead (no `SMTP_HOST`).
     Outbox {
+        /// The outbox directory, `<data dir>/outbox`; created on first send.
         dir: PathBuf,
     },
 }

@@ -11,6 +11,8 @@
 //!   against the app's envelope, the outbox mail and code reader, and stored-file listing.
 //!   App harnesses add only helpers named after their users' actions.
 
+#![expect(clippy::expect_used, reason = "a test kit fails the test by panicking")]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,5 +1,11 @@
 //! The key-value contract, run on the in-process store and on Redis.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers outside #[test] fns fail the test by panicking"
+)]
+
 use std::time::Duration;
 
 use bytes::Bytes;

@@ -1,5 +1,10 @@
 //! Mail over real SMTP (a local fake server speaking the protocol) and to the outbox.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns fail the test by panicking"
+)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

@@ -1,6 +1,11 @@
 //! Both backends end with the same tables and columns after every crate's migrations
 //! (each app adds its own set to `all_migrations`).
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns fail the test by panicking"
+)]
+
 use trellis_kernel::db::{Db, StoreError};
 use trellis_kernel::on_tx;
 use trellis_kernel::testing::{Backend, platform, services};

@@ -12,17 +12,29 @@ use super::names::PluginName;
 /// A validated manifest.
 #[derive(Clone, Debug)]
 pub struct Manifest {
+    /// `name`: reverse-domain plugin id (e.g. `com.example.myplugin`).
     pub name: PluginName,
+    /// `version`: semver 2.0 (at most 64 characters).
     pub version: Version,
+    /// `main`: the entry file inside the package (trimmed, at most 255 characters).
     pub main: String,
+    /// `entryClass`: the class the host loads (trimmed, at most 255 characters).
     pub entry_class: String,
+    /// `displayName` (at most 200 characters; empty means none).
     pub display_name: Option<String>,
+    /// `description` (at most 4000 characters).
     pub description: Option<String>,
+    /// `author` (at most 200 characters).
     pub author: Option<String>,
+    /// `license`, e.g. an SPDX id (at most 100 characters).
     pub license: Option<String>,
+    /// `homepage` URL (at most 500 characters).
     pub homepage: Option<String>,
+    /// `changelog` text (at most 20 000 characters).
     pub changelog: Option<String>,
+    /// `dependencies`: plugin name -> version range (at most 200 entries).
     pub dependencies: BTreeMap<String, String>,
+    /// `engines`: host/engine name -> version range (at most 200 entries).
     pub engines: BTreeMap<String, String>,
 }
 
@@ -108,6 +120,9 @@ fn ranges(
 }
 
 impl Manifest {
+    /// Parses and validates `plugin.json` bytes (UTF-8, a BOM allowed). The error is the
+    /// message shown to the uploader (in Chinese, as the seed's clients expect), naming the
+    /// offending field.
     pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
         let text = std::str::from_utf8(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes))
             .map_err(|_| "plugin.json 不是 UTF-8 文本".to_string())?;

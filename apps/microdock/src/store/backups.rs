@@ -10,17 +10,26 @@ use trellis_kernel::{on_db, on_db_read, on_tx};
 /// A backup as clients see it.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Backup {
+    /// Backup id, for download and delete.
     pub id: i64,
     /// The owner's key for its owner; a hint (`abc***`) in the admin listing.
     #[sqlx(rename = "user_key_hint")]
     pub user_key: String,
+    /// `program` (the host application's data) or `plugin` (one plugin's data).
     pub backup_type: String,
+    /// The plugin a `plugin` backup belongs to; null for `program`.
     pub plugin_name: Option<String>,
+    /// The uploaded file's name reduced to its last path component and safe characters.
     pub file_name: String,
+    /// Storage key relative to the backup store, never a server path.
     pub file_path: String,
+    /// File size in bytes.
     pub file_size: i64,
+    /// SHA-256 of the file, lower-case hex.
     pub file_hash: String,
+    /// The uploader's note (at most 500 characters).
     pub description: Option<String>,
+    /// Upload time (UTC).
     pub created_at: DateTime<Utc>,
 }
 
@@ -44,14 +53,23 @@ pub fn key_hint(user_key: &str) -> String {
 
 /// A backup to record.
 pub struct NewBackup<'a> {
+    /// The owner's key in clear; only its hash and hint are stored.
     pub user_key: &'a str,
+    /// `program` or `plugin`.
     pub backup_type: &'a str,
+    /// For `plugin` backups, the plugin's name.
     pub plugin_name: Option<&'a str>,
+    /// Display file name.
     pub file_name: &'a str,
+    /// Storage key relative to the backup store.
     pub file_path: &'a str,
+    /// Size in bytes.
     pub file_size: i64,
+    /// SHA-256, lower-case hex.
     pub file_hash: &'a str,
+    /// Uploader's note.
     pub description: Option<&'a str>,
+    /// Upload time.
     pub now: DateTime<Utc>,
 }
 

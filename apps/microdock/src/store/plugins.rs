@@ -15,20 +15,36 @@ pub const VERSION_KEY: &str = "plugin_versions_plugin_name_version_key";
 /// A plugin as clients see it.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Plugin {
+    /// Reverse-domain plugin id, e.g. `com.example.myplugin`; unique.
     pub name: String,
+    /// Human-readable name from the newest manifest.
     pub display_name: Option<String>,
+    /// Description from the newest manifest.
     pub description: Option<String>,
+    /// Author from the newest manifest.
     pub author: Option<String>,
+    /// License from the newest manifest.
     pub license: Option<String>,
+    /// Homepage URL from the newest manifest.
     pub homepage: Option<String>,
+    /// The manifest's `main`: entry DLL inside the package.
     pub main_dll: String,
+    /// The manifest's `entryClass`: class the host instantiates.
     pub entry_class: String,
+    /// The version clients should install: the highest non-deprecated, non-prerelease one
+    /// (the highest overall when there is none).
     pub current_version: String,
+    /// Disabled plugins are hidden from public listings and downloads.
     pub is_enabled: bool,
+    /// Whether the whole plugin is deprecated.
     pub is_deprecated: bool,
+    /// Why it was deprecated, if given.
     pub deprecation_message: Option<String>,
+    /// Name of the plugin to use instead, if given.
     pub replacement: Option<String>,
+    /// First upload (UTC).
     pub created_at: DateTime<Utc>,
+    /// Last change: upload, enable/disable, deprecation (UTC).
     pub updated_at: DateTime<Utc>,
 }
 
@@ -43,20 +59,33 @@ macro_rules! plugin_columns {
 /// A version as clients see it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PluginVersion {
+    /// The plugin this version belongs to.
     pub plugin_name: String,
+    /// Semver 2.0 version; immutable once uploaded.
     pub version: String,
+    /// Download file name, `<name>@<version>.zip`.
     pub file_name: String,
     /// Storage key relative to the plugin store, never a server path.
     pub file_path: String,
+    /// Package size in bytes.
     pub file_size: i64,
+    /// SHA-256 of the package, lower-case hex; verify downloads against it.
     pub file_hash: String,
+    /// Changelog from this version's manifest.
     pub changelog: Option<String>,
+    /// Required plugins: name -> version range (`>=`, `^`, `~`, `*` or exact).
     pub dependencies: BTreeMap<String, String>,
+    /// Required host/engine versions: name -> version range.
     pub engines: BTreeMap<String, String>,
+    /// Whether this version is deprecated (it is then not chosen as current).
     pub is_deprecated: bool,
+    /// Why it was deprecated, if given.
     pub deprecation_message: Option<String>,
+    /// Version (or plugin) to use instead, if given.
     pub replacement: Option<String>,
+    /// Completed downloads of this version.
     pub download_count: i64,
+    /// Upload time (UTC).
     pub created_at: DateTime<Utc>,
 }
 

@@ -1,6 +1,11 @@
 //! Black-box tests of the user-management API through HTTP, on SQLite + in-process and on
 //! PostgreSQL + Redis. One file per resource.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns fail the test by panicking"
+)]
+
 mod harness;
 
 mod admin;

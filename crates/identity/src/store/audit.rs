@@ -8,11 +8,18 @@ use uuid::Uuid;
 
 /// One audit entry.
 pub struct Entry<'a> {
+    /// The account the entry is about; `None` when there is none (a login to an unknown
+    /// account).
     pub user_id: Option<Uuid>,
+    /// Who acted: the user themselves, an administrator, or `None` for the system.
     pub actor_id: Option<Uuid>,
+    /// What happened, snake_case (`login`, `login_failed`, `password_changed`, ...).
     pub action: &'a str,
+    /// The client IP, when the action came from a request.
     pub ip: Option<String>,
+    /// Extra context (reasons, old and new values); never secrets.
     pub detail: Option<serde_json::Value>,
+    /// When it happened.
     pub now: DateTime<Utc>,
 }
 
@@ -30,12 +37,20 @@ pub async fn record(tx: &mut Tx, e: &Entry<'_>) -> Result<(), StoreError> {
 /// A stored audit entry.
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Stored {
+    /// Entry id (UUIDv7, so ids sort by time).
     pub id: Uuid,
+    /// The account the entry is about, if any.
     pub user_id: Option<Uuid>,
+    /// Who acted: the user themselves, an administrator, or null for the system.
     pub actor_id: Option<Uuid>,
+    /// What happened, snake_case (`login`, `login_failed`, `password_changed`,
+    /// `status_changed`, ...).
     pub action: String,
+    /// Client IP address of the request that caused it, if any.
     pub ip: Option<String>,
+    /// Extra context as a JSON document in a string (e.g. `{"reason":"unknown_account"}`).
     pub detail: Option<String>,
+    /// When it happened (UTC).
     pub created_at: DateTime<Utc>,
 }
 

@@ -9,17 +9,26 @@ use uuid::Uuid;
 /// A session row.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Session {
+    /// Session id; access tokens carry it as `sid`.
     pub id: Uuid,
+    /// The signed-in user.
     pub user_id: Uuid,
+    /// Client IP at sign-in.
     pub ip: Option<String>,
+    /// `User-Agent` at sign-in.
     pub user_agent: Option<String>,
+    /// Sign-in time.
     pub created_at: DateTime<Utc>,
+    /// Sign-in or latest refresh.
     pub last_used_at: DateTime<Utc>,
+    /// End of the session unless refreshed first; every refresh slides it.
     pub expires_at: DateTime<Utc>,
+    /// When it was signed out or revoked; `None` while open.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
 impl Session {
+    /// Not revoked and not expired at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
     }
@@ -64,6 +73,7 @@ pub async fn open(tx: &mut Tx, s: &Session, token_hash: &str) -> Result<(), Stor
     insert_token(tx, s.id, token_hash, s.created_at, s.expires_at).await
 }
 
+/// The session with `id`, live or not (read from a reader connection).
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<Session>, StoreError> {
     Ok(
         on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(), " FROM sessions WHERE id = $1"))
@@ -73,10 +83,14 @@ pub async fn get(db: &Db, id: Uuid) -> Result<Option<Session>, StoreError> {
 
 /// A refresh token looked up by hash: its session and when it was spent, if it was.
 pub struct RefreshLookup {
+    /// The session the token was issued for.
     pub session: Session,
+    /// When the token was rotated away; `Some` means it is spent.
     pub used_at: Option<DateTime<Utc>>,
 }
 
+/// The token with SHA-256 hex `token_hash` and its session, read through the writer so a
+/// rotation committed a moment ago is seen; `None` for an unknown token.
 pub async fn find_refresh(db: &Db, token_hash: &str) -> Result<Option<RefreshLookup>, StoreError> {
     let found: Option<(Uuid, Option<DateTime<Utc>>)> = on_db!(db, pool => sqlx::query_as(
         "SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = $1")

@@ -11,27 +11,44 @@ use crate::domain::{Role, UserStatus};
 /// An account as clients see it (never the password hash).
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
+    /// Account id (UUIDv7).
     pub id: Uuid,
+    /// Username as registered (3–50 of `[A-Za-z0-9_]`, unique ignoring case).
     pub username: String,
+    /// Email address, lower-cased; unique.
     pub email: String,
+    /// Whether the account may sign in; only `active` may.
     pub status: UserStatus,
+    /// What the account may administer.
     pub role: Role,
+    /// Name to show instead of the username (at most 100 characters).
     pub display_name: Option<String>,
+    /// http(s) URL of a profile picture (at most 500 characters).
     pub avatar_url: Option<String>,
+    /// Free text about the user (at most 500 characters).
     pub bio: Option<String>,
+    /// Preferred time zone as the client sent it, e.g. an IANA name (at most 64 characters).
     pub timezone: Option<String>,
+    /// Preferred language as the client sent it, e.g. a BCP 47 tag (at most 16 characters).
     pub language: Option<String>,
+    /// Last successful sign-in (UTC); null if never.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Registration time (UTC).
     pub created_at: DateTime<Utc>,
+    /// Last change to the account (UTC).
     pub updated_at: DateTime<Utc>,
 }
 
 /// An account with what only the server may see.
 #[derive(Clone, Debug)]
 pub struct UserRecord {
+    /// The client-visible part.
     pub user: User,
+    /// Argon2 PHC string (or a legacy bcrypt hash, re-hashed at the next sign-in).
     pub password_hash: String,
+    /// Consecutive failed logins; reset by a successful one.
     pub failed_logins: i32,
+    /// Sign-in refused until this time, after too many failures.
     pub locked_until: Option<DateTime<Utc>>,
 }
 
@@ -91,13 +108,21 @@ macro_rules! columns {
 
 /// A new account.
 pub struct NewUser<'a> {
+    /// Account id (UUIDv7, so id order is creation order).
     pub id: Uuid,
+    /// Username as spelled.
     pub username: &'a str,
+    /// Lower-cased username, the uniqueness key ([`USERNAME_KEY`]).
     pub username_key: &'a str,
+    /// Normalized email ([`EMAIL_KEY`]).
     pub email: &'a str,
+    /// Password hash (PHC string).
     pub password_hash: &'a str,
+    /// Initial status.
     pub status: UserStatus,
+    /// Initial role.
     pub role: Role,
+    /// Creation time, also the first `updated_at`.
     pub now: DateTime<Utc>,
 }
 
@@ -118,6 +143,7 @@ pub async fn insert(tx: &mut Tx, u: &NewUser<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The account with `id`.
 pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
     let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(), " FROM users WHERE id = $1"))
         .bind(id).fetch_optional(pool).await)?;
@@ -138,16 +164,19 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, StoreE
     Ok(row.map(Into::into))
 }
 
+/// Whether an account has the canonical (lower-cased) username `key`.
 pub async fn username_exists(db: &Db, key: &str) -> Result<bool, StoreError> {
     let n: i64 = on_db_read!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key = $1").bind(key).fetch_one(pool).await)?;
     Ok(n > 0)
 }
 
+/// Whether an account has this (lower-cased) e-mail.
 pub async fn email_exists(db: &Db, email: &str) -> Result<bool, StoreError> {
     let n: i64 = on_db_read!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = $1").bind(email).fetch_one(pool).await)?;
     Ok(n > 0)
 }
 
+/// Replaces the password hash (the caller revokes sessions as needed).
 pub async fn set_password(
     tx: &mut Tx,
     id: Uuid,
@@ -167,6 +196,7 @@ pub async fn login_failed(tx: &mut Tx, id: Uuid) -> Result<i32, StoreError> {
     Ok(n)
 }
 
+/// Sets or clears (`None`) the login lock; `reset_count` also zeroes the failure count.
 pub async fn lock_until(
     tx: &mut Tx,
     id: Uuid,
@@ -182,13 +212,19 @@ pub async fn lock_until(
 /// Profile fields; `None` leaves a field unchanged.
 #[derive(Default)]
 pub struct ProfilePatch {
+    /// New display name (at most 100 characters).
     pub display_name: Option<String>,
+    /// New avatar URL, http(s) (at most 500 characters).
     pub avatar_url: Option<String>,
+    /// New bio (at most 500 characters).
     pub bio: Option<String>,
+    /// New time zone (at most 64 characters).
     pub timezone: Option<String>,
+    /// New language (at most 16 characters).
     pub language: Option<String>,
 }
 
+/// Applies the set fields of `p` (limits are checked by the caller) and stamps `updated_at`.
 pub async fn update_profile(
     tx: &mut Tx,
     id: Uuid,
@@ -216,6 +252,7 @@ pub async fn set_status(
     Ok(r > 0)
 }
 
+/// Changes the role; returns whether the user existed.
 pub async fn set_role(
     tx: &mut Tx,
     id: Uuid,
@@ -236,7 +273,9 @@ pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<bool, StoreError> {
 /// Filters for the admin list.
 #[derive(Default)]
 pub struct ListFilter {
+    /// Only accounts with this status.
     pub status: Option<UserStatus>,
+    /// Only accounts with this role.
     pub role: Option<Role>,
     /// Substring of username or email.
     pub search: Option<String>,

@@ -10,6 +10,9 @@ use axum::response::Response;
 const CSP_API: &str = "default-src 'self'";
 const CSP_DOCS: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'";
 
+/// Middleware adding `X-Content-Type-Options`, `X-Frame-Options`, `X-XSS-Protection`,
+/// `Referrer-Policy` and `Content-Security-Policy` (the looser one under `/docs`) to every
+/// response.
 pub async fn layer(req: Request, next: Next) -> Response {
     let docs = req.uri().path().starts_with("/docs");
     let mut res = next.run(req).await;

@@ -42,10 +42,12 @@ impl MemoryKv {
         f(&mut map, now)
     }
 
+    /// See [`Kv::get`](super::Kv::get).
     pub fn get(&self, key: &str) -> Option<String> {
         self.with_map(|m, now| m.get(key).filter(|e| e.live(now)).map(|e| e.value.clone()))
     }
 
+    /// See [`Kv::set`](super::Kv::set).
     pub fn set(&self, key: &str, value: &str, ttl: Option<Duration>) {
         self.with_map(|m, now| {
             m.insert(
@@ -58,6 +60,7 @@ impl MemoryKv {
         })
     }
 
+    /// See [`Kv::set_nx`](super::Kv::set_nx).
     pub fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> bool {
         self.with_map(|m, now| {
             if m.get(key).is_some_and(|e| e.live(now)) {
@@ -74,10 +77,12 @@ impl MemoryKv {
         })
     }
 
+    /// See [`Kv::del`](super::Kv::del).
     pub fn del(&self, key: &str) -> bool {
         self.with_map(|m, now| m.remove(key).is_some_and(|e| e.live(now)))
     }
 
+    /// See [`Kv::incr`](super::Kv::incr); an expired counter restarts at 1.
     pub fn incr(&self, key: &str, ttl: Duration) -> i64 {
         self.with_map(|m, now| {
             let entry = m.entry(key.to_string()).or_insert(Entry {
@@ -94,6 +99,7 @@ impl MemoryKv {
         })
     }
 
+    /// See [`Kv::ttl`](super::Kv::ttl).
     pub fn ttl(&self, key: &str) -> Option<Duration> {
         self.with_map(|m, now| {
             m.get(key)
@@ -131,6 +137,7 @@ impl MemoryKv {
         })
     }
 
+    /// See [`Kv::publish`](super::Kv::publish); a topic exists only while it has subscribers.
     pub fn publish(&self, topic: &str, payload: Bytes) {
         let topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = topics.get(topic) {
@@ -139,6 +146,7 @@ impl MemoryKv {
         }
     }
 
+    /// See [`Kv::subscribe`](super::Kv::subscribe); also drops topics nobody listens to.
     pub fn subscribe(&self, topic: &str) -> broadcast::Receiver<Bytes> {
         let mut topics = self.topics.lock().unwrap_or_else(|p| p.into_inner());
         topics.retain(|_, tx| tx.receiver_count() > 0);

@@ -34,8 +34,11 @@ impl From<KvError> for crate::error::ApiError {
 /// The outcome of one rate-limit check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateDecision {
+    /// Whether this request is within the limit (and was counted).
     pub allowed: bool,
+    /// Requests allowed per period (`X-RateLimit-Limit`).
     pub limit: u32,
+    /// Requests still allowed right now (`X-RateLimit-Remaining`); 0 when denied.
     pub remaining: u32,
     /// Time until the bucket is full again.
     pub reset_after: Duration,
@@ -64,7 +67,9 @@ impl RateDecision {
 
 /// A subscription to one pub/sub topic.
 pub enum Subscription {
+    /// An in-process broadcast receiver (buffer of 1024 messages; a laggard skips ahead).
     Memory(tokio::sync::broadcast::Receiver<Bytes>),
+    /// Messages forwarded from a dedicated Redis pub/sub connection (buffer of 1024).
     Redis(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
@@ -90,7 +95,9 @@ impl Subscription {
 /// The key-value store of one server.
 #[derive(Clone)]
 pub enum Kv {
+    /// In-process (no `REDIS_URL`): fine for one instance, not shared across a fleet.
     Memory(Arc<MemoryKv>),
+    /// Redis (`REDIS_URL`): shared by every instance using the same prefix.
     Redis(Arc<RedisKv>),
 }
 
@@ -113,6 +120,7 @@ impl Kv {
         }
     }
 
+    /// Checks the backend is reachable (always `Ok` in process); used by `/health`.
     pub async fn ping(&self) -> Result<(), KvError> {
         match self {
             Kv::Memory(_) => Ok(()),
@@ -120,6 +128,7 @@ impl Kv {
         }
     }
 
+    /// The value of `key`, `None` if absent or expired.
     pub async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         match self {
             Kv::Memory(m) => Ok(m.get(key)),
@@ -127,6 +136,8 @@ impl Kv {
         }
     }
 
+    /// Sets `key`, replacing any value; it expires after `ttl` (millisecond precision), or
+    /// never when `None`.
     pub async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), KvError> {
         match self {
             Kv::Memory(m) => {
@@ -182,6 +193,8 @@ impl Kv {
         }
     }
 
+    /// Sends `payload` to every current subscriber of `topic` (none is not an error; nothing is
+    /// kept for later subscribers).
     pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), KvError> {
         match self {
             Kv::Memory(m) => {
@@ -192,6 +205,7 @@ impl Kv {
         }
     }
 
+    /// Starts receiving messages published to `topic` from now on.
     pub async fn subscribe(&self, topic: &str) -> Result<Subscription, KvError> {
         match self {
             Kv::Memory(m) => Ok(Subscription::Memory(m.subscribe(topic))),

@@ -35,6 +35,8 @@ pub struct RedisKv {
 }
 
 impl RedisKv {
+    /// Opens a client for `url` and a reconnecting connection manager; fails when Redis is
+    /// unreachable at start-up.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, KvError> {
         let client = ::redis::Client::open(url)?;
         let conn = ConnectionManager::new(client.clone()).await?;
@@ -50,17 +52,20 @@ impl RedisKv {
         format!("{}{}", self.prefix, key)
     }
 
+    /// Sends `PING`.
     pub async fn ping(&self) -> Result<(), KvError> {
         let mut c = self.conn.clone();
         let _: String = ::redis::cmd("PING").query_async(&mut c).await?;
         Ok(())
     }
 
+    /// See [`Kv::get`](super::Kv::get).
     pub async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         let mut c = self.conn.clone();
         Ok(c.get(self.k(key)).await?)
     }
 
+    /// See [`Kv::set`](super::Kv::set); `PSETEX` with at least 1 ms, or `SET`.
     pub async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), KvError> {
         let mut c = self.conn.clone();
         match ttl {
@@ -76,6 +81,7 @@ impl RedisKv {
         Ok(())
     }
 
+    /// See [`Kv::set_nx`](super::Kv::set_nx); `SET NX PX`.
     pub async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, KvError> {
         let mut c = self.conn.clone();
         let r: Option<String> = ::redis::cmd("SET")
@@ -89,12 +95,15 @@ impl RedisKv {
         Ok(r.is_some())
     }
 
+    /// See [`Kv::del`](super::Kv::del).
     pub async fn del(&self, key: &str) -> Result<bool, KvError> {
         let mut c = self.conn.clone();
         let n: i64 = c.del(self.k(key)).await?;
         Ok(n > 0)
     }
 
+    /// See [`Kv::incr`](super::Kv::incr); `INCR` and `PEXPIRE NX` in one transaction, so the
+    /// TTL is set only by the first increment.
     pub async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, KvError> {
         let mut c = self.conn.clone();
         let k = self.k(key);
@@ -110,6 +119,7 @@ impl RedisKv {
         Ok(n)
     }
 
+    /// See [`Kv::ttl`](super::Kv::ttl); `PTTL`.
     pub async fn ttl(&self, key: &str) -> Result<Option<Duration>, KvError> {
         let mut c = self.conn.clone();
         let ms: i64 = ::redis::cmd("PTTL")
@@ -119,6 +129,8 @@ impl RedisKv {
         Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
     }
 
+    /// See [`Kv::throttle`](super::Kv::throttle); one atomic Lua script on Redis's clock, so
+    /// instances with skewed clocks agree.
     pub async fn throttle(
         &self,
         key: &str,
@@ -144,6 +156,7 @@ impl RedisKv {
         ))
     }
 
+    /// See [`Kv::publish`](super::Kv::publish); `PUBLISH` on the prefixed channel.
     pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), KvError> {
         let mut c = self.conn.clone();
         let _: i64 = c.publish(self.k(topic), payload.as_ref()).await?;

@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::WorkflowState;
 
+/// Every `/api/v1/users` route with its OpenAPI entry.
 pub fn router() -> OpenApiRouter<WorkflowState> {
     OpenApiRouter::new()
         .merge(public::router())
