@@ -53,6 +53,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub redis_url: Option<String>,
+    /// `TRELLIS_BLOB_URL`: where plugin files and backups live, `file://<dir>` or
+    /// `s3://<bucket>[/<prefix>]`; `None` means `<data dir>/blobs` (see
+    /// [`crate::blob::BlobStore::from_url`]).
+    pub blob_url: Option<String>,
     /// `None` means "not configured": development generates one and keeps it in the data dir.
     pub jwt_secret: Option<SecretString>,
     pub access_token_minutes: i64,
@@ -208,6 +212,13 @@ impl Config {
             r.errors
                 .push("REDIS_URL must start with redis:// or rediss://".to_string());
         }
+        let blob_url = r.raw(&["TRELLIS_BLOB_URL"]).map(|(_, v)| v);
+        if let Some(u) = &blob_url
+            && !(u.starts_with("file://") || u.starts_with("s3://"))
+        {
+            r.errors
+                .push("TRELLIS_BLOB_URL must start with file:// or s3://".to_string());
+        }
         let jwt_secret = r
             .raw(&["JWT_SECRET_KEY", "JWT_SECRET"])
             .map(|(_, v)| SecretString::from(v));
@@ -332,6 +343,7 @@ impl Config {
             data_dir,
             database_url,
             redis_url,
+            blob_url,
             jwt_secret,
             access_token_minutes,
             refresh_token_days,
@@ -377,6 +389,13 @@ impl Config {
                     .as_deref()
                     .map(mask_url)
                     .unwrap_or_else(|| "(unset: in-process)".into()),
+            ),
+            (
+                "TRELLIS_BLOB_URL",
+                self.blob_url
+                    .as_deref()
+                    .map(mask_url)
+                    .unwrap_or_else(|| "(unset: <data dir>/blobs)".into()),
             ),
             ("JWT_SECRET_KEY", mask(&self.jwt_secret)),
             (
@@ -472,6 +491,7 @@ mod tests {
         assert_eq!(c.host.to_string(), "127.0.0.1");
         assert_eq!(c.database_url, "sqlite://./data/trellis.db");
         assert!(c.redis_url.is_none());
+        assert!(c.blob_url.is_none());
         assert_eq!(c.access_token_minutes, 30);
         assert_eq!(c.max_request_size, 10 * 1024 * 1024);
         assert!(c.app_enabled("microdock"));
@@ -497,13 +517,20 @@ mod tests {
             ("RATE_LIMIT_ENABLED", "maybe"),
             ("LOG_FORMAT", "xml"),
             ("DATABASE_URL", "mysql://x"),
+            ("TRELLIS_BLOB_URL", "/var/blobs"),
         ]))
         .unwrap_err();
         let text = err.to_string();
-        for name in ["PORT", "RATE_LIMIT_ENABLED", "LOG_FORMAT", "DATABASE_URL"] {
+        for name in [
+            "PORT",
+            "RATE_LIMIT_ENABLED",
+            "LOG_FORMAT",
+            "DATABASE_URL",
+            "TRELLIS_BLOB_URL",
+        ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
-        assert_eq!(err.0.len(), 4);
+        assert_eq!(err.0.len(), 5);
     }
 
     #[test]
