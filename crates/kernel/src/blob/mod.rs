@@ -296,6 +296,9 @@ impl BlobStore {
     /// 8 MiB; above that a multipart upload in 8 MiB parts, one in flight, after an
     /// existence check: S3 offers no create-only multipart upload through our client, so two
     /// commits racing for one key must be kept apart by the caller (e.g. a key-value lock).
+    /// A commit cancelled half-way (its future dropped) can leave an unfinished multipart
+    /// upload on the server, invisible but billed: give the bucket a lifecycle rule that
+    /// aborts incomplete multipart uploads.
     ///
     /// # Errors
     /// [`BlobError::InvalidKey`], [`BlobError::Exists`], [`BlobError::Io`],

@@ -24,9 +24,11 @@ use super::{BlobError, BlobReader, ByteStream, ReaderSource};
 
 /// Size of one multipart part, and the largest object sent in a single `PUT`.
 const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Buffers a part is read into (and sent as).
+const BODY_CHUNK: usize = 256 * 1024;
 /// Parts of one upload in flight at once; memory is about `MAX_PARTS_IN_FLIGHT * PART_SIZE`
-/// per upload. One keeps that at 8 MiB; two would overlap reading and sending (measured with
-/// moto: a 20 MiB upload then raised the peak RSS by 16 MiB instead of 8).
+/// per upload. One keeps it at one part (measured with moto: a 20 MiB upload and download
+/// raise the peak RSS by about 10 MiB); two would overlap reading and sending for 8 MiB more.
 const MAX_PARTS_IN_FLIGHT: usize = 1;
 
 type Store = Arc<PrefixStore<AmazonS3>>;
@@ -84,10 +86,11 @@ impl S3Store {
     /// Uploads the local file `src` (`size` bytes) as a new object `key`.
     pub(super) async fn upload(&self, src: &FsPath, size: u64, key: &str) -> Result<(), BlobError> {
         let path = object_path(key)?;
+        let mut file = std::fs::File::open(src)?;
         if size <= PART_SIZE as u64 {
             // Small enough to hold: one create-only PUT, atomic on servers that honour
             // `If-None-Match: *` (AWS, MinIO, R2, Ceph, moto).
-            let data = PutPayload::from(Bytes::from(tokio::fs::read(src).await?));
+            let data: PutPayload = read_part(file).await?.1.into_iter().collect();
             return match self
                 .store
                 .put_opts(&path, data.clone(), PutMode::Create.into())
@@ -106,23 +109,24 @@ impl S3Store {
         self.refuse_existing(&path).await?;
         let upload = self.store.put_multipart(&path).await.map_err(backend)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut file = std::fs::File::open(src)?;
         loop {
             if let Err(e) = writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await {
                 let _ = writer.abort().await;
                 return Err(backend(e));
             }
-            let part;
-            (file, part) = match read_part(file).await {
+            let chunks;
+            (file, chunks) = match read_part(file).await {
                 Ok(read) => read,
                 Err(e) => {
                     let _ = writer.abort().await;
                     return Err(BlobError::Io(e));
                 }
             };
-            let last = part.len() < PART_SIZE;
-            writer.put(part); // a full part starts uploading now
-            if last {
+            let read: usize = chunks.iter().map(Bytes::len).sum();
+            for chunk in chunks {
+                writer.put(chunk); // the chunk completing a part starts its upload
+            }
+            if read < PART_SIZE {
                 break;
             }
         }
@@ -236,13 +240,24 @@ impl S3Reader {
     }
 }
 
-/// Reads up to one part from `file` on a blocking thread (short only at the end of file).
-async fn read_part(file: std::fs::File) -> io::Result<(std::fs::File, Bytes)> {
+/// Reads up to one part from `file` on a blocking thread (short only at the end of file), as
+/// `BODY_CHUNK`-sized buffers: the HTTP client copies each body chunk into its write buffer
+/// (plain-HTTP connections), so one 8 MiB chunk would cost a second 8 MiB.
+async fn read_part(file: std::fs::File) -> io::Result<(std::fs::File, Vec<Bytes>)> {
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let mut buf = Vec::with_capacity(PART_SIZE);
-        (&file).take(PART_SIZE as u64).read_to_end(&mut buf)?;
-        Ok((file, Bytes::from(buf)))
+        let mut chunks = Vec::new();
+        let mut left = PART_SIZE;
+        while left > 0 {
+            let mut buf = Vec::with_capacity(BODY_CHUNK.min(left));
+            let n = (&file).take(buf.capacity() as u64).read_to_end(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            left -= n;
+            chunks.push(Bytes::from(buf));
+        }
+        Ok((file, chunks))
     })
     .await
     .map_err(|e| io::Error::other(e.to_string()))?
