@@ -3,11 +3,10 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
-use trellis::{APPS, app_setting_errors, build, migrate};
+use trellis::{app_names, build, migrate, run, setting_errors, shutdown_signal};
 use trellis_identity::domain::Role;
 use trellis_kernel::Platform;
 use trellis_kernel::config::Config;
@@ -57,9 +56,14 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _ = dotenvy::dotenv();
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("trellis: cannot read .env: {e}");
+        return ExitCode::from(2);
+    }
     let vars: std::collections::HashMap<String, String> = std::env::vars().collect();
-    let mut problems = app_setting_errors(&vars);
+    let mut problems = setting_errors(&vars);
     let config = Config::from_vars(&vars);
     if let Err(e) = &config {
         problems.splice(0..0, e.0.iter().cloned());
@@ -75,7 +79,10 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::Config) = cli.command {
-        for (k, v) in config.describe() {
+        let identity = trellis_identity::Settings::from_vars(&vars)
+            .map(|s| s.describe())
+            .unwrap_or_default();
+        for (k, v) in config.describe().into_iter().chain(identity) {
             println!("{k}={v}");
         }
         return ExitCode::SUCCESS;
@@ -120,7 +127,6 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = SocketAddr::new(config.host, config.port);
-    let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let server = build(config).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -132,7 +138,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if server.mounted.is_empty() {
         println!(
             "trellis: no app mounted (TRELLIS_APPS); known apps: {}",
-            APPS.join(", ")
+            app_names().join(", ")
         );
     }
     println!(
@@ -140,54 +146,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         server.platform.db.kind(),
         server.platform.kv.kind()
     );
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let serving = axum::serve(
-        listener,
-        server
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!(
-            grace_seconds = grace.as_secs(),
-            "shutting down: draining in-flight requests"
-        );
-        let _ = stop_tx.send(true);
-    });
-    let mut stop = stop_rx.clone();
-    let deadline = async move {
-        let _ = stop.wait_for(|s| *s).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        r = serving => r?,
-        _ = deadline => tracing::warn!("grace period over; closing remaining connections"),
-    }
-    server.platform.db.close().await;
-    tracing::info!("stopped");
+    run(listener, server, shutdown_signal()).await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }
 
 async fn create_admin(

@@ -1,69 +1,54 @@
 //! Seed 004's envelope: `{success, message, data}` for everything but file downloads. Errors
 //! carry `data: null` and, beyond the seed, a stable `error` code.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
 use trellis_kernel::ApiError;
-use trellis_kernel::envelope::Envelope;
+use trellis_kernel::envelope::{self, Profile, Success};
 
-pub struct MicrodockEnvelope;
+/// MicroDock's profile.
+pub struct MicroDockProfile;
 
-impl Envelope for MicrodockEnvelope {
-    fn error_body(&self, err: &ApiError, _request_id: &str) -> Value {
-        json!({"success": false, "message": err.message, "data": null, "error": err.code})
-    }
-}
-
-/// A successful answer.
-pub struct Done<T> {
-    pub message: &'static str,
-    pub data: T,
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    success: bool,
+    message: &'a str,
+    data: (),
+    error: &'a str,
 }
 
 #[derive(Serialize)]
-struct Body<'a, T> {
+struct SuccessBody<'a, T> {
     success: bool,
     message: &'a str,
     data: &'a T,
 }
 
-/// Serializes straight to bytes with the JSON content type.
-pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        bytes,
-    )
-        .into_response()
-}
-
-impl<T: Serialize> Done<T> {
-    pub fn bytes(&self) -> Result<Vec<u8>, ApiError> {
-        serde_json::to_vec(&Body {
-            success: true,
-            message: self.message,
-            data: &self.data,
+impl Profile for MicroDockProfile {
+    fn error_body(&self, err: &ApiError, _request_id: &str) -> Vec<u8> {
+        envelope::to_bytes(&ErrorBody {
+            success: false,
+            message: &err.message,
+            data: (),
+            error: &err.code,
         })
-        .map_err(ApiError::internal)
+    }
+
+    fn success_body<T: Serialize>(s: &Success<'_, T>) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&SuccessBody {
+            success: true,
+            message: s.message,
+            data: s.data,
+        })
     }
 }
 
-impl<T: Serialize> IntoResponse for Done<T> {
-    fn into_response(self) -> Response {
-        match self.bytes() {
-            Ok(b) => json_bytes(StatusCode::OK, b),
-            Err(e) => e.into_response(),
-        }
-    }
+/// A successful answer in MicroDock's envelope.
+pub type Done<T> = envelope::Done<MicroDockProfile, T>;
+
+/// `Done` with the seed's message first, as the handlers read.
+pub fn done<T: Serialize>(message: &'static str, data: T) -> Done<T> {
+    Done::ok(data, message)
 }
 
-pub fn done<T>(message: &'static str, data: T) -> Done<T> {
-    Done { message, data }
-}
-
+/// Handler result.
 pub type Reply<T> = Result<Done<T>, ApiError>;

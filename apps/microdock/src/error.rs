@@ -1,95 +1,137 @@
-//! MicroDock's client-visible errors: seed status codes (§8.1, Appendix B), Chinese messages,
-//! stable codes.
+//! MicroDock's client-visible errors: one variant per condition, each with the seed's status
+//! (§8.1, Appendix B), a Chinese message and a stable code ([`MicroDockError::code`]).
+//! Internal causes (storage, blobs) are logged once when converted, never sent to clients.
 
 use axum::http::StatusCode;
+use trellis_identity::IdentityError;
 use trellis_kernel::ApiError;
+use trellis_kernel::blob::BlobError;
+use trellis_kernel::db::StoreError;
+use trellis_kernel::kv::KvError;
 
-pub fn invalid_file(detail: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_plugin_file",
-        format!("文件验证失败：{detail}"),
-    )
+/// Everything a MicroDock operation can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum MicroDockError {
+    /// 400 `invalid_plugin_file`: the archive or its `plugin.json` is refused.
+    #[error("文件验证失败：{0}")]
+    InvalidFile(String),
+    /// 422 `validation_error`: a parameter is missing or malformed.
+    #[error("参数验证失败：{0}")]
+    InvalidParams(String),
+    /// 422 `validation_error`: `backup_type` is not `program` or `plugin`.
+    #[error("备份类型必须是 program 或 plugin")]
+    InvalidBackupType,
+    /// 400 `invalid_form`: the multipart body is malformed or was cut off.
+    #[error("{0}")]
+    InvalidForm(String),
+    /// 404 `plugin_not_found`.
+    #[error("插件不存在")]
+    PluginNotFound,
+    /// 404 `version_not_found`.
+    #[error("插件版本不存在")]
+    VersionNotFound,
+    /// 404 `backup_not_found` (also for a wrong `user_key`, so ids cannot be probed).
+    #[error("备份不存在")]
+    BackupNotFound,
+    /// 409 `version_exists`: versions are immutable.
+    #[error("插件版本 {0} 已存在")]
+    VersionExists(String),
+    /// 403 `invalid_plugin_key`.
+    #[error("插件密钥错误，无权更新此插件")]
+    WrongKey,
+    /// 403 `invalid_upload_secret` (`UPLOAD_SECRET_KEY`).
+    #[error("上传密钥错误")]
+    WrongUploadSecret,
+    /// 403 `plugin_disabled`.
+    #[error("插件已被禁用，无法下载")]
+    PluginDisabled,
+    /// 413 `file_too_large`: over `MAX_UPLOAD_SIZE` (bytes).
+    #[error("文件大小超过 {} 限制", human_size(*.0))]
+    TooLarge(u64),
+    /// 401 `not_authenticated`.
+    #[error("令牌无效或已过期")]
+    NotLoggedIn,
+    /// 403 `admin_required`.
+    #[error("需要管理员权限")]
+    NotAdmin,
+    /// 507 `backup_quota_exceeded`: over `BACKUP_QUOTA_BYTES` (bytes).
+    #[error("备份空间不足：每个用户最多 {}", human_size(*.0))]
+    QuotaExceeded(u64),
+    /// Identity's own errors (login, hashing queue), in identity's codes.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// Storage failures.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Blob store failures.
+    #[error("blob storage: {0}")]
+    Blob(#[from] BlobError),
+    /// Key-value failures.
+    #[error(transparent)]
+    Kv(#[from] KvError),
+    /// A bug: logged, answered 500.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
-pub fn invalid_params(detail: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_error",
-        format!("参数验证失败：{detail}"),
-    )
+impl MicroDockError {
+    /// The stable code clients see (`plugin_not_found`); internal causes have theirs from the
+    /// kernel (`internal_error`, `service_unavailable`).
+    pub fn code(&self) -> &'static str {
+        use MicroDockError as E;
+        match self {
+            E::InvalidFile(_) => "invalid_plugin_file",
+            E::InvalidParams(_) | E::InvalidBackupType => "validation_error",
+            E::InvalidForm(_) => "invalid_form",
+            E::PluginNotFound => "plugin_not_found",
+            E::VersionNotFound => "version_not_found",
+            E::BackupNotFound => "backup_not_found",
+            E::VersionExists(_) => "version_exists",
+            E::WrongKey => "invalid_plugin_key",
+            E::WrongUploadSecret => "invalid_upload_secret",
+            E::PluginDisabled => "plugin_disabled",
+            E::TooLarge(_) => "file_too_large",
+            E::NotLoggedIn => "not_authenticated",
+            E::NotAdmin => "admin_required",
+            E::QuotaExceeded(_) => "backup_quota_exceeded",
+            E::Identity(_) | E::Store(_) | E::Blob(_) | E::Kv(_) | E::Internal(_) => {
+                "internal_error"
+            }
+        }
+    }
+
+    /// The HTTP status of a client-visible condition.
+    pub fn status(&self) -> StatusCode {
+        use MicroDockError as E;
+        match self {
+            E::InvalidFile(_) | E::InvalidForm(_) => StatusCode::BAD_REQUEST,
+            E::InvalidParams(_) | E::InvalidBackupType => StatusCode::UNPROCESSABLE_ENTITY,
+            E::PluginNotFound | E::VersionNotFound | E::BackupNotFound => StatusCode::NOT_FOUND,
+            E::VersionExists(_) => StatusCode::CONFLICT,
+            E::WrongKey | E::WrongUploadSecret | E::PluginDisabled | E::NotAdmin => {
+                StatusCode::FORBIDDEN
+            }
+            E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            E::NotLoggedIn => StatusCode::UNAUTHORIZED,
+            E::QuotaExceeded(_) => StatusCode::INSUFFICIENT_STORAGE,
+            E::Identity(_) | E::Store(_) | E::Blob(_) | E::Kv(_) | E::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
 }
 
-pub fn plugin_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "plugin_not_found", "插件不存在")
-}
-
-pub fn version_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "version_not_found", "插件版本不存在")
-}
-
-pub fn backup_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "backup_not_found", "备份不存在")
-}
-
-pub fn version_exists(version: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "version_exists",
-        format!("插件版本 {version} 已存在"),
-    )
-}
-
-pub fn wrong_key() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "invalid_plugin_key",
-        "插件密钥错误，无权更新此插件",
-    )
-}
-
-pub fn wrong_upload_secret() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "invalid_upload_secret",
-        "上传密钥错误",
-    )
-}
-
-pub fn plugin_disabled() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "plugin_disabled",
-        "插件已被禁用，无法下载",
-    )
-}
-
-pub fn too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "file_too_large",
-        format!("文件大小超过 {} 限制", human_size(limit)),
-    )
-}
-
-pub fn not_logged_in() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "not_authenticated",
-        "令牌无效或已过期",
-    )
-}
-
-pub fn not_admin() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "admin_required", "需要管理员权限")
-}
-
-pub fn quota_exceeded(quota: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::INSUFFICIENT_STORAGE,
-        "backup_quota_exceeded",
-        format!("备份空间不足：每个用户最多 {}", human_size(quota)),
-    )
+impl From<MicroDockError> for ApiError {
+    fn from(e: MicroDockError) -> Self {
+        match e {
+            MicroDockError::Identity(e) => e.into(),
+            MicroDockError::Store(e) => e.into(),
+            MicroDockError::Kv(e) => e.into(),
+            MicroDockError::Blob(e) => ApiError::internal(e),
+            MicroDockError::Internal(e) => ApiError::internal(e),
+            other => ApiError::new(other.status(), other.code(), other.to_string()),
+        }
+    }
 }
 
 fn human_size(bytes: u64) -> String {
@@ -97,5 +139,43 @@ fn human_size(bytes: u64) -> String {
         format!("{}MB", bytes / (1024 * 1024))
     } else {
         format!("{bytes} 字节")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every client-visible condition, with its status and code: the list clients can rely on.
+    #[test]
+    fn every_code_and_status() {
+        use MicroDockError as E;
+        let table: Vec<(MicroDockError, u16, &str)> = vec![
+            (E::InvalidFile("x".into()), 400, "invalid_plugin_file"),
+            (E::InvalidForm("x".into()), 400, "invalid_form"),
+            (E::InvalidParams("x".into()), 422, "validation_error"),
+            (E::InvalidBackupType, 422, "validation_error"),
+            (E::PluginNotFound, 404, "plugin_not_found"),
+            (E::VersionNotFound, 404, "version_not_found"),
+            (E::BackupNotFound, 404, "backup_not_found"),
+            (E::VersionExists("1.0.0".into()), 409, "version_exists"),
+            (E::WrongKey, 403, "invalid_plugin_key"),
+            (E::WrongUploadSecret, 403, "invalid_upload_secret"),
+            (E::PluginDisabled, 403, "plugin_disabled"),
+            (E::NotAdmin, 403, "admin_required"),
+            (E::TooLarge(10 * 1024 * 1024), 413, "file_too_large"),
+            (E::NotLoggedIn, 401, "not_authenticated"),
+            (E::QuotaExceeded(1024), 507, "backup_quota_exceeded"),
+        ];
+        for (e, status, code) in table {
+            let api = ApiError::from(e);
+            assert_eq!(api.status.as_u16(), status, "{code}");
+            assert_eq!(api.code, code);
+            assert!(!api.message.is_empty());
+        }
+        assert_eq!(
+            ApiError::from(E::TooLarge(10 * 1024 * 1024)).message,
+            "文件大小超过 10MB 限制"
+        );
     }
 }

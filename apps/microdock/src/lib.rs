@@ -1,29 +1,53 @@
 //! MicroDock PluginServer (seed 004): a plugin registry (zip + `plugin.json`, immutable
 //! semver versions, checksummed downloads) and per-user backups. GET and POST only, no path
 //! parameters, `{success, message, data}` envelopes, messages in Chinese as in the seed.
+//!
+//! Layout: `routes/` extract and answer, `service/` owns each operation (publish, delete,
+//! backups), `store/` holds the SQL, `domain/` the parsers, `storage` the blob key layout.
 
 pub mod domain;
 pub mod envelope;
 pub mod error;
 mod routes;
+pub mod service;
 pub mod settings;
 pub mod state;
+pub mod storage;
 pub mod store;
 
 use std::sync::Arc;
 
-use axum::Router;
-use trellis_identity::Identity;
+use trellis_identity::{AppContext, AppDescriptor};
+use trellis_kernel::app::Routes;
 use trellis_kernel::db::Migrations;
-use trellis_kernel::envelope::{Envelope, Profiles};
+use trellis_kernel::envelope::Profile;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::settings::Settings;
-use crate::state::MdState;
+use crate::state::MicroDockState;
 
 /// The URL prefixes this app owns.
-pub const PREFIXES: &[&str] = &["/api/auth", "/api/plugins", "/api/backups", "/api/health"];
+pub const PREFIXES: &[&str] = &["/api/plugins", "/api/auth", "/api/backups", "/api/health"];
+
+/// The app, as the server mounts it.
+pub const APP: AppDescriptor = AppDescriptor {
+    name: "microdock",
+    seed: "seed 004",
+    prefixes: PREFIXES,
+    profile,
+    migrations: Some(migrations),
+    check_settings,
+    router,
+};
+
+fn profile() -> Arc<dyn Profile> {
+    Arc::new(envelope::MicroDockProfile)
+}
+
+fn check_settings(vars: &std::collections::HashMap<String, String>) -> Vec<String> {
+    Settings::from_vars(vars).err().unwrap_or_default()
+}
 
 /// MicroDock's tables (versions 4xxx).
 pub fn migrations() -> Migrations {
@@ -38,23 +62,17 @@ pub fn migrations() -> Migrations {
 struct ApiDoc;
 
 /// The app's routes and their OpenAPI description.
-pub fn router(identity: Identity, settings: Settings) -> (Router, utoipa::openapi::OpenApi) {
+pub fn router(ctx: &AppContext) -> Result<Routes, String> {
+    let settings = Settings::from_vars(&ctx.platform.config.vars).map_err(|e| e.join("; "))?;
     let max_upload = settings.max_upload_size;
-    let state = MdState {
-        identity,
+    let state = MicroDockState {
+        platform: ctx.platform.clone(),
+        identity: ctx.identity.clone(),
         settings: Arc::new(settings),
         list_cache: Arc::default(),
     };
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    Ok(OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router(max_upload))
         .with_state(state)
-        .split_for_parts()
-}
-
-/// Registers this app's envelope for its paths.
-pub fn register_envelope(profiles: &mut Profiles) {
-    let env: Arc<dyn Envelope> = Arc::new(envelope::MicrodockEnvelope);
-    for p in PREFIXES {
-        profiles.add(p, env.clone());
-    }
+        .split_for_parts())
 }

@@ -1,5 +1,6 @@
-//! The app's state: identity (for admin tokens, key hashing and audit), settings, and the
-//! cached public plugin list.
+//! The app's typed state: the platform (database, blobs, key-value, clock), identity (admin
+//! tokens, key hashing, audit), settings, and the cached public plugin list; `FromRef`
+//! sub-states for extractors that need one part.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -13,22 +14,34 @@ use trellis_kernel::Platform;
 
 use crate::settings::Settings;
 
+/// What every MicroDock handler can reach; cheap to clone.
 #[derive(Clone)]
-pub struct MdState {
+pub struct MicroDockState {
+    /// Database, blobs, key-value, clock, tracked tasks.
+    pub platform: Platform,
+    /// Admin tokens, secret hashing, the audit log.
     pub identity: Identity,
+    /// `MAX_UPLOAD_SIZE`, `UPLOAD_SECRET_KEY`, backup limits, archive limits.
     pub settings: Arc<Settings>,
+    /// The serialized public plugin list.
     pub list_cache: Arc<ListCache>,
 }
 
-impl FromRef<MdState> for Identity {
-    fn from_ref(s: &MdState) -> Identity {
+impl FromRef<MicroDockState> for Identity {
+    fn from_ref(s: &MicroDockState) -> Identity {
         s.identity.clone()
     }
 }
 
-impl MdState {
-    pub fn platform(&self) -> &Platform {
-        self.identity.platform()
+impl FromRef<MicroDockState> for Platform {
+    fn from_ref(s: &MicroDockState) -> Platform {
+        s.platform.clone()
+    }
+}
+
+impl FromRef<MicroDockState> for Arc<Settings> {
+    fn from_ref(s: &MicroDockState) -> Arc<Settings> {
+        s.settings.clone()
     }
 }
 
@@ -41,25 +54,33 @@ pub struct ListCache {
     slot: Mutex<Option<Cached>>,
 }
 
+/// One cached list body.
 #[derive(Clone)]
 pub struct Cached {
+    /// The cache generation it was built in (stale once another change bumped it).
     pub generation: u64,
+    /// When it was built.
     pub at: Instant,
+    /// The serialized envelope.
     pub body: Bytes,
+    /// Its strong ETag.
     pub etag: String,
 }
 
 const MAX_AGE: Duration = Duration::from_secs(2);
 
 impl ListCache {
+    /// Marks every cached body stale (after any change to plugins).
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The current generation; read it before building a body to put.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// The cached body, if fresh.
     pub fn get(&self) -> Option<Cached> {
         let slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         slot.as_ref()
@@ -67,6 +88,7 @@ impl ListCache {
             .cloned()
     }
 
+    /// Stores a body built in `c.generation`.
     pub fn put(&self, c: Cached) {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
     }

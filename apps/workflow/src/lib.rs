@@ -4,14 +4,17 @@
 
 pub mod envelope;
 pub mod routes;
+pub mod state;
 
 use std::sync::Arc;
 
-use axum::Router;
-use trellis_identity::Identity;
-use trellis_kernel::envelope::{Envelope, Profiles};
+use trellis_identity::{AppContext, AppDescriptor};
+use trellis_kernel::app::{Routes, no_settings};
+use trellis_kernel::envelope::Profile;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::WorkflowState;
 
 /// The URL prefixes this app owns (its envelope renders their errors). `/api/v1` itself is
 /// shared with the diet planner, so only the workflow's own resources are claimed.
@@ -22,6 +25,21 @@ pub const PREFIXES: &[&str] = &[
     "/api/v1/proxy",
 ];
 
+/// The app, as the server mounts it.
+pub const APP: AppDescriptor = AppDescriptor {
+    name: "workflow",
+    seed: "seed 000",
+    prefixes: PREFIXES,
+    profile,
+    migrations: None,
+    check_settings: no_settings,
+    router,
+};
+
+fn profile() -> Arc<dyn Profile> {
+    Arc::new(envelope::WorkflowProfile)
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Trellis", description = "One server for the Workflow Platform, Momentum, the pet diet planner and MicroDock."),
@@ -30,18 +48,13 @@ pub const PREFIXES: &[&str] = &[
 struct ApiDoc;
 
 /// The app's routes and their OpenAPI description.
-pub fn router(identity: Identity) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+pub fn router(ctx: &AppContext) -> Result<Routes, String> {
+    let state = WorkflowState {
+        platform: ctx.platform.clone(),
+        identity: ctx.identity.clone(),
+    };
+    Ok(OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::users::router())
-        .with_state(identity)
-        .split_for_parts();
-    (router, api)
-}
-
-/// Registers this app's envelope for its paths.
-pub fn register_envelope(profiles: &mut Profiles) {
-    let env: Arc<dyn Envelope> = Arc::new(envelope::WorkflowEnvelope);
-    for p in PREFIXES {
-        profiles.add(p, env.clone());
-    }
+        .with_state(state)
+        .split_for_parts())
 }

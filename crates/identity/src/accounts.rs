@@ -73,11 +73,13 @@ impl Identity {
         }
         self.consume_code(&email, CodePurpose::Register, r.code)
             .await?;
+        let mut tx = db.begin().await?;
         let id = self
-            .create_account(&username, email.as_str(), r.password, Role::User)
+            .create_account(&mut tx, &username, email.as_str(), r.password, Role::User)
             .await?;
-        self.audit(Some(id), Some(id), "register", Some(ctx.ip), None)
+        self.audit(&mut tx, Some(id), Some(id), "register", Some(ctx.ip), None)
             .await?;
+        tx.commit().await?;
         self.user(id).await
     }
 
@@ -103,7 +105,7 @@ impl Identity {
     ) -> Result<LoginOutcome, IdentityError> {
         let access = access.min(self.refresh_lifetime());
         let p = &self.inner.platform;
-        let per_minute = p.config.login_ip_per_minute;
+        let per_minute = self.inner.settings.login_ip_per_minute;
         if per_minute > 0 {
             let d =
                 p.kv.throttle(
@@ -120,7 +122,7 @@ impl Identity {
         }
         let Some(record) = self.find_login(who).await? else {
             self.inner.hasher.verify_dummy(password).await?;
-            self.audit(
+            self.audit_alone(
                 None,
                 None,
                 "login_failed",
@@ -152,7 +154,9 @@ impl Identity {
         }
         if verified == Verified::YesRehash {
             let hash = self.inner.hasher.hash(password).await?;
-            users::set_password(&p.db, user.id, &hash, now).await?;
+            let mut tx = p.db.begin().await?;
+            users::set_password(&mut tx, user.id, &hash, now).await?;
+            tx.commit().await?;
         }
         let tokens = self
             .open_session(user.id, user.role, ctx, now, access)
@@ -167,12 +171,12 @@ impl Identity {
         let who = who.trim();
         if who.contains('@') {
             match Email::parse(who) {
-                Ok(e) => users::by_email(db, e.as_str()).await,
+                Ok(e) => Ok(users::by_email(db, e.as_str()).await?),
                 Err(_) => Ok(None),
             }
         } else {
             match Username::parse(who) {
-                Ok(u) => users::by_username_key(db, &u.key()).await,
+                Ok(u) => Ok(users::by_username_key(db, &u.key()).await?),
                 Err(_) => Ok(None),
             }
         }
@@ -184,9 +188,10 @@ impl Identity {
         user_id: Uuid,
         ctx: &ClientCtx,
     ) -> Result<IdentityError, IdentityError> {
-        let db = &self.inner.platform.db;
-        let failures = users::login_failed(db, user_id).await?;
+        let mut tx = self.inner.platform.db.begin().await?;
+        let failures = users::login_failed(&mut tx, user_id).await?;
         self.audit(
+            &mut tx,
             Some(user_id),
             None,
             "login_failed",
@@ -195,11 +200,13 @@ impl Identity {
         )
         .await?;
         if failures < LOCK_AFTER {
+            tx.commit().await?;
             return Ok(IdentityError::InvalidCredentials);
         }
         let lock = lock_duration(failures);
-        users::lock_until(db, user_id, Some(self.now() + lock), false).await?;
+        users::lock_until(&mut tx, user_id, Some(self.now() + lock), false).await?;
         self.audit(
+            &mut tx,
             Some(user_id),
             None,
             "account_locked",
@@ -207,6 +214,7 @@ impl Identity {
             Some(serde_json::json!({"minutes": lock.num_minutes()})),
         )
         .await?;
+        tx.commit().await?;
         tracing::warn!(user.id = %user_id, lock_minutes = lock.num_minutes(), "account locked after failed logins");
         Ok(IdentityError::AccountLocked {
             retry_after: lock.num_seconds() as u64,
@@ -229,9 +237,17 @@ impl Identity {
         if let Some(used) = found.used_at
             && now - used > REUSE_GRACE
         {
-            sessions::revoke(db, session.user_id, session.id, "refresh_token_reuse", now).await?;
-            self.mark_revoked(&[session.id]).await?;
+            let mut tx = db.begin().await?;
+            sessions::revoke(
+                &mut tx,
+                session.user_id,
+                session.id,
+                "refresh_token_reuse",
+                now,
+            )
+            .await?;
             self.audit(
+                &mut tx,
                 Some(session.user_id),
                 None,
                 "refresh_token_reuse",
@@ -239,6 +255,8 @@ impl Identity {
                 Some(serde_json::json!({"session_id": session.id})),
             )
             .await?;
+            tx.commit().await?;
+            self.mark_revoked(&[session.id]).await?;
             tracing::warn!(user.id = %session.user_id, session.id = %session.id, "spent refresh token presented; session revoked");
             return Err(IdentityError::RefreshTokenReused);
         }
@@ -251,12 +269,14 @@ impl Identity {
         let new = new_refresh_token();
         let new_hash = hash_refresh_token(&new);
         let expires = now + self.refresh_lifetime();
+        let mut tx = db.begin().await?;
         let rotated = found.used_at.is_none()
-            && sessions::rotate(db, session.id, &old_hash, &new_hash, now, expires).await?;
+            && sessions::rotate(&mut tx, session.id, &old_hash, &new_hash, now, expires).await?;
         if !rotated {
             // Spent within the grace window (a concurrent refresh): issue another token.
-            sessions::add_token(db, session.id, &new_hash, now, expires).await?;
+            sessions::add_token(&mut tx, session.id, &new_hash, now, expires).await?;
         }
+        tx.commit().await?;
         self.token_pair(
             record.user.id,
             session.id,
@@ -289,11 +309,23 @@ impl Identity {
         let record = record.ok_or(IdentityError::CodeInvalid)?;
         let id = record.user.id;
         let hash = self.inner.hasher.hash(new_password).await?;
-        users::set_password(db, id, &hash, self.now()).await?;
-        users::lock_until(db, id, None, true).await?;
-        self.revoke_sessions(id, None, "password_reset").await?;
-        self.audit(Some(id), Some(id), "password_reset", Some(ctx.ip), None)
-            .await
+        let mut tx = db.begin().await?;
+        users::set_password(&mut tx, id, &hash, self.now()).await?;
+        users::lock_until(&mut tx, id, None, true).await?;
+        let revoked = self
+            .revoke_sessions(&mut tx, id, None, "password_reset")
+            .await?;
+        self.audit(
+            &mut tx,
+            Some(id),
+            Some(id),
+            "password_reset",
+            Some(ctx.ip),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        self.mark_revoked(&revoked).await
     }
 
     /// Changes the password; every other session is signed out.
@@ -318,17 +350,22 @@ impl Identity {
         }
         check_policy(new, &record.user.username, &record.user.email)?;
         let hash = self.inner.hasher.hash(new).await?;
-        users::set_password(db, p.user_id, &hash, self.now()).await?;
-        self.revoke_sessions(p.user_id, Some(p.session_id), "password_changed")
+        let mut tx = db.begin().await?;
+        users::set_password(&mut tx, p.user_id, &hash, self.now()).await?;
+        let revoked = self
+            .revoke_sessions(&mut tx, p.user_id, Some(p.session_id), "password_changed")
             .await?;
         self.audit(
+            &mut tx,
             Some(p.user_id),
             Some(p.user_id),
             "password_changed",
             Some(ctx.ip),
             None,
         )
-        .await
+        .await?;
+        tx.commit().await?;
+        self.mark_revoked(&revoked).await
     }
 
     /// The account of `id`.
@@ -346,7 +383,9 @@ impl Identity {
         patch: ProfilePatch,
     ) -> Result<User, IdentityError> {
         validate_profile(&patch)?;
-        users::update_profile(&self.inner.platform.db, p.user_id, &patch, self.now()).await?;
+        let mut tx = self.inner.platform.db.begin().await?;
+        users::update_profile(&mut tx, p.user_id, &patch, self.now()).await?;
+        tx.commit().await?;
         self.user(p.user_id).await
     }
 }

@@ -80,11 +80,16 @@ impl Identity {
         status: UserStatus,
     ) -> Result<User, IdentityError> {
         let before = self.target(actor, id).await?;
-        users::set_status(&self.inner.platform.db, id, status, self.now()).await?;
-        if status != UserStatus::Active {
-            self.revoke_sessions(id, None, "status_changed").await?;
-        }
+        let mut tx = self.inner.platform.db.begin().await?;
+        users::set_status(&mut tx, id, status, self.now()).await?;
+        let revoked = if status != UserStatus::Active {
+            self.revoke_sessions(&mut tx, id, None, "status_changed")
+                .await?
+        } else {
+            Vec::new()
+        };
         self.audit(
+            &mut tx,
             Some(id),
             Some(actor.user_id),
             "status_changed",
@@ -92,6 +97,8 @@ impl Identity {
             Some(serde_json::json!({"from": before.status.as_str(), "to": status.as_str()})),
         )
         .await?;
+        tx.commit().await?;
+        self.mark_revoked(&revoked).await?;
         self.user(id).await
     }
 
@@ -107,9 +114,13 @@ impl Identity {
             return Err(IdentityError::Forbidden);
         }
         let before = self.target(actor, id).await?;
-        users::set_role(&self.inner.platform.db, id, role, self.now()).await?;
-        self.revoke_sessions(id, None, "role_changed").await?;
+        let mut tx = self.inner.platform.db.begin().await?;
+        users::set_role(&mut tx, id, role, self.now()).await?;
+        let revoked = self
+            .revoke_sessions(&mut tx, id, None, "role_changed")
+            .await?;
         self.audit(
+            &mut tx,
             Some(id),
             Some(actor.user_id),
             "role_changed",
@@ -117,14 +128,18 @@ impl Identity {
             Some(serde_json::json!({"from": before.role.as_str(), "to": role.as_str()})),
         )
         .await?;
+        tx.commit().await?;
+        self.mark_revoked(&revoked).await?;
         self.user(id).await
     }
 
     /// Clears a lockout.
     pub async fn unlock_user(&self, actor: &Principal, id: Uuid) -> Result<User, IdentityError> {
         self.target(actor, id).await?;
-        users::lock_until(&self.inner.platform.db, id, None, true).await?;
+        let mut tx = self.inner.platform.db.begin().await?;
+        users::lock_until(&mut tx, id, None, true).await?;
         self.audit(
+            &mut tx,
             Some(id),
             Some(actor.user_id),
             "account_unlocked",
@@ -132,24 +147,31 @@ impl Identity {
             None,
         )
         .await?;
+        tx.commit().await?;
         self.user(id).await
     }
 
     /// Deletes an account with its sessions.
     pub async fn delete_user(&self, actor: &Principal, id: Uuid) -> Result<(), IdentityError> {
         let user = self.target(actor, id).await?;
-        self.revoke_sessions(id, None, "user_deleted").await?;
-        if !users::delete(&self.inner.platform.db, id).await? {
+        let mut tx = self.inner.platform.db.begin().await?;
+        let revoked = self
+            .revoke_sessions(&mut tx, id, None, "user_deleted")
+            .await?;
+        if !users::delete(&mut tx, id).await? {
             return Err(IdentityError::UserNotFound);
         }
         self.audit(
+            &mut tx,
             Some(id),
             Some(actor.user_id),
             "user_deleted",
             None,
             Some(serde_json::json!({"username": user.username})),
         )
-        .await
+        .await?;
+        tx.commit().await?;
+        self.mark_revoked(&revoked).await
     }
 
     /// The newest audit entries about an account (admins only).
@@ -159,7 +181,7 @@ impl Identity {
         id: Uuid,
     ) -> Result<Vec<crate::store::audit::Stored>, IdentityError> {
         actor.require_admin()?;
-        crate::store::audit::for_user(&self.inner.platform.db, id, 100).await
+        Ok(crate::store::audit::for_user(&self.inner.platform.db, id, 100).await?)
     }
 }
 
@@ -175,10 +197,12 @@ impl Identity {
         let username = crate::domain::Username::parse(username)?;
         let email = crate::domain::Email::parse(email)?;
         crate::password::check_policy(password, username.as_str(), email.as_str())?;
+        let mut tx = self.inner.platform.db.begin().await?;
         let id = self
-            .create_account(&username, email.as_str(), password, role)
+            .create_account(&mut tx, &username, email.as_str(), password, role)
             .await?;
         self.audit(
+            &mut tx,
             Some(id),
             None,
             "admin_created",
@@ -186,6 +210,7 @@ impl Identity {
             Some(serde_json::json!({"role": role.as_str()})),
         )
         .await?;
+        tx.commit().await?;
         self.user(id).await
     }
 }

@@ -15,6 +15,7 @@ use crate::domain::Role;
 use crate::error::IdentityError;
 use crate::store::sessions;
 use crate::tokens::{Claims, hash_refresh_token, new_refresh_token};
+use trellis_kernel::db::Tx;
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
@@ -115,11 +116,11 @@ impl Identity {
     }
 
     pub(crate) fn access_lifetime(&self) -> chrono::Duration {
-        chrono::Duration::minutes(self.inner.platform.config.access_token_minutes)
+        chrono::Duration::minutes(self.inner.settings.access_token_minutes)
     }
 
     pub(crate) fn refresh_lifetime(&self) -> chrono::Duration {
-        chrono::Duration::days(self.inner.platform.config.refresh_token_days)
+        chrono::Duration::days(self.inner.settings.refresh_token_days)
     }
 
     /// Signs an access token for `session` and pairs it with `refresh`.
@@ -168,21 +169,18 @@ impl Identity {
             expires_at: now + self.refresh_lifetime(),
             revoked_at: None,
         };
-        let audit = crate::store::audit::Entry {
-            user_id: Some(user_id),
-            actor_id: Some(user_id),
-            action: "login",
-            ip: Some(ctx.ip.to_string()),
-            detail: None,
-            now,
-        };
-        sessions::open(
-            &self.inner.platform.db,
-            &session,
-            &hash_refresh_token(&refresh),
-            &audit,
+        let mut tx = self.inner.platform.db.begin().await?;
+        sessions::open(&mut tx, &session, &hash_refresh_token(&refresh)).await?;
+        self.audit(
+            &mut tx,
+            Some(user_id),
+            Some(user_id),
+            "login",
+            Some(ctx.ip),
+            None,
         )
         .await?;
+        tx.commit().await?;
         self.token_pair(user_id, session.id, role, refresh, life)
     }
 
@@ -201,17 +199,16 @@ impl Identity {
         Ok(())
     }
 
-    /// Revokes every session of `user_id` but `keep`.
+    /// Revokes every session of `user_id` but `keep` in the caller's transaction; returns
+    /// their ids, for [`Identity::mark_revoked`] once the transaction has committed.
     pub(crate) async fn revoke_sessions(
         &self,
+        tx: &mut Tx,
         user_id: Uuid,
         keep: Option<Uuid>,
         reason: &str,
-    ) -> Result<usize, IdentityError> {
-        let ids = sessions::revoke_all(&self.inner.platform.db, user_id, keep, reason, self.now())
-            .await?;
-        self.mark_revoked(&ids).await?;
-        Ok(ids.len())
+    ) -> Result<Vec<Uuid>, IdentityError> {
+        Ok(sessions::revoke_all(tx, user_id, keep, reason, self.now()).await?)
     }
 
     /// The caller's live sessions, newest first.
@@ -235,57 +232,63 @@ impl Identity {
 
     /// Signs out one of the caller's sessions (404 for anyone else's).
     pub async fn revoke_session(&self, p: &Principal, id: Uuid) -> Result<(), IdentityError> {
-        if !sessions::revoke(
-            &self.inner.platform.db,
-            p.user_id,
-            id,
-            "user_revoked",
-            self.now(),
-        )
-        .await?
-        {
+        let mut tx = self.inner.platform.db.begin().await?;
+        if !sessions::revoke(&mut tx, p.user_id, id, "user_revoked", self.now()).await? {
             return Err(IdentityError::SessionNotFound);
         }
-        self.mark_revoked(&[id]).await?;
         self.audit(
+            &mut tx,
             Some(p.user_id),
             Some(p.user_id),
             "session_revoked",
             None,
             Some(serde_json::json!({"session_id": id})),
         )
-        .await
+        .await?;
+        tx.commit().await?;
+        self.mark_revoked(&[id]).await
     }
 
     /// Signs out every session of the caller but the current one; returns how many.
     pub async fn revoke_other_sessions(&self, p: &Principal) -> Result<usize, IdentityError> {
-        let n = self
-            .revoke_sessions(p.user_id, Some(p.session_id), "user_revoked_others")
+        let mut tx = self.inner.platform.db.begin().await?;
+        let ids = self
+            .revoke_sessions(
+                &mut tx,
+                p.user_id,
+                Some(p.session_id),
+                "user_revoked_others",
+            )
             .await?;
         self.audit(
+            &mut tx,
             Some(p.user_id),
             Some(p.user_id),
             "sessions_revoked",
             None,
-            Some(serde_json::json!({"count": n})),
+            Some(serde_json::json!({"count": ids.len()})),
         )
         .await?;
-        Ok(n)
+        tx.commit().await?;
+        self.mark_revoked(&ids).await?;
+        Ok(ids.len())
     }
 
     /// Signs out the caller's current session.
     pub async fn logout_principal(&self, p: &Principal) -> Result<(), IdentityError> {
-        sessions::revoke(
-            &self.inner.platform.db,
-            p.user_id,
-            p.session_id,
+        let mut tx = self.inner.platform.db.begin().await?;
+        sessions::revoke(&mut tx, p.user_id, p.session_id, "logout", self.now()).await?;
+        self.audit(
+            &mut tx,
+            Some(p.user_id),
+            Some(p.user_id),
             "logout",
-            self.now(),
+            None,
+            None,
         )
         .await?;
-        self.mark_revoked(&[p.session_id]).await?;
-        self.audit(Some(p.user_id), Some(p.user_id), "logout", None, None)
-            .await
+        tx.commit().await?;
+        self.mark_revoked(&[p.session_id]).await
     }
 
     /// Signs out the session a refresh token belongs to; unknown tokens are ignored so the
@@ -294,10 +297,19 @@ impl Identity {
         let db = &self.inner.platform.db;
         if let Some(found) = sessions::find_refresh(db, &hash_refresh_token(refresh_token)).await? {
             let s = found.session;
-            if sessions::revoke(db, s.user_id, s.id, "logout", self.now()).await? {
+            let mut tx = db.begin().await?;
+            if sessions::revoke(&mut tx, s.user_id, s.id, "logout", self.now()).await? {
+                self.audit(
+                    &mut tx,
+                    Some(s.user_id),
+                    Some(s.user_id),
+                    "logout",
+                    None,
+                    None,
+                )
+                .await?;
+                tx.commit().await?;
                 self.mark_revoked(&[s.id]).await?;
-                self.audit(Some(s.user_id), Some(s.user_id), "logout", None, None)
-                    .await?;
             }
         }
         Ok(())

@@ -40,7 +40,7 @@ impl Identity {
     ) -> Result<(), IdentityError> {
         let p = &self.inner.platform;
         let kv = &p.kv;
-        let per_hour = p.config.code_ip_per_hour;
+        let per_hour = self.inner.settings.code_ip_per_hour;
         if per_hour > 0 {
             let d = kv
                 .throttle(
@@ -55,7 +55,7 @@ impl Identity {
                 });
             }
         }
-        let cooldown = Duration::from_secs(p.config.code_cooldown_seconds);
+        let cooldown = Duration::from_secs(self.inner.settings.code_cooldown_seconds);
         let cooldown_key = format!("code_cd:{}:{}", purpose.as_str(), email);
         if !cooldown.is_zero() && !kv.set_nx(&cooldown_key, "1", cooldown).await? {
             let left = kv.ttl(&cooldown_key).await?.unwrap_or(cooldown);
@@ -91,7 +91,7 @@ impl Identity {
         )
         .await?;
         kv.del(&attempts_key(purpose, email)).await?;
-        self.audit(
+        self.audit_alone(
             None,
             None,
             "verification_code_sent",
@@ -109,7 +109,8 @@ impl Identity {
             );
             // Sent in the background: the answer must not depend on mail latency (or reveal,
             // by its timing, whether a mail was sent at all).
-            tokio::spawn(async move {
+            // Tracked, so a shutdown waits for the send instead of dropping it.
+            p.tasks.spawn(async move {
                 if let Err(e) = mailer.send(&to, subject, &body).await {
                     tracing::error!(error = %e, "sending verification code failed");
                 }

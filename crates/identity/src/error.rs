@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use trellis_kernel::ApiError;
+use trellis_kernel::db::StoreError;
 use trellis_kernel::kv::KvError;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +58,8 @@ pub enum IdentityError {
     SessionNotFound,
     #[error("server busy")]
     Busy,
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Kv(#[from] KvError),
     #[error("internal: {0}")]
@@ -181,17 +182,7 @@ impl From<IdentityError> for ApiError {
                 )
                 .with_retry_after(1);
             }
-            // PostgreSQL refuses NUL bytes in text; that is the client's input, not our fault.
-            E::Db(sqlx::Error::Database(d))
-                if matches!(d.code().as_deref(), Some("22021" | "22P05")) =>
-            {
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_error",
-                    "text must not contain NUL characters".into(),
-                )
-            }
-            E::Db(e) => return ApiError::internal(e),
+            E::Store(e) => return e.into(),
             E::Kv(e) => return e.into(),
             E::Internal(e) => return ApiError::internal(e),
         };

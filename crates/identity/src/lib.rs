@@ -9,6 +9,7 @@ pub mod codes;
 pub mod domain;
 pub mod error;
 pub mod password;
+pub mod settings;
 pub mod store;
 pub mod tokens;
 
@@ -20,13 +21,14 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use trellis_kernel::Platform;
-use trellis_kernel::db::Migrations;
+use trellis_kernel::db::{Migrations, Tx};
 use uuid::Uuid;
 
 pub use crate::auth::Principal;
 use crate::domain::{Role, UserStatus, Username};
 pub use crate::error::IdentityError;
 use crate::password::Hasher;
+pub use crate::settings::Settings;
 use crate::store::{audit, users};
 use crate::tokens::Keys;
 
@@ -37,6 +39,20 @@ pub fn migrations() -> Migrations {
         sqlx::migrate!("migrations/postgres"),
     )
 }
+
+/// What the server hands every app: the platform and the shared identity service (the
+/// context of [`trellis_kernel::app::App`]; the engine and the LLM client join it when they
+/// exist).
+#[derive(Clone)]
+pub struct AppContext {
+    /// Database, key-value, blobs, mail, clock, metrics, tasks.
+    pub platform: Platform,
+    /// Accounts, sessions, tokens, audit.
+    pub identity: Identity,
+}
+
+/// An app descriptor over [`AppContext`].
+pub type AppDescriptor = trellis_kernel::app::App<AppContext>;
 
 /// Where a request came from, for sessions, limits and audit rows.
 #[derive(Clone, Debug)]
@@ -53,24 +69,26 @@ pub struct Identity {
 
 struct Inner {
     platform: Platform,
+    settings: Settings,
     hasher: Hasher,
     keys: Keys,
 }
 
 impl Identity {
     /// Resolves the signing secret, sizes the hashing pool and seeds the admin account.
-    pub async fn start(platform: Platform) -> Result<Identity, IdentityError> {
-        let secret = signing_secret(&platform)?;
+    pub async fn start(platform: Platform, settings: Settings) -> Result<Identity, IdentityError> {
+        let secret = signing_secret(&platform, &settings)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = Hasher::new(
             cores,
-            Duration::from_millis(platform.config.hash_queue_timeout_ms),
+            Duration::from_millis(settings.hash_queue_timeout_ms),
             password::HashStats::register(&platform.metrics),
         )?;
         let id = Identity {
             inner: Arc::new(Inner {
-                keys: Keys::new(&secret),
+                keys: Keys::new(&secret)?,
                 platform,
+                settings,
                 hasher,
             }),
         };
@@ -78,15 +96,18 @@ impl Identity {
         Ok(id)
     }
 
-    pub fn platform(&self) -> &Platform {
-        &self.inner.platform
+    /// Identity's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.inner.platform.clock.now()
     }
 
-    async fn audit(
+    /// Writes an audit row in a transaction of its own (for events that change nothing else,
+    /// such as a failed login of an unknown account).
+    async fn audit_alone(
         &self,
         user_id: Option<Uuid>,
         actor_id: Option<Uuid>,
@@ -94,9 +115,26 @@ impl Identity {
         ip: Option<IpAddr>,
         detail: Option<serde_json::Value>,
     ) -> Result<(), IdentityError> {
+        let mut tx = self.inner.platform.db.begin().await?;
+        self.audit(&mut tx, user_id, actor_id, action, ip, detail)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes an audit row in the caller's transaction.
+    async fn audit(
+        &self,
+        tx: &mut Tx,
+        user_id: Option<Uuid>,
+        actor_id: Option<Uuid>,
+        action: &str,
+        ip: Option<IpAddr>,
+        detail: Option<serde_json::Value>,
+    ) -> Result<(), IdentityError> {
         audit::record(
-            &self.inner.platform.db,
-            audit::Entry {
+            tx,
+            &audit::Entry {
                 user_id,
                 actor_id,
                 action,
@@ -105,12 +143,15 @@ impl Identity {
                 now: self.now(),
             },
         )
-        .await
+        .await?;
+        Ok(())
     }
 
-    /// Hashes `password` and stores an active account; returns its id.
+    /// Hashes `password` and stores an active account in the caller's transaction; returns
+    /// its id. A taken username or e-mail is `UsernameTaken` / `EmailTaken`.
     async fn create_account(
         &self,
+        tx: &mut Tx,
         username: &Username,
         email: &str,
         password: &str,
@@ -119,7 +160,7 @@ impl Identity {
         let hash = self.inner.hasher.hash(password).await?;
         let id = Uuid::now_v7();
         users::insert(
-            &self.inner.platform.db,
+            tx,
             &users::NewUser {
                 id,
                 username: username.as_str(),
@@ -131,7 +172,16 @@ impl Identity {
                 now: self.now(),
             },
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            if e.violates(users::USERNAME_KEY) {
+                IdentityError::UsernameTaken
+            } else if e.violates(users::EMAIL_KEY) {
+                IdentityError::EmailTaken
+            } else {
+                e.into()
+            }
+        })?;
         Ok(id)
     }
 
@@ -145,27 +195,32 @@ impl Identity {
         Ok(self.inner.hasher.verify(secret, stored).await? != password::Verified::No)
     }
 
-    /// Records an app's event in the shared audit log.
+    /// Records an app's event in the shared audit log, inside the app's transaction `tx`
+    /// (so the event commits with the change it records, or not at all).
     pub async fn audit_event(
         &self,
+        tx: &mut Tx,
         actor_id: Option<Uuid>,
         action: &str,
         ip: Option<IpAddr>,
         detail: serde_json::Value,
     ) -> Result<(), IdentityError> {
-        self.audit(None, actor_id, action, ip, Some(detail)).await
+        self.audit(tx, None, actor_id, action, ip, Some(detail))
+            .await
     }
 
     /// Creates the `ADMIN_USERNAME` account as `super_admin` if it does not exist.
     async fn ensure_admin(&self) -> Result<(), IdentityError> {
-        let cfg = &self.inner.platform.config;
+        let cfg = &self.inner.settings;
         let username = Username::parse(&cfg.admin_username)?;
         let db = &self.inner.platform.db;
         if users::by_username_key(db, &username.key()).await?.is_some() {
             return Ok(());
         }
+        let mut tx = db.begin().await?;
         let created = self
             .create_account(
+                &mut tx,
                 &username,
                 &cfg.admin_email.to_lowercase(),
                 cfg.admin_password.expose_secret(),
@@ -177,17 +232,19 @@ impl Identity {
             Err(IdentityError::UsernameTaken | IdentityError::EmailTaken) => Ok(()),
             Err(e) => Err(e),
             Ok(id) => {
+                self.audit(&mut tx, Some(id), None, "admin_created", None, None)
+                    .await?;
+                tx.commit().await?;
                 tracing::info!(admin.username = username.as_str(), "created admin account");
-                self.audit(Some(id), None, "admin_created", None, None)
-                    .await
+                Ok(())
             }
         }
     }
 }
 
 /// The configured secret, or in development one generated once and kept in the data dir.
-fn signing_secret(platform: &Platform) -> Result<Vec<u8>, IdentityError> {
-    if let Some(s) = &platform.config.jwt_secret {
+fn signing_secret(platform: &Platform, settings: &Settings) -> Result<Vec<u8>, IdentityError> {
+    if let Some(s) = &settings.jwt_secret {
         return Ok(s.expose_secret().as_bytes().to_vec());
     }
     let path = platform.config.data_dir.join("jwt.secret");

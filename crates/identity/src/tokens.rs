@@ -36,7 +36,8 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub fn new(secret: &[u8]) -> Self {
+    /// Keys derived from the signing secret; `kid` is the first 8 bytes of its SHA-256.
+    pub fn new(secret: &[u8]) -> Result<Self, IdentityError> {
         let kid = hex::encode(&Sha256::digest(secret)[..8]);
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
@@ -47,13 +48,15 @@ impl Keys {
             mac.update(b"trellis verification codes");
             mac.finalize().into_bytes().to_vec()
         };
-        Keys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+        let bad_key =
+            |e: jsonwebtoken::errors::Error| IdentityError::Internal(format!("signing key: {e}"));
+        Ok(Keys {
+            encoding: EncodingKey::from_secret(secret).map_err(bad_key)?,
+            decoding: DecodingKey::from_secret(secret).map_err(bad_key)?,
             kid,
             validation,
             code_key,
-        }
+        })
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, IdentityError> {
@@ -115,13 +118,13 @@ mod tests {
 
     #[test]
     fn sign_verify_and_reject() {
-        let k = Keys::new(b"a-secret-of-reasonable-length-0123456789");
+        let k = Keys::new(b"a-secret-of-reasonable-length-0123456789").unwrap();
         let c = claims(60);
         let t = k.sign(&c).unwrap();
         assert_eq!(k.verify(&t).unwrap().sub, c.sub);
         let header = jsonwebtoken::decode_header(&t).unwrap();
         assert_eq!(header.kid.as_deref().map(str::len), Some(16));
-        let other = Keys::new(b"another-secret-of-reasonable-length-xx");
+        let other = Keys::new(b"another-secret-of-reasonable-length-xx").unwrap();
         assert!(matches!(other.verify(&t), Err(IdentityError::InvalidToken)));
         let expired = k.sign(&claims(-120)).unwrap();
         assert!(matches!(

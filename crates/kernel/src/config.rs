@@ -9,13 +9,35 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-/// Deployment mode; production refuses weak secrets and the default admin password.
+/// Deployment mode (`TRELLIS_ENV`); production refuses weak secrets and the default admin
+/// password.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
+    /// `development` (alias `dev`), the default.
     Development,
+    /// `production` (alias `prod`).
     Production,
+}
+
+impl Environment {
+    /// Parses `development|dev|production|prod`.
+    pub fn parse(s: &str) -> Option<Environment> {
+        match s {
+            "development" | "dev" => Some(Environment::Development),
+            "production" | "prod" => Some(Environment::Production),
+            _ => None,
+        }
+    }
+
+    /// The mode named by `TRELLIS_ENV` in `vars` (development when unset or invalid; the
+    /// kernel's configuration reports an invalid value).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Environment {
+        vars.get("TRELLIS_ENV")
+            .and_then(|v| Environment::parse(v.trim()))
+            .unwrap_or(Environment::Development)
+    }
 }
 
 /// Log output format.
@@ -57,14 +79,7 @@ pub struct Config {
     /// `s3://<bucket>[/<prefix>]`; `None` means `<data dir>/blobs` (see
     /// [`crate::blob::BlobStore::from_url`]).
     pub blob_url: Option<String>,
-    /// `None` means "not configured": development generates one and keeps it in the data dir.
-    pub jwt_secret: Option<SecretString>,
-    pub access_token_minutes: i64,
-    pub refresh_token_days: i64,
     pub smtp: Option<SmtpConfig>,
-    pub admin_username: String,
-    pub admin_password: SecretString,
-    pub admin_email: String,
     pub cors_origins: Vec<String>,
     pub rate_limit: RateLimitConfig,
     pub max_request_size: usize,
@@ -72,22 +87,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Apps to mount; empty means all.
     pub apps: Vec<String>,
-    /// How long a request waits for a password-hashing slot before answering 503.
-    pub hash_queue_timeout_ms: u64,
-    /// Per-IP login attempts allowed per minute (0 disables).
-    pub login_ip_per_minute: u32,
-    /// Per-IP verification-code sends allowed per hour (0 disables).
-    pub code_ip_per_hour: u32,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_seconds: u64,
-    /// Seconds between two verification codes for the same email and purpose.
-    pub code_cooldown_seconds: u64,
     /// The variables this configuration was read from, for apps' own settings.
     pub vars: std::sync::Arc<HashMap<String, String>>,
 }
-
-/// The password used for the admin account when `ADMIN_PASSWORD` is unset (development only).
-pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
 
 /// Every problem found in the environment, reported together.
 #[derive(Debug)]
@@ -176,12 +180,12 @@ impl Config {
     /// Parses a configuration from a map of variables (the environment, or a test's map).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigErrors> {
         let mut r = Reader::new(vars);
-        let env = match r.string(&["TRELLIS_ENV"], "development").as_str() {
-            "development" | "dev" => Environment::Development,
-            "production" | "prod" => Environment::Production,
-            other => {
+        let env = match Environment::parse(&r.string(&["TRELLIS_ENV"], "development")) {
+            Some(e) => e,
+            None => {
                 r.errors.push(format!(
-                    "TRELLIS_ENV={other:?} is not one of development|production"
+                    "TRELLIS_ENV={:?} is not one of development|production",
+                    r.string(&["TRELLIS_ENV"], "")
                 ));
                 Environment::Development
             }
@@ -219,27 +223,6 @@ impl Config {
             r.errors
                 .push("TRELLIS_BLOB_URL must start with file:// or s3://".to_string());
         }
-        let jwt_secret = r
-            .raw(&["JWT_SECRET_KEY", "JWT_SECRET"])
-            .map(|(_, v)| SecretString::from(v));
-        let access_token_minutes = r.parse(
-            &["JWT_ACCESS_TOKEN_EXPIRE_MINUTES"],
-            30i64,
-            "a whole number of minutes",
-        );
-        let refresh_token_days = r.parse(
-            &["JWT_REFRESH_TOKEN_EXPIRE_DAYS"],
-            7i64,
-            "a whole number of days",
-        );
-        if access_token_minutes <= 0 {
-            r.errors
-                .push("JWT_ACCESS_TOKEN_EXPIRE_MINUTES must be positive".to_string());
-        }
-        if refresh_token_days <= 0 {
-            r.errors
-                .push("JWT_REFRESH_TOKEN_EXPIRE_DAYS must be positive".to_string());
-        }
         let smtp = match r.raw(&["SMTP_HOST"]) {
             None => None,
             Some((_, host)) => {
@@ -263,10 +246,6 @@ impl Config {
                 })
             }
         };
-        let admin_username = r.string(&["ADMIN_USERNAME"], "admin");
-        let admin_password =
-            SecretString::from(r.string(&["ADMIN_PASSWORD"], DEFAULT_ADMIN_PASSWORD));
-        let admin_email = r.string(&["ADMIN_EMAIL"], "admin@trellis.local");
         let cors_origins = parse_list(&r.string(&["CORS_ORIGINS", "CORS_ALLOWED_ORIGINS"], ""));
         let rate_limit = RateLimitConfig {
             enabled: r.boolean(&["RATE_LIMIT_ENABLED"], true),
@@ -296,42 +275,11 @@ impl Config {
             .into_iter()
             .filter(|a| a != "all")
             .collect();
-        let hash_queue_timeout_ms = r.parse(
-            &["TRELLIS_HASH_QUEUE_TIMEOUT_MS"],
-            5_000u64,
-            "a whole number of milliseconds",
-        );
-        let login_ip_per_minute =
-            r.parse(&["TRELLIS_LOGIN_IP_PER_MINUTE"], 30u32, "a whole number");
-        let code_ip_per_hour = r.parse(&["TRELLIS_CODE_IP_PER_HOUR"], 20u32, "a whole number");
         let shutdown_grace_seconds = r.parse(
             &["TRELLIS_SHUTDOWN_GRACE_SECONDS"],
             10u64,
             "a whole number of seconds",
         );
-
-        let code_cooldown_seconds = r.parse(
-            &["TRELLIS_CODE_COOLDOWN_SECONDS"],
-            60u64,
-            "a whole number of seconds",
-        );
-
-        if env == Environment::Production {
-            match &jwt_secret {
-                None => r
-                    .errors
-                    .push("JWT_SECRET_KEY must be set in production".to_string()),
-                Some(s) if s.expose_secret().len() < 32 => r
-                    .errors
-                    .push("JWT_SECRET_KEY must be at least 32 bytes in production".to_string()),
-                Some(_) => {}
-            }
-            if admin_password.expose_secret() == DEFAULT_ADMIN_PASSWORD {
-                r.errors.push(
-                    "ADMIN_PASSWORD must be set to a non-default value in production".to_string(),
-                );
-            }
-        }
 
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
@@ -344,24 +292,14 @@ impl Config {
             database_url,
             redis_url,
             blob_url,
-            jwt_secret,
-            access_token_minutes,
-            refresh_token_days,
             smtp,
-            admin_username,
-            admin_password,
-            admin_email,
             cors_origins,
             rate_limit,
             max_request_size,
             log_level,
             log_format,
             apps,
-            hash_queue_timeout_ms,
-            login_ip_per_minute,
-            code_ip_per_hour,
             shutdown_grace_seconds,
-            code_cooldown_seconds,
             vars: std::sync::Arc::new(vars.clone()),
         })
     }
@@ -397,17 +335,6 @@ impl Config {
                     .map(mask_url)
                     .unwrap_or_else(|| "(unset: <data dir>/blobs)".into()),
             ),
-            ("JWT_SECRET_KEY", mask(&self.jwt_secret)),
-            (
-                "JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
-                self.access_token_minutes.to_string(),
-            ),
-            (
-                "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
-                self.refresh_token_days.to_string(),
-            ),
-            ("ADMIN_USERNAME", self.admin_username.clone()),
-            ("ADMIN_PASSWORD", "********".to_string()),
             ("CORS_ORIGINS", self.cors_origins.join(",")),
             ("RATE_LIMIT_ENABLED", self.rate_limit.enabled.to_string()),
             ("RATE_LIMIT_TIMES", self.rate_limit.times.to_string()),
@@ -492,22 +419,15 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://./data/trellis.db");
         assert!(c.redis_url.is_none());
         assert!(c.blob_url.is_none());
-        assert_eq!(c.access_token_minutes, 30);
         assert_eq!(c.max_request_size, 10 * 1024 * 1024);
         assert!(c.app_enabled("microdock"));
     }
 
     #[test]
     fn aliases_are_read() {
-        let c = Config::from_vars(&vars(&[
-            ("API_PORT", "9001"),
-            ("API_HOST", "0.0.0.0"),
-            ("JWT_SECRET", "x"),
-        ]))
-        .unwrap();
+        let c = Config::from_vars(&vars(&[("API_PORT", "9001"), ("API_HOST", "0.0.0.0")])).unwrap();
         assert_eq!(c.port, 9001);
         assert_eq!(c.host.to_string(), "0.0.0.0");
-        assert!(c.jwt_secret.is_some());
     }
 
     #[test]
@@ -534,24 +454,6 @@ mod tests {
     }
 
     #[test]
-    fn production_refuses_weak_secrets_and_default_admin() {
-        let err = Config::from_vars(&vars(&[
-            ("TRELLIS_ENV", "production"),
-            ("JWT_SECRET_KEY", "short"),
-        ]))
-        .unwrap_err();
-        let text = err.to_string();
-        assert!(text.contains("JWT_SECRET_KEY"));
-        assert!(text.contains("ADMIN_PASSWORD"));
-        let ok = Config::from_vars(&vars(&[
-            ("TRELLIS_ENV", "production"),
-            ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
-            ("ADMIN_PASSWORD", "a-strong-one-2026"),
-        ]));
-        assert!(ok.is_ok());
-    }
-
-    #[test]
     fn lists_and_masks() {
         assert_eq!(
             parse_list(r#"["http://a:1", "http://b"]"#),
@@ -561,7 +463,8 @@ mod tests {
             mask_url("postgres://u:secret@h:5432/db"),
             "postgres://u:****@h:5432/db"
         );
-        let c = Config::from_vars(&vars(&[("JWT_SECRET_KEY", "topsecret")])).unwrap();
+        let c =
+            Config::from_vars(&vars(&[("DATABASE_URL", "postgres://u:topsecret@h/db")])).unwrap();
         let text = format!("{:?}", c.describe());
         assert!(!text.contains("topsecret"));
     }

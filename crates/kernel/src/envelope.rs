@@ -1,69 +1,198 @@
 //! Per-app envelopes ("profiles") and the layer that renders every error in the envelope of
 //! the app that owns the request path.
 //!
-//! Handlers, extractors, rate limits and the router's own 404/405/413 all produce either an
-//! [`ApiError`] in the response extensions or a bare error status. The layer here turns both
-//! into the owning app's JSON envelope, so no client ever sees a framework's text body.
+//! Each seed wraps its answers differently (see `ARCHITECTURE.md`, "Errors and envelopes"):
+//! an app implements [`Profile`] once, for its success and its error bodies, with typed
+//! structs serialized straight to bytes. Handlers answer [`Done`]; extractors, rate limits and
+//! the router's own 404/405/413 produce an [`ApiError`] in the response extensions (or a bare
+//! error status), and [`render_errors`] turns those into the owning app's body, so no client
+//! ever sees a framework's text body.
 
+use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
-use serde_json::{Value, json};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::http::request_id;
 
-/// How one app writes its error bodies.
-pub trait Envelope: Send + Sync + 'static {
-    /// The JSON body for `err`; `request_id` is the id of the current request.
-    fn error_body(&self, err: &ApiError, request_id: &str) -> Value;
+/// What a success body is made of; a [`Profile`] arranges these fields in its seed's shape.
+pub struct Success<'a, T> {
+    /// The HTTP status (200, 201, ...).
+    pub status: StatusCode,
+    /// The human message (`"插件上传成功"`, `"login successful"`).
+    pub message: &'a str,
+    /// The payload.
+    pub data: &'a T,
+    /// The id of the current request (`X-Request-ID`).
+    pub request_id: &'a str,
 }
 
-/// The envelope used for paths no app owns (`/health`, unknown paths).
-pub struct KernelEnvelope;
+/// How one app writes its bodies.
+///
+/// `error_body` is called through `dyn Profile` by [`render_errors`]; `success_body` is
+/// generic and called statically by [`Done`]. Both serialize typed structs straight to bytes.
+pub trait Profile: Send + Sync + 'static {
+    /// The JSON body for `err`; `request_id` is the id of the current request.
+    fn error_body(&self, err: &ApiError, request_id: &str) -> Vec<u8>;
 
-impl Envelope for KernelEnvelope {
-    fn error_body(&self, err: &ApiError, request_id: &str) -> Value {
-        json!({
-            "success": false,
-            "error": err.code,
-            "message": err.message,
-            "details": null,
-            "request_id": request_id,
+    /// The JSON body of a successful answer.
+    fn success_body<T: Serialize>(s: &Success<'_, T>) -> serde_json::Result<Vec<u8>>
+    where
+        Self: Sized;
+}
+
+/// The current time as RFC 3339 with milliseconds, UTC (`2026-11-30T05:35:56.123Z`), the
+/// `timestamp` field of the envelopes that carry one.
+pub fn timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A JSON response from already-serialized bytes (`Content-Type: application/json`).
+pub fn json_response(status: StatusCode, bytes: Vec<u8>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A successful answer in profile `P`'s envelope: `data` plus a human message.
+pub struct Done<P, T> {
+    /// 200 unless set otherwise ([`Done::created`]).
+    pub status: StatusCode,
+    /// The human message.
+    pub message: Cow<'static, str>,
+    /// The payload.
+    pub data: T,
+    profile: PhantomData<fn() -> P>,
+}
+
+impl<P: Profile, T: Serialize> Done<P, T> {
+    /// A 200 answer.
+    pub fn ok(data: T, message: impl Into<Cow<'static, str>>) -> Self {
+        Done {
+            status: StatusCode::OK,
+            message: message.into(),
+            data,
+            profile: PhantomData,
+        }
+    }
+
+    /// A 201 answer.
+    pub fn created(data: T, message: impl Into<Cow<'static, str>>) -> Self {
+        Done {
+            status: StatusCode::CREATED,
+            ..Self::ok(data, message)
+        }
+    }
+
+    /// The serialized body (the MicroDock list cache keeps these bytes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ApiError> {
+        let rid = request_id::current().unwrap_or_default();
+        P::success_body(&Success {
+            status: self.status,
+            message: &self.message,
+            data: &self.data,
+            request_id: &rid,
+        })
+        .map_err(ApiError::internal)
+    }
+}
+
+impl<P: Profile, T: Serialize> IntoResponse for Done<P, T> {
+    fn into_response(self) -> Response {
+        match self.to_bytes() {
+            Ok(bytes) => json_response(self.status, bytes),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+/// The error body used for paths no app owns (`/health`, unknown paths):
+/// `{success: false, error, message, details, request_id}`.
+pub struct KernelProfile;
+
+#[derive(Serialize)]
+struct KernelError<'a> {
+    success: bool,
+    error: &'a str,
+    message: &'a str,
+    details: Option<&'a [FieldError]>,
+    request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct KernelSuccess<'a, T> {
+    success: bool,
+    message: &'a str,
+    data: &'a T,
+    request_id: &'a str,
+}
+
+impl Profile for KernelProfile {
+    fn error_body(&self, err: &ApiError, request_id: &str) -> Vec<u8> {
+        to_bytes(&KernelError {
+            success: false,
+            error: &err.code,
+            message: &err.message,
+            details: err.fields.as_deref(),
+            request_id,
+        })
+    }
+
+    fn success_body<T: Serialize>(s: &Success<'_, T>) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(&KernelSuccess {
+            success: true,
+            message: s.message,
+            data: s.data,
+            request_id: s.request_id,
         })
     }
 }
 
-/// Path prefixes mapped to envelopes; the longest matching prefix wins.
+/// Serializes an error body. Error bodies are plain structs of strings and never fail to
+/// serialize; should one ever fail, the client still gets valid JSON.
+pub fn to_bytes<T: Serialize>(body: &T) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_else(|_| b"{\"success\":false}".to_vec())
+}
+
+/// Path prefixes mapped to profiles; the longest matching prefix wins.
 #[derive(Clone)]
 pub struct Profiles {
-    routes: Vec<(String, Arc<dyn Envelope>)>,
-    fallback: Arc<dyn Envelope>,
+    routes: Vec<(String, Arc<dyn Profile>)>,
+    fallback: Arc<dyn Profile>,
 }
 
 impl Default for Profiles {
     fn default() -> Self {
         Profiles {
             routes: Vec::new(),
-            fallback: Arc::new(KernelEnvelope),
+            fallback: Arc::new(KernelProfile),
         }
     }
 }
 
 impl Profiles {
-    /// Registers `envelope` for every path equal to `prefix` or below it.
-    pub fn add(&mut self, prefix: &str, envelope: Arc<dyn Envelope>) {
+    /// Registers `profile` for every path equal to `prefix` or below it.
+    pub fn add(&mut self, prefix: &str, profile: Arc<dyn Profile>) {
         self.routes
-            .push((prefix.trim_end_matches('/').to_string(), envelope));
+            .push((prefix.trim_end_matches('/').to_string(), profile));
         self.routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
     }
 
-    /// The envelope for `path`.
-    pub fn for_path(&self, path: &str) -> &dyn Envelope {
+    /// The profile for `path`.
+    pub fn for_path(&self, path: &str) -> &dyn Profile {
         self.routes
             .iter()
             .find(|(p, _)| {
@@ -113,8 +242,7 @@ pub async fn render_errors(
         }
     };
     let rid = request_id::current().unwrap_or_default();
-    let body = profiles.for_path(&path).error_body(&err, &rid);
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let bytes = profiles.for_path(&path).error_body(&err, &rid);
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -128,9 +256,12 @@ mod tests {
     use super::*;
 
     struct Named(&'static str);
-    impl Envelope for Named {
-        fn error_body(&self, _: &ApiError, _: &str) -> Value {
-            json!(self.0)
+    impl Profile for Named {
+        fn error_body(&self, _: &ApiError, _: &str) -> Vec<u8> {
+            self.0.as_bytes().to_vec()
+        }
+        fn success_body<T: Serialize>(_: &Success<'_, T>) -> serde_json::Result<Vec<u8>> {
+            Ok(Vec::new())
         }
     }
 
@@ -140,11 +271,27 @@ mod tests {
         p.add("/api", Arc::new(Named("api")));
         p.add("/api/v1/users", Arc::new(Named("users")));
         let e = ApiError::not_found("x");
-        let pick = |path| p.for_path(path).error_body(&e, "");
-        assert_eq!(pick("/api/v1/users/me"), json!("users"));
-        assert_eq!(pick("/api/v1/users"), json!("users"));
-        assert_eq!(pick("/api/v1/usersx"), json!("api"));
-        assert_eq!(pick("/api/plugins/list"), json!("api"));
-        assert_eq!(pick("/health")["success"], json!(false));
+        let pick = |path| String::from_utf8(p.for_path(path).error_body(&e, "")).unwrap();
+        assert_eq!(pick("/api/v1/users/me"), "users");
+        assert_eq!(pick("/api/v1/users"), "users");
+        assert_eq!(pick("/api/v1/usersx"), "api");
+        assert_eq!(pick("/api/plugins/list"), "api");
+        let kernel: serde_json::Value = serde_json::from_str(&pick("/health")).unwrap();
+        assert_eq!(kernel["success"], false);
+        assert_eq!(kernel["error"], "not_found");
+    }
+
+    #[test]
+    fn field_errors_travel_in_the_kernel_body() {
+        let e = ApiError::validation("bad").with_fields(vec![FieldError::new(
+            "email",
+            "invalid_email",
+            "not an e-mail address",
+        )]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&KernelProfile.error_body(&e, "r1")).unwrap();
+        assert_eq!(v["details"][0]["field"], "email");
+        assert_eq!(v["details"][0]["code"], "invalid_email");
+        assert_eq!(v["request_id"], "r1");
     }
 }

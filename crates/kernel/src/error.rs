@@ -13,15 +13,47 @@ use axum::response::{IntoResponse, Response};
 /// A client-visible error.
 #[derive(Clone, Debug)]
 pub struct ApiError {
+    /// The HTTP status (4xx for the client's mistakes, 5xx for ours).
     pub status: StatusCode,
     /// Stable snake_case code, e.g. `validation_error`.
     pub code: Cow<'static, str>,
+    /// The human message, in the app's language.
     pub message: Cow<'static, str>,
     /// Seconds, sent as `Retry-After`.
     pub retry_after: Option<u64>,
+    /// Per-field problems of a validation error, rendered by each profile in its seed's
+    /// shape (workflow `details`, Momentum `errors`, the diet planner `detail`).
+    pub fields: Option<Vec<FieldError>>,
+}
+
+/// One field's problem in a validation error: `{field, code, message}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The field's name as the client sent it (`email`, `items[2].name`).
+    pub field: String,
+    /// Stable snake_case code (`required`, `too_long`, `invalid_email`).
+    pub code: Cow<'static, str>,
+    /// The human message.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl ApiError {
+    /// An error with a status, a stable code and a message.
     pub fn new(
         status: StatusCode,
         code: impl Into<Cow<'static, str>>,
@@ -32,14 +64,23 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             retry_after: None,
+            fields: None,
         }
     }
 
+    /// Attaches per-field problems (see [`FieldError`]).
+    pub fn with_fields(mut self, fields: Vec<FieldError>) -> Self {
+        self.fields = Some(fields);
+        self
+    }
+
+    /// Sends `Retry-After: seconds` (at least 1).
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds.max(1));
         self
     }
 
+    /// 422 `validation_error`.
     pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -48,10 +89,12 @@ impl ApiError {
         )
     }
 
+    /// 404 `not_found`.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 503 `service_unavailable`.
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -119,8 +162,18 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::internal(e)
+impl From<crate::db::StoreError> for ApiError {
+    /// The store errors no app maps to a client condition of its own: NUL text is the
+    /// client's (422), an unreachable database is 503, anything else is a logged 500.
+    fn from(e: crate::db::StoreError) -> Self {
+        use crate::db::StoreError;
+        match e {
+            StoreError::InvalidText => ApiError::validation("text must not contain NUL characters"),
+            StoreError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "database unavailable");
+                ApiError::unavailable("database unavailable, retry shortly").with_retry_after(1)
+            }
+            other => ApiError::internal(other),
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! The platform shared by every Trellis app. It knows no app: apps build on [`Platform`]
-//! (config, database, key-value, blobs, mail, clock, metrics), render errors through
-//! [`envelope::Envelope`], and are wrapped by [`http::assemble`] into the served router.
+//! (config, database, key-value, blobs, mail, clock, metrics, tracked tasks), describe
+//! themselves with an [`app::App`], render bodies through their [`envelope::Profile`], and are
+//! wrapped by [`http::assemble`] into the served router.
 
+pub mod app;
 pub mod blob;
 pub mod clock;
 pub mod config;
@@ -14,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod kv;
 pub mod mail;
+pub mod tasks;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,36 +32,53 @@ use crate::db::Db;
 use crate::http::metrics::Metrics;
 use crate::kv::Kv;
 use crate::mail::Mailer;
+use crate::tasks::Tasks;
 
 /// Everything an app needs from the platform; cheap to clone.
 #[derive(Clone)]
 pub struct Platform {
+    /// The kernel's configuration (apps read their own settings from `config.vars`).
     pub config: Arc<Config>,
+    /// SQLite or PostgreSQL.
     pub db: Db,
+    /// In-process or Redis key-value, rate limits, pub/sub.
     pub kv: Kv,
+    /// Plugin files and backups.
     pub blobs: BlobStore,
+    /// SMTP or the outbox directory.
     pub mailer: Mailer,
+    /// The time source (tests advance it).
     pub clock: Clock,
+    /// Prometheus registry of this server.
     pub metrics: Arc<Metrics>,
+    /// Tracked background tasks and the shutdown token.
+    pub tasks: Tasks,
 }
 
 /// A failure while opening the platform's resources at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// `TRELLIS_DATA_DIR` cannot be created.
     #[error("cannot create data directory {path}: {source}")]
     DataDir {
+        /// The directory.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// `DATABASE_URL` cannot be opened.
     #[error("cannot open database: {0}")]
     Database(#[from] sqlx::Error),
+    /// `REDIS_URL` cannot be reached.
     #[error("cannot connect to Redis: {0}")]
     Redis(#[from] kv::KvError),
+    /// The SMTP settings are unusable.
     #[error("mail configuration: {0}")]
     Mail(#[from] mail::MailError),
     /// `TRELLIS_BLOB_URL` names a store that cannot be opened.
     #[error("blob storage (TRELLIS_BLOB_URL): {0}")]
     Blobs(#[from] blob::BlobError),
+    /// A migration failed.
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -90,6 +110,7 @@ impl Platform {
             mailer,
             clock: Clock::default(),
             metrics: Arc::default(),
+            tasks: Tasks::default(),
         })
     }
 }

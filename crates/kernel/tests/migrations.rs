@@ -1,7 +1,8 @@
 //! Both backends end with the same tables and columns after every crate's migrations
 //! (each app adds its own set to `all_migrations`).
 
-use trellis_kernel::db::Db;
+use trellis_kernel::db::{Db, StoreError};
+use trellis_kernel::on_tx;
 use trellis_kernel::testing::{Backend, platform, services};
 
 async fn columns(db: &Db) -> Vec<(String, String)> {
@@ -15,11 +16,11 @@ async fn columns(db: &Db) -> Vec<(String, String)> {
             .unwrap();
             let mut out = Vec::new();
             for (t,) in tables {
-                let cs: Vec<(String,)> =
-                    sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{t}')"))
-                        .fetch_all(&p.read)
-                        .await
-                        .unwrap();
+                let cs: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info($1)")
+                    .bind(&t)
+                    .fetch_all(&p.read)
+                    .await
+                    .unwrap();
                 out.extend(cs.into_iter().map(|(c,)| (t.clone(), c)));
             }
             out
@@ -57,6 +58,70 @@ async fn sqlite_and_postgres_schemas_match() {
         assert!(a.iter().any(|(t, _)| t == table), "{table} missing");
     }
     assert_eq!(a, b);
+}
+
+/// A unique violation names the same constraint on both backends (the naming rule of
+/// `docs/DATABASE.md`: `<table>_<columns>_key`), so apps map violations by name, not by
+/// guessing from messages.
+#[tokio::test]
+async fn unique_violations_name_the_same_constraint_on_both_backends() {
+    let mut backends = vec![platform(Backend::Embedded, &[]).await];
+    if services().is_some() {
+        backends.push(platform(Backend::Services, &[]).await);
+    }
+    for t in &backends {
+        let db = &t.platform.db;
+        for m in all_migrations() {
+            db.migrate(&m).await.unwrap();
+        }
+        let now = chrono::Utc::now();
+        let insert_user = async |id: uuid::Uuid, username: &str, email: &str| {
+            let mut tx = db.begin().await.unwrap();
+            let r = on_tx!(&mut tx, c => sqlx::query(
+                "INSERT INTO users (id, username, username_key, email, password_hash, status, role, created_at, updated_at) \
+                 VALUES ($1, $2, $2, $3, 'x', 'active', 'user', $4, $4)")
+                .bind(id).bind(username).bind(email).bind(now).execute(&mut *c).await.map(|_| ()));
+            match r {
+                Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
+                Err(e) => Err(StoreError::from(e).to_string()),
+            }
+        };
+        insert_user(uuid::Uuid::now_v7(), "ann", "ann@example.com")
+            .await
+            .unwrap();
+        let taken = insert_user(uuid::Uuid::now_v7(), "ann", "other@example.com")
+            .await
+            .unwrap_err();
+        assert!(
+            taken.contains("users_username_key_key"),
+            "{} {taken}",
+            db.kind()
+        );
+        let taken = insert_user(uuid::Uuid::now_v7(), "bob", "ann@example.com")
+            .await
+            .unwrap_err();
+        assert!(taken.contains("users_email_key"), "{} {taken}", db.kind());
+
+        let mut tx = db.begin().await.unwrap();
+        let version = async |tx: &mut trellis_kernel::db::Tx| -> Result<(), StoreError> {
+            on_tx!(tx, c => sqlx::query(
+                "INSERT INTO plugin_versions (plugin_name, version, file_name, file_path, file_size, file_hash, \
+                 dependencies, engines, created_at) VALUES ('com.a.b', '1.0.0', 'f', 'p', 1, 'h', '{}', '{}', $1)")
+                .bind(now).execute(&mut *c).await.map(|_| ()))?;
+            Ok(())
+        };
+        on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO plugins (name, main_dll, entry_class, current_version, upload_key_hash, created_at, updated_at) \
+             VALUES ('com.a.b', 'M.dll', 'M', '1.0.0', 'h', $1, $1)")
+            .bind(now).execute(&mut *c).await.map(|_| ())).unwrap();
+        version(&mut tx).await.unwrap();
+        let err = version(&mut tx).await.unwrap_err();
+        assert!(
+            err.violates("plugin_versions_plugin_name_version_key"),
+            "{} {err}",
+            db.kind()
+        );
+    }
 }
 
 /// The kernel depends on no app, so the test reads their migration folders directly.

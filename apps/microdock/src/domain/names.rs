@@ -1,16 +1,12 @@
 //! Plugin names (reverse domain), backup user keys, and file-name sanitizing.
 
-use axum::http::StatusCode;
-use trellis_kernel::ApiError;
-
-use crate::error::invalid_params;
-
 /// `com.example.myplugin`: two or more dot-separated segments of letters, digits, `_` and
 /// `-`, each starting with a letter or digit; at most 128 characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PluginName(String);
 
 impl PluginName {
+    /// Parses a name; the error is the message clients see.
     pub fn parse(s: &str) -> Result<Self, String> {
         let ok = s.len() <= 128
             && s.split('.').count() >= 2
@@ -30,27 +26,27 @@ impl PluginName {
         }
     }
 
-    /// Parses a name from a request; a malformed one cannot exist, so it is a 404.
-    pub fn lookup(s: &str) -> Result<Self, ApiError> {
-        Self::parse(s).map_err(|_| crate::error::plugin_not_found())
+    /// Parses a name from a lookup request: a malformed one cannot exist (`None`, answered
+    /// as "not found" by the caller).
+    pub fn lookup(s: &str) -> Option<Self> {
+        Self::parse(s).ok()
     }
 
+    /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// A backup owner's key: `[A-Za-z0-9_-]{1,128}`. It works as a secret.
-pub fn user_key(s: &str) -> Result<&str, ApiError> {
+pub fn user_key(s: &str) -> Result<&str, String> {
     let ok = (1..=128).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(s)
     } else {
-        Err(invalid_params(
-            "user_key 只能包含字母、数字、下划线和连字符，长度 1-128",
-        ))
+        Err("user_key 只能包含字母、数字、下划线和连字符，长度 1-128".to_string())
     }
 }
 
@@ -97,16 +93,12 @@ pub fn storage_file_name(display: &str) -> String {
     }
 }
 
-/// 422 for an unknown backup type.
-pub fn backup_type(s: &str) -> Result<&'static str, ApiError> {
+/// `program` or `plugin`; `None` for anything else.
+pub fn backup_type(s: &str) -> Option<&'static str> {
     match s {
-        "program" => Ok("program"),
-        "plugin" => Ok("plugin"),
-        _ => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_error",
-            "备份类型必须是 program 或 plugin",
-        )),
+        "program" => Some("program"),
+        "plugin" => Some("plugin"),
+        _ => None,
     }
 }
 

@@ -6,24 +6,24 @@ use axum::http::request::Parts;
 use trellis_identity::{Principal, auth::bearer};
 use trellis_kernel::ApiError;
 
-use crate::error::{not_admin, not_logged_in};
-use crate::state::MdState;
+use crate::error::MicroDockError;
+use crate::state::MicroDockState;
 
 /// An authenticated administrator.
 pub struct Admin(pub Principal);
 
-impl FromRequestParts<MdState> for Admin {
+impl FromRequestParts<MicroDockState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &MdState) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or_else(not_logged_in)?;
+    async fn from_request_parts(parts: &mut Parts, st: &MicroDockState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or(MicroDockError::NotLoggedIn)?;
         let p = st
             .identity
             .authenticate(token)
             .await
-            .map_err(|_| not_logged_in())?;
+            .map_err(|_| MicroDockError::NotLoggedIn)?;
         if !p.role.is_admin() {
-            return Err(not_admin());
+            return Err(MicroDockError::NotAdmin.into());
         }
         Ok(Admin(p))
     }
@@ -32,10 +32,10 @@ impl FromRequestParts<MdState> for Admin {
 /// An administrator if the request carries a valid admin token; anyone otherwise.
 pub struct MaybeAdmin(pub Option<Principal>);
 
-impl FromRequestParts<MdState> for MaybeAdmin {
+impl FromRequestParts<MicroDockState> for MaybeAdmin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &MdState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, st: &MicroDockState) -> Result<Self, ApiError> {
         let Some(token) = bearer(parts) else {
             return Ok(MaybeAdmin(None));
         };

@@ -11,11 +11,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::{Admin, MaybeAdmin};
-use crate::envelope::{Reply, done, json_bytes};
-use crate::error::not_admin;
-use crate::state::MdState;
+use crate::envelope::{Reply, done};
+use crate::error::MicroDockError;
+use crate::state::MicroDockState;
+use trellis_kernel::envelope::json_response;
 
-pub fn router() -> OpenApiRouter<MdState> {
+pub fn router() -> OpenApiRouter<MicroDockState> {
     OpenApiRouter::new()
         .routes(routes!(login))
         .routes(routes!(logout))
@@ -50,7 +51,7 @@ struct LoginResponse<'a> {
 #[utoipa::path(post, path = "/api/auth/login", tag = "microdock", request_body = LoginBody,
     responses((status = 200, body = TokenData), (status = 401, description = "用户名或密码错误"), (status = 403, description = "不是管理员")))]
 async fn login(
-    State(st): State<MdState>,
+    State(st): State<MicroDockState>,
     ctx: ClientCtx,
     Json(b): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
@@ -68,7 +69,7 @@ async fn login(
             other => other.into(),
         })?;
     if !out.user.role.is_admin() {
-        return Err(not_admin());
+        return Err(MicroDockError::NotAdmin.into());
     }
     let data = TokenData {
         token: out.tokens.access_token,
@@ -84,13 +85,13 @@ async fn login(
         data: &data,
     })
     .map_err(ApiError::internal)?;
-    Ok(json_bytes(StatusCode::OK, body))
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// Administrator logout: the session is revoked, so the token stops working at once.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "microdock",
     responses((status = 200, description = "登出成功"), (status = 401)), security(("bearer" = [])))]
-async fn logout(State(st): State<MdState>, Admin(p): Admin) -> Reply<()> {
+async fn logout(State(st): State<MicroDockState>, Admin(p): Admin) -> Reply<()> {
     st.identity.logout_principal(&p).await?;
     Ok(done("登出成功", ()))
 }
@@ -104,7 +105,7 @@ pub struct AuthStatus {
 
 /// Authentication status; works with or without a token.
 #[utoipa::path(get, path = "/api/auth/me", tag = "microdock", responses((status = 200, body = AuthStatus)))]
-async fn me(State(st): State<MdState>, MaybeAdmin(p): MaybeAdmin) -> Reply<AuthStatus> {
+async fn me(State(st): State<MicroDockState>, MaybeAdmin(p): MaybeAdmin) -> Reply<AuthStatus> {
     let status = match p {
         Some(p) => AuthStatus {
             is_logged_in: true,

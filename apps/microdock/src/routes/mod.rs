@@ -4,15 +4,15 @@ mod access;
 mod auth;
 mod backups;
 mod files;
-mod multipart;
+pub(crate) mod multipart;
 mod plugins;
 mod system;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::state::MdState;
+use crate::state::MicroDockState;
 
-pub fn router(max_upload: u64) -> OpenApiRouter<MdState> {
+pub fn router(max_upload: u64) -> OpenApiRouter<MicroDockState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(plugins::router(max_upload))

@@ -8,36 +8,36 @@ use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::StatusCode;
 use trellis_kernel::ApiError;
-use trellis_kernel::blob::{BlobError, BlobStore, PutInfo};
+use trellis_kernel::blob::{BlobError, BlobStore, PutInfo, Spooled};
 
-use crate::error::{invalid_params, too_large};
+use crate::error::MicroDockError;
 
-/// The file part, stored under a temporary key.
+/// The file part, spooled to a local temporary file (removed when dropped unless committed
+/// to the blob store).
 pub struct TempFile {
-    pub key: String,
+    /// The spooled file (local, seekable: archives are inspected from it).
+    pub spooled: Spooled,
+    /// The file name the client sent.
     pub client_name: String,
+    /// Size and SHA-256, computed while it streamed.
     pub info: PutInfo,
 }
 
 /// A parsed form: at most one file and short text fields.
 pub struct Form {
+    /// The `file` part, if sent.
     pub file: Option<TempFile>,
+    /// Text fields (at most 16, each at most 4 KiB), trimmed.
     pub fields: HashMap<String, String>,
 }
 
 impl Form {
+    /// A non-empty text field.
     pub fn text(&self, name: &str) -> Option<&str> {
         self.fields
             .get(name)
             .map(String::as_str)
             .filter(|s| !s.is_empty())
-    }
-
-    /// Deletes the temporary file (after a failure, or once it has been moved).
-    pub async fn discard(&self, blobs: &BlobStore) {
-        if let Some(f) = &self.file {
-            let _ = blobs.delete(&f.key).await;
-        }
     }
 }
 
@@ -46,11 +46,7 @@ fn multipart_error(e: MultipartError) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(status, "file_too_large", "文件大小超过限制");
     }
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_form",
-        format!("表单格式错误：{}", e.body_text()),
-    )
+    MicroDockError::InvalidForm(format!("表单格式错误：{}", e.body_text())).into()
 }
 
 const TEXT_LIMIT: usize = 4096;
@@ -60,43 +56,41 @@ async fn read_text(mut field: Field<'_>) -> Result<String, ApiError> {
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         out.extend_from_slice(&chunk);
         if out.len() > TEXT_LIMIT {
-            return Err(invalid_params("表单字段过长"));
+            return Err(MicroDockError::InvalidParams("表单字段过长".into()).into());
         }
     }
-    String::from_utf8(out).map_err(|_| invalid_params("表单字段不是 UTF-8 文本"))
+    String::from_utf8(out)
+        .map_err(|_| MicroDockError::InvalidParams("表单字段不是 UTF-8 文本".into()).into())
 }
 
-/// Reads the whole form. On error nothing is left in storage.
+/// Reads the whole form. On error nothing is left in storage (the spool is dropped).
 pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Form, ApiError> {
     let mut form = Form {
         file: None,
         fields: HashMap::new(),
     };
-    let result = async {
+    let result: Result<(), ApiError> = async {
         while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
             let name = field.name().unwrap_or("").to_string();
             if name == "file" {
                 if form.file.is_some() {
-                    return Err(invalid_params("只能上传一个文件"));
+                    return Err(MicroDockError::InvalidParams("只能上传一个文件".into()).into());
                 }
                 let client_name = field.file_name().unwrap_or("").to_string();
-                let key = format!("microdock/tmp/{}", uuid::Uuid::new_v4().simple());
-                let info = blobs
-                    .put(&key, Box::pin(field), limit)
+                let spooled = blobs
+                    .spool(Box::pin(field), limit)
                     .await
                     .map_err(|e| match e {
-                        BlobError::TooLarge { limit } => too_large(limit),
-                        BlobError::Source(m) => ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_form",
-                            format!("上传中断：{m}"),
-                        ),
+                        BlobError::TooLarge { limit } => MicroDockError::TooLarge(limit).into(),
+                        BlobError::Source(m) => {
+                            MicroDockError::InvalidForm(format!("上传中断：{m}")).into()
+                        }
                         other => ApiError::internal(other),
                     })?;
                 form.file = Some(TempFile {
-                    key,
+                    info: spooled.info(),
+                    spooled,
                     client_name,
-                    info,
                 });
             } else if !name.is_empty() && form.fields.len() < 16 {
                 let text = read_text(field).await?;
@@ -106,9 +100,6 @@ pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Fo
         Ok(())
     }
     .await;
-    if let Err(e) = result {
-        form.discard(blobs).await;
-        return Err(e);
-    }
+    result?;
     Ok(form)
 }

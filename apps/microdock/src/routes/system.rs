@@ -10,9 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::envelope::{Reply, done};
-use crate::state::MdState;
+use crate::state::MicroDockState;
 
-pub fn router() -> OpenApiRouter<MdState> {
+pub fn router() -> OpenApiRouter<MicroDockState> {
     OpenApiRouter::new()
         .routes(routes!(health))
         .routes(routes!(root))
@@ -28,9 +28,9 @@ pub struct Health {
 
 /// Health: 200 when the database answers, 503 otherwise.
 #[utoipa::path(get, path = "/api/health", tag = "microdock", responses((status = 200, body = Health), (status = 503, body = Health)))]
-async fn health(State(st): State<MdState>) -> Response {
+async fn health(State(st): State<MicroDockState>) -> Response {
     let ok = matches!(
-        tokio::time::timeout(Duration::from_secs(2), st.platform().db.ping()).await,
+        tokio::time::timeout(Duration::from_secs(2), st.platform.db.ping()).await,
         Ok(Ok(()))
     );
     let body = Health {

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use trellis_kernel::db::Db;
-use trellis_kernel::{ApiError, on_db, on_db_read};
+use trellis_kernel::db::{Db, StoreError, Tx};
+use trellis_kernel::{on_db, on_db_read, on_tx};
 
 /// A backup as clients see it.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -24,13 +24,20 @@ pub struct Backup {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, user_key_hint, backup_type, plugin_name, file_name, file_path, file_size, file_hash, \
-    description, created_at";
+/// The columns of [`Backup`], as a literal so queries stay `&'static str`.
+macro_rules! columns {
+    () => {
+        "id, user_key_hint, backup_type, plugin_name, file_name, file_path, file_size, file_hash, \
+         description, created_at"
+    };
+}
 
+/// The stored form of a `user_key` (lower-case hex SHA-256).
 pub fn key_hash(user_key: &str) -> String {
     hex::encode(Sha256::digest(user_key.as_bytes()))
 }
 
+/// What administrators see of a key: its first three characters.
 pub fn key_hint(user_key: &str) -> String {
     format!("{}***", user_key.chars().take(3).collect::<String>())
 }
@@ -48,13 +55,14 @@ pub struct NewBackup<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub async fn insert(db: &Db, b: &NewBackup<'_>) -> Result<Backup, ApiError> {
-    let id: i64 = on_db!(db, pool => sqlx::query_scalar(
+/// Records a backup in the caller's transaction.
+pub async fn insert(tx: &mut Tx, b: &NewBackup<'_>) -> Result<Backup, StoreError> {
+    let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO backups (user_key_hash, user_key_hint, backup_type, plugin_name, file_name, file_path, file_size, \
          file_hash, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
         .bind(key_hash(b.user_key)).bind(key_hint(b.user_key)).bind(b.backup_type).bind(b.plugin_name)
         .bind(b.file_name).bind(b.file_path).bind(b.file_size).bind(b.file_hash).bind(b.description).bind(b.now)
-        .fetch_one(pool).await)?;
+        .fetch_one(&mut *c).await)?;
     Ok(Backup {
         id,
         user_key: b.user_key.to_string(),
@@ -70,9 +78,10 @@ pub async fn insert(db: &Db, b: &NewBackup<'_>) -> Result<Backup, ApiError> {
 }
 
 /// A user's backups, newest first, with their own key shown.
-pub async fn list_for(db: &Db, user_key: &str) -> Result<Vec<Backup>, ApiError> {
-    let sql = format!("SELECT {COLUMNS} FROM backups WHERE user_key_hash = $1 ORDER BY id DESC");
-    let mut rows: Vec<Backup> = on_db_read!(db, pool => sqlx::query_as(&sql).bind(key_hash(user_key)).fetch_all(pool).await)?;
+pub async fn list_for(db: &Db, user_key: &str) -> Result<Vec<Backup>, StoreError> {
+    let mut rows: Vec<Backup> = on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(),
+        " FROM backups WHERE user_key_hash = $1 ORDER BY id DESC"))
+        .bind(key_hash(user_key)).fetch_all(pool).await)?;
     for r in &mut rows {
         r.user_key = user_key.to_string();
     }
@@ -80,33 +89,42 @@ pub async fn list_for(db: &Db, user_key: &str) -> Result<Vec<Backup>, ApiError> 
 }
 
 /// One backup, only if it belongs to `user_key` (a wrong key looks exactly like a missing id).
-pub async fn get_for(db: &Db, user_key: &str, id: i64) -> Result<Option<Backup>, ApiError> {
-    let sql = format!("SELECT {COLUMNS} FROM backups WHERE id = $1 AND user_key_hash = $2");
-    let row: Option<Backup> = on_db!(db, pool => sqlx::query_as(&sql).bind(id).bind(key_hash(user_key)).fetch_optional(pool).await)?;
+pub async fn get_for(db: &Db, user_key: &str, id: i64) -> Result<Option<Backup>, StoreError> {
+    let row: Option<Backup> = on_db!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(),
+        " FROM backups WHERE id = $1 AND user_key_hash = $2"))
+        .bind(id).bind(key_hash(user_key)).fetch_optional(pool).await)?;
     Ok(row.map(|mut b| {
         b.user_key = user_key.to_string();
         b
     }))
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<Backup>, ApiError> {
-    let sql = format!("SELECT {COLUMNS} FROM backups WHERE id = $1");
-    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
+/// One backup by id (administrators).
+pub async fn get(db: &Db, id: i64) -> Result<Option<Backup>, StoreError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(), " FROM backups WHERE id = $1"))
+        .bind(id).fetch_optional(pool).await)?,
+    )
 }
 
-pub async fn list_all(db: &Db) -> Result<Vec<Backup>, ApiError> {
-    let sql = format!("SELECT {COLUMNS} FROM backups ORDER BY id DESC");
-    Ok(on_db_read!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?)
+/// Every backup, newest first (administrators).
+pub async fn list_all(db: &Db) -> Result<Vec<Backup>, StoreError> {
+    Ok(
+        on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(), " FROM backups ORDER BY id DESC"))
+        .fetch_all(pool).await)?,
+    )
 }
 
-pub async fn delete(db: &Db, id: i64) -> Result<bool, ApiError> {
-    let n = on_db!(db, pool => sqlx::query("DELETE FROM backups WHERE id = $1").bind(id).execute(pool).await
+/// Deletes one backup row; `false` if it was already gone.
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query("DELETE FROM backups WHERE id = $1").bind(id).execute(&mut *c).await
         .map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
 
-/// Bytes a user's backups take.
-pub async fn usage(db: &Db, user_key: &str) -> Result<i64, ApiError> {
+/// Bytes a user's backups take (read through the writer, so the caller's quota check sees
+/// the latest committed upload).
+pub async fn usage(db: &Db, user_key: &str) -> Result<i64, StoreError> {
     Ok(on_db!(db, pool => sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(file_size), 0) AS BIGINT) FROM backups WHERE user_key_hash = $1")
         .bind(key_hash(user_key)).fetch_one(pool).await)?)
@@ -115,18 +133,18 @@ pub async fn usage(db: &Db, user_key: &str) -> Result<i64, ApiError> {
 /// Removes all but the newest `keep` backups of one user and type; returns the removed
 /// rows' storage paths.
 pub async fn prune(
-    db: &Db,
+    tx: &mut Tx,
     user_key: &str,
     backup_type: &str,
     keep: u32,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, StoreError> {
     let hash = key_hash(user_key);
-    let old: Vec<(i64, String)> = on_db!(db, pool => sqlx::query_as(
+    let old: Vec<(i64, String)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT id, file_path FROM backups WHERE user_key_hash = $1 AND backup_type = $2 ORDER BY id DESC LIMIT $4 OFFSET $3")
-        .bind(&hash).bind(backup_type).bind(keep as i64).bind(i64::MAX).fetch_all(pool).await)?;
+        .bind(&hash).bind(backup_type).bind(keep as i64).bind(i64::MAX).fetch_all(&mut *c).await)?;
     let mut paths = Vec::new();
     for (id, path) in old {
-        if delete(db, id).await? {
+        if delete(tx, id).await? {
             paths.push(path);
         }
     }

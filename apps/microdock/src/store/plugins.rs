@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use semver::Version;
 use serde::Serialize;
-use trellis_kernel::db::Db;
-use trellis_kernel::{ApiError, on_db, on_db_read};
+use trellis_kernel::db::{Db, StoreError, Tx};
+use trellis_kernel::{on_db, on_db_read, on_tx};
 
-use crate::error;
+/// The unique key of a version (`docs/DATABASE.md` naming rule): violated by a second upload
+/// of the same version.
+pub const VERSION_KEY: &str = "plugin_versions_plugin_name_version_key";
 
 /// A plugin as clients see it.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -30,8 +32,13 @@ pub struct Plugin {
     pub updated_at: DateTime<Utc>,
 }
 
-const PLUGIN_COLUMNS: &str = "name, display_name, description, author, license, homepage, main_dll, entry_class, \
-    current_version, is_enabled, is_deprecated, deprecation_message, replacement, created_at, updated_at";
+/// The columns of [`Plugin`], as a literal so queries stay `&'static str`.
+macro_rules! plugin_columns {
+    () => {
+        "name, display_name, description, author, license, homepage, main_dll, entry_class, \
+         current_version, is_enabled, is_deprecated, deprecation_message, replacement, created_at, updated_at"
+    };
+}
 
 /// A version as clients see it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -93,8 +100,13 @@ impl From<VersionRow> for PluginVersion {
     }
 }
 
-const VERSION_COLUMNS: &str = "plugin_name, version, file_name, file_path, file_size, file_hash, changelog, \
-    dependencies, engines, is_deprecated, deprecation_message, replacement, download_count, created_at";
+/// The columns of [`VersionRow`].
+macro_rules! version_columns {
+    () => {
+        "plugin_name, version, file_name, file_path, file_size, file_hash, changelog, \
+         dependencies, engines, is_deprecated, deprecation_message, replacement, download_count, created_at"
+    };
+}
 
 /// Semver order, newest first; unparsable strings (none are stored) last.
 pub fn sort_newest_first(versions: &mut [PluginVersion]) {
@@ -122,32 +134,27 @@ pub fn current_version(rows: &[(String, bool)]) -> Option<String> {
 }
 
 /// Recomputes `current_version` inside the caller's transaction.
-macro_rules! recompute_current {
-    ($tx:ident, $name:expr, $now:expr) => {{
-        let rows: Vec<(String, bool)> = sqlx::query_as(
-            "SELECT version, is_deprecated FROM plugin_versions WHERE plugin_name = $1",
-        )
-        .bind($name)
-        .fetch_all(&mut *$tx)
-        .await?;
-        if let Some(current) = current_version(&rows) {
-            sqlx::query("UPDATE plugins SET current_version = $2, updated_at = $3 WHERE name = $1")
-                .bind($name)
-                .bind(current)
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    }};
+async fn recompute_current(tx: &mut Tx, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let rows: Vec<(String, bool)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT version, is_deprecated FROM plugin_versions WHERE plugin_name = $1")
+        .bind(name).fetch_all(&mut *c).await)?;
+    if let Some(current) = current_version(&rows) {
+        on_tx!(tx, c => sqlx::query("UPDATE plugins SET current_version = $2, updated_at = $3 WHERE name = $1")
+            .bind(name).bind(current).bind(now).execute(&mut *c).await.map(|_| ()))?;
+    }
+    Ok(())
 }
 
-pub async fn get(db: &Db, name: &str) -> Result<Option<Plugin>, ApiError> {
-    let sql = format!("SELECT {PLUGIN_COLUMNS} FROM plugins WHERE name = $1");
-    Ok(on_db!(db, pool => sqlx::query_as(&sql).bind(name).fetch_optional(pool).await)?)
+/// One plugin (read through the writer, so a change committed a moment ago is seen).
+pub async fn get(db: &Db, name: &str) -> Result<Option<Plugin>, StoreError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_as(concat!("SELECT ", plugin_columns!(), " FROM plugins WHERE name = $1"))
+        .bind(name).fetch_optional(pool).await)?,
+    )
 }
 
 /// The stored hash of a plugin's upload key.
-pub async fn key_hash(db: &Db, name: &str) -> Result<Option<String>, ApiError> {
+pub async fn key_hash(db: &Db, name: &str) -> Result<Option<String>, StoreError> {
     Ok(
         on_db!(db, pool => sqlx::query_scalar("SELECT upload_key_hash FROM plugins WHERE name = $1")
         .bind(name).fetch_optional(pool).await)?,
@@ -162,7 +169,7 @@ pub async fn list(
     search: Option<&str>,
     limit: i64,
     offset: i64,
-) -> Result<Vec<Plugin>, ApiError> {
+) -> Result<Vec<Plugin>, StoreError> {
     let pattern = search.map(|s| {
         let esc = s
             .to_lowercase()
@@ -171,57 +178,59 @@ pub async fn list(
             .replace('_', "\\_");
         format!("%{esc}%")
     });
-    let sql = format!(
-        "SELECT {PLUGIN_COLUMNS} FROM plugins WHERE ($1 OR is_enabled) \
+    Ok(
+        on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", plugin_columns!(), " FROM plugins WHERE ($1 OR is_enabled) \
          AND ($2 IS NULL OR LOWER(name) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(display_name, '')) LIKE $2 ESCAPE '\\' \
               OR LOWER(COALESCE(description, '')) LIKE $2 ESCAPE '\\') \
-         ORDER BY name LIMIT $3 OFFSET $4"
-    );
-    Ok(
-        on_db_read!(db, pool => sqlx::query_as(&sql).bind(include_disabled).bind(&pattern).bind(limit).bind(offset)
+         ORDER BY name LIMIT $3 OFFSET $4"))
+        .bind(include_disabled).bind(&pattern).bind(limit).bind(offset)
         .fetch_all(pool).await)?,
     )
 }
 
-pub async fn versions(db: &Db, name: &str) -> Result<Vec<PluginVersion>, ApiError> {
-    let sql = format!("SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE plugin_name = $1");
-    let rows: Vec<VersionRow> =
-        on_db!(db, pool => sqlx::query_as(&sql).bind(name).fetch_all(pool).await)?;
+/// Every version of a plugin, newest first.
+pub async fn versions(db: &Db, name: &str) -> Result<Vec<PluginVersion>, StoreError> {
+    let rows: Vec<VersionRow> = on_db!(db, pool => sqlx::query_as(concat!("SELECT ", version_columns!(),
+        " FROM plugin_versions WHERE plugin_name = $1"))
+        .bind(name).fetch_all(pool).await)?;
     let mut out: Vec<PluginVersion> = rows.into_iter().map(Into::into).collect();
     sort_newest_first(&mut out);
     Ok(out)
 }
 
+/// One version.
 pub async fn version(
     db: &Db,
     name: &str,
     version: &str,
-) -> Result<Option<PluginVersion>, ApiError> {
-    let sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE plugin_name = $1 AND version = $2"
-    );
-    let row: Option<VersionRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(name).bind(version).fetch_optional(pool).await)?;
+) -> Result<Option<PluginVersion>, StoreError> {
+    let row: Option<VersionRow> = on_db!(db, pool => sqlx::query_as(concat!("SELECT ", version_columns!(),
+        " FROM plugin_versions WHERE plugin_name = $1 AND version = $2"))
+        .bind(name).bind(version).fetch_optional(pool).await)?;
     Ok(row.map(Into::into))
 }
 
 /// Everything a new release writes.
 pub struct Release<'a> {
+    /// The plugin's fields from the release's manifest.
     pub plugin: &'a Plugin,
     /// Set only when the plugin is new.
     pub key_hash: &'a str,
+    /// The new version.
     pub version: &'a PluginVersion,
 }
 
-/// Publishes a release in one transaction: creates the plugin or refreshes its display
-/// fields from the newest manifest, adds the immutable version (409 if it exists) and
-/// recomputes the current version.
-pub async fn publish(db: &Db, r: &Release<'_>) -> Result<(), ApiError> {
+/// Publishes a release in the caller's transaction: creates the plugin or refreshes its
+/// display fields from the newest manifest, adds the immutable version (a second one is
+/// [`StoreError::Constraint`] on [`VERSION_KEY`]) and recomputes the current version.
+pub async fn publish(tx: &mut Tx, r: &Release<'_>) -> Result<(), StoreError> {
     let p = r.plugin;
     let v = r.version;
-    let deps = serde_json::to_string(&v.dependencies).map_err(ApiError::internal)?;
-    let engines = serde_json::to_string(&v.engines).map_err(ApiError::internal)?;
-    let result: Result<(), sqlx::Error> = on_db!(db, pool => async {
-        let mut tx = pool.begin().await?;
+    let deps =
+        serde_json::to_string(&v.dependencies).map_err(|e| StoreError::Other(e.to_string()))?;
+    let engines =
+        serde_json::to_string(&v.engines).map_err(|e| StoreError::Other(e.to_string()))?;
+    on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO plugins (name, display_name, description, author, license, homepage, main_dll, entry_class, \
              current_version, is_enabled, is_deprecated, upload_key_hash, created_at, updated_at) \
@@ -232,114 +241,94 @@ pub async fn publish(db: &Db, r: &Release<'_>) -> Result<(), ApiError> {
             .bind(&p.name).bind(&p.display_name).bind(&p.description).bind(&p.author).bind(&p.license)
             .bind(&p.homepage).bind(&p.main_dll).bind(&p.entry_class).bind(&v.version).bind(r.key_hash)
             .bind(p.updated_at)
-            .execute(&mut *tx).await?;
+            .execute(&mut *c).await?;
         sqlx::query(
             "INSERT INTO plugin_versions (plugin_name, version, file_name, file_path, file_size, file_hash, changelog, \
              dependencies, engines, is_deprecated, download_count, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, 0, $10)")
             .bind(&v.plugin_name).bind(&v.version).bind(&v.file_name).bind(&v.file_path).bind(v.file_size)
             .bind(&v.file_hash).bind(&v.changelog).bind(&deps).bind(&engines).bind(v.created_at)
-            .execute(&mut *tx).await?;
-        recompute_current!(tx, &p.name, p.updated_at);
-        tx.commit().await
-    }.await);
-    match result {
-        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-            Err(error::version_exists(&v.version))
-        }
-        other => Ok(other?),
-    }
+            .execute(&mut *c).await?;
+    });
+    recompute_current(tx, &p.name, p.updated_at).await
 }
 
-/// Sets `is_enabled`; `None` if the plugin does not exist.
+/// Sets `is_enabled`; `false` if the plugin does not exist.
 pub async fn set_enabled(
-    db: &Db,
+    tx: &mut Tx,
     name: &str,
     enabled: bool,
     now: DateTime<Utc>,
-) -> Result<Option<Plugin>, ApiError> {
-    let n = on_db!(db, pool => sqlx::query("UPDATE plugins SET is_enabled = $2, updated_at = $3 WHERE name = $1")
-        .bind(name).bind(enabled).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
-    if n == 0 {
-        Ok(None)
-    } else {
-        get(db, name).await
-    }
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query("UPDATE plugins SET is_enabled = $2, updated_at = $3 WHERE name = $1")
+        .bind(name).bind(enabled).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
 /// Deprecation state: `Some((message, replacement))` deprecates, `None` reverses it.
 pub type Deprecation<'a> = Option<(Option<&'a str>, Option<&'a str>)>;
 
+/// Deprecates (or restores) a plugin; `false` if it does not exist.
 pub async fn set_deprecated(
-    db: &Db,
+    tx: &mut Tx,
     name: &str,
     dep: Deprecation<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<Plugin>, ApiError> {
+) -> Result<bool, StoreError> {
     let (flag, msg, repl) = match dep {
         Some((m, r)) => (true, m, r),
         None => (false, None, None),
     };
-    let n = on_db!(db, pool => sqlx::query(
+    let n = on_tx!(tx, c => sqlx::query(
         "UPDATE plugins SET is_deprecated = $2, deprecation_message = $3, replacement = $4, updated_at = $5 WHERE name = $1")
-        .bind(name).bind(flag).bind(msg).bind(repl).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
-    if n == 0 {
-        Ok(None)
-    } else {
-        get(db, name).await
-    }
+        .bind(name).bind(flag).bind(msg).bind(repl).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
-/// Deprecates (or restores) one version and recomputes the plugin's current version.
+/// Deprecates (or restores) one version and recomputes the plugin's current version;
+/// `false` if the version does not exist.
 pub async fn set_version_deprecated(
-    db: &Db,
+    tx: &mut Tx,
     name: &str,
     version: &str,
     dep: Deprecation<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<PluginVersion>, ApiError> {
+) -> Result<bool, StoreError> {
     let (flag, msg, repl) = match dep {
         Some((m, r)) => (true, m, r),
         None => (false, None, None),
     };
-    let n: u64 = on_db!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        let n = sqlx::query(
-            "UPDATE plugin_versions SET is_deprecated = $3, deprecation_message = $4, replacement = $5 \
-             WHERE plugin_name = $1 AND version = $2")
-            .bind(name).bind(version).bind(flag).bind(msg).bind(repl)
-            .execute(&mut *tx).await?.rows_affected();
-        recompute_current!(tx, name, now);
-        tx.commit().await?;
-        Ok::<u64, sqlx::Error>(n)
-    }.await)?;
-    if n == 0 {
-        Ok(None)
-    } else {
-        self::version(db, name, version).await
-    }
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE plugin_versions SET is_deprecated = $3, deprecation_message = $4, replacement = $5 \
+         WHERE plugin_name = $1 AND version = $2")
+        .bind(name).bind(version).bind(flag).bind(msg).bind(repl)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    recompute_current(tx, name, now).await?;
+    Ok(n > 0)
 }
 
 /// Deletes a plugin and (by cascade) its versions and counters.
-pub async fn delete(db: &Db, name: &str) -> Result<bool, ApiError> {
-    let n = on_db!(db, pool => sqlx::query("DELETE FROM plugins WHERE name = $1").bind(name).execute(pool).await
+pub async fn delete(tx: &mut Tx, name: &str) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query("DELETE FROM plugins WHERE name = $1").bind(name).execute(&mut *c).await
         .map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
 
+/// Replaces the upload key's hash; `false` if the plugin does not exist.
 pub async fn set_key_hash(
-    db: &Db,
+    tx: &mut Tx,
     name: &str,
     hash: &str,
     now: DateTime<Utc>,
-) -> Result<bool, ApiError> {
-    let n = on_db!(db, pool => sqlx::query("UPDATE plugins SET upload_key_hash = $2, updated_at = $3 WHERE name = $1")
-        .bind(name).bind(hash).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query("UPDATE plugins SET upload_key_hash = $2, updated_at = $3 WHERE name = $1")
+        .bind(name).bind(hash).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
 
-/// Counts one completed download.
-pub async fn count_download(db: &Db, name: &str, version: &str) -> Result<(), ApiError> {
+/// Counts one completed download (a single atomic increment, so it needs no caller
+/// transaction).
+pub async fn count_download(db: &Db, name: &str, version: &str) -> Result<(), StoreError> {
     on_db!(db, pool => sqlx::query(
         "UPDATE plugin_versions SET download_count = download_count + 1 WHERE plugin_name = $1 AND version = $2")
         .bind(name).bind(version).execute(pool).await.map(|_| ()))?;

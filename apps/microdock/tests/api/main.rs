@@ -5,6 +5,8 @@ mod harness;
 mod auth;
 mod backups;
 mod downloads;
+mod instances;
 mod plugins;
 mod python_client;
+mod transactions;
 mod uploads;

@@ -1,56 +1,22 @@
-//! A workflow server on an ephemeral port, with helpers named after user actions.
+//! The workflow app's test harness: the kernel's `TestApp` (the real server through
+//! `trellis::testing::launch`) with helpers named after user actions.
 
-use std::path::PathBuf;
+use std::ops::Deref;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
-use trellis_identity::Identity;
-use trellis_kernel::envelope::Profiles;
-use trellis_kernel::testing::{Backend, TestPlatform, TestServer, platform, serve};
+use trellis_kernel::testing::{self, Backend};
+pub use trellis_kernel::testing::{Resp, TEST_ADMIN_PASSWORD as ADMIN_PASSWORD};
 
-pub const ADMIN_PASSWORD: &str = "Adm1n-Test-Password";
 pub const PASSWORD: &str = "Garden-Trellis-42";
 
-pub struct TestApp {
-    pub server: TestServer,
-    pub t: TestPlatform,
-}
+/// A running server with the workflow user API's action helpers.
+pub struct TestApp(pub testing::TestApp);
 
-pub struct Resp {
-    pub status: StatusCode,
-    pub body: Value,
-    pub headers: HeaderMap,
-}
-
-impl Resp {
-    /// The workflow error code (`error`), or "" on success.
-    pub fn code(&self) -> &str {
-        self.body["error"].as_str().unwrap_or("")
-    }
-
-    #[track_caller]
-    pub fn ok(self) -> Value {
-        assert!(
-            self.status.is_success() && self.body["success"] == json!(true),
-            "expected success, got {} {}",
-            self.status,
-            self.body
-        );
-        self.body["data"].clone()
-    }
-
-    #[track_caller]
-    pub fn err(&self, status: u16, code: &str) {
-        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.code(), code, "body: {}", self.body);
-        assert_eq!(self.body["success"], json!(false));
-        assert!(
-            self.body["request_id"]
-                .as_str()
-                .is_some_and(|s| !s.is_empty())
-        );
-        assert!(self.body["timestamp"].is_string());
+impl Deref for TestApp {
+    type Target = testing::TestApp;
+    fn deref(&self) -> &testing::TestApp {
+        &self.0
     }
 }
 
@@ -66,55 +32,23 @@ impl TestApp {
 
     /// A server whose config is the test defaults overridden by `vars`.
     pub async fn with(b: Backend, vars: &[(&str, &str)]) -> TestApp {
-        let mut all = vec![
-            ("RATE_LIMIT_TIMES", "100000"),
-            ("TRELLIS_LOGIN_IP_PER_MINUTE", "100000"),
-            ("TRELLIS_CODE_IP_PER_HOUR", "100000"),
-            ("TRELLIS_CODE_COOLDOWN_SECONDS", "0"),
-        ];
-        all.extend_from_slice(vars);
-        let t = platform(b, &all).await;
-        t.platform
-            .db
-            .migrate(&trellis_identity::migrations())
-            .await
-            .expect("migrate");
-        let identity = Identity::start(t.platform.clone()).await.expect("identity");
-        let (router, api) = trellis_workflow::router(identity);
-        let mut profiles = Profiles::default();
-        trellis_workflow::register_envelope(&mut profiles);
-        let router = trellis_kernel::http::assemble(router, &t.platform, profiles, api);
-        TestApp {
-            server: serve(router).await,
-            t,
-        }
+        TestApp(
+            testing::TestApp::new(b)
+                .with_apps(&["workflow"])
+                .with_vars(vars)
+                .start(trellis::testing::launch)
+                .await,
+        )
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Resp {
-        let (status, headers, body) = self.server.json(method, path, token, body.as_ref()).await;
-        Resp {
-            status,
-            body,
-            headers,
-        }
-    }
-
+    /// `POST path` without a token.
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.call(Method::POST, path, None, Some(body)).await
+        self.0.post(path, body, None).await
     }
 
+    /// `POST path` with a Bearer token.
     pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.call(Method::POST, path, Some(token), Some(body)).await
-    }
-
-    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
-        self.call(Method::GET, path, token, None).await
+        self.0.post(path, body, Some(token)).await
     }
 
     pub async fn send_code(&self, email: &str, purpose: &str) -> Resp {
@@ -123,41 +57,6 @@ impl TestApp {
             json!({"email": email, "purpose": purpose}),
         )
         .await
-    }
-
-    fn outbox(&self) -> PathBuf {
-        self.t.dir.join("outbox")
-    }
-
-    /// Mails delivered to `email` so far, oldest first.
-    pub fn mails(&self, email: &str) -> Vec<String> {
-        let mut files: Vec<_> = std::fs::read_dir(self.outbox())
-            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.sort();
-        files
-            .into_iter()
-            .filter(|p| {
-                let name = p.file_name().unwrap().to_string_lossy().to_string();
-                // Mails being written are hidden `.part` files until renamed.
-                !name.starts_with('.') && name.contains(&format!("-{}-", email.to_lowercase()))
-            })
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
-    }
-
-    /// Waits for mail number `n` (1-based) to `email` and returns the code in it.
-    pub async fn code_in_mail(&self, email: &str, n: usize) -> String {
-        for _ in 0..100 {
-            let mails = self.mails(email);
-            if mails.len() >= n {
-                let text = &mails[n - 1];
-                let at = text.find("code is ").expect("code in mail") + 8;
-                return text[at..at + 6].to_string();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no mail #{n} for {email}");
     }
 
     /// Requests a code and returns it as mailed.

@@ -2,12 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use trellis_kernel::db::Db;
-use trellis_kernel::{on_db, on_db_read};
+use trellis_kernel::db::{Db, StoreError, Tx};
+use trellis_kernel::{on_db_read, on_tx};
 use uuid::Uuid;
 
 use crate::domain::{Role, UserStatus};
-use crate::error::IdentityError;
 
 /// An account as clients see it (never the password hash).
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -82,8 +81,13 @@ impl From<Row> for UserRecord {
     }
 }
 
-const COLUMNS: &str = "id, username, email, password_hash, status, role, display_name, avatar_url, bio, \
-    timezone, language, failed_logins, locked_until, last_login_at, created_at, updated_at";
+/// The columns of [`Row`], as a literal so queries stay `&'static str` (sqlx's `SqlSafeStr`).
+macro_rules! columns {
+    () => {
+        "id, username, email, password_hash, status, role, display_name, avatar_url, bio, \
+         timezone, language, failed_logins, locked_until, last_login_at, created_at, updated_at"
+    };
+}
 
 /// A new account.
 pub struct NewUser<'a> {
@@ -97,90 +101,81 @@ pub struct NewUser<'a> {
     pub now: DateTime<Utc>,
 }
 
-fn map_unique(e: sqlx::Error) -> IdentityError {
-    if let sqlx::Error::Database(d) = &e
-        && d.is_unique_violation()
-    {
-        let which = d.constraint().unwrap_or(d.message()).to_string();
-        if which.contains("username") {
-            return IdentityError::UsernameTaken;
-        }
-        return IdentityError::EmailTaken;
-    }
-    IdentityError::Db(e)
-}
+/// The unique constraints a new account can violate (`docs/DATABASE.md` naming rule).
+pub const USERNAME_KEY: &str = "users_username_key_key";
+/// See [`USERNAME_KEY`].
+pub const EMAIL_KEY: &str = "users_email_key";
 
-pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<(), IdentityError> {
-    on_db!(db, pool => sqlx::query(
+/// Inserts an account; a taken name or e-mail is [`StoreError::Constraint`] naming
+/// [`USERNAME_KEY`] or [`EMAIL_KEY`].
+pub async fn insert(tx: &mut Tx, u: &NewUser<'_>) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
         "INSERT INTO users (id, username, username_key, email, password_hash, status, role, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
         .bind(u.id).bind(u.username).bind(u.username_key).bind(u.email).bind(u.password_hash)
         .bind(u.status.as_str()).bind(u.role.as_str()).bind(u.now)
-        .execute(pool).await.map(|r| r.rows_affected()))
-    .map_err(map_unique)?;
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-async fn one_by(db: &Db, column: &str, value: &str) -> Result<Option<UserRecord>, IdentityError> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
-    let row: Option<Row> =
-        on_db_read!(db, pool => sqlx::query_as(&sql).bind(value).fetch_optional(pool).await)?;
+pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(), " FROM users WHERE id = $1"))
+        .bind(id).fetch_optional(pool).await)?;
     Ok(row.map(Into::into))
 }
 
-pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<UserRecord>, IdentityError> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row: Option<Row> =
-        on_db_read!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+/// The account whose canonical username is `key`.
+pub async fn by_username_key(db: &Db, key: &str) -> Result<Option<UserRecord>, StoreError> {
+    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(), " FROM users WHERE username_key = $1"))
+        .bind(key).fetch_optional(pool).await)?;
     Ok(row.map(Into::into))
 }
 
-pub async fn by_username_key(db: &Db, key: &str) -> Result<Option<UserRecord>, IdentityError> {
-    one_by(db, "username_key", key).await
+/// The account with this (lower-cased) e-mail.
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, StoreError> {
+    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(), " FROM users WHERE email = $1"))
+        .bind(email).fetch_optional(pool).await)?;
+    Ok(row.map(Into::into))
 }
 
-pub async fn by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, IdentityError> {
-    one_by(db, "email", email).await
-}
-
-pub async fn username_exists(db: &Db, key: &str) -> Result<bool, IdentityError> {
+pub async fn username_exists(db: &Db, key: &str) -> Result<bool, StoreError> {
     let n: i64 = on_db_read!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username_key = $1").bind(key).fetch_one(pool).await)?;
     Ok(n > 0)
 }
 
-pub async fn email_exists(db: &Db, email: &str) -> Result<bool, IdentityError> {
+pub async fn email_exists(db: &Db, email: &str) -> Result<bool, StoreError> {
     let n: i64 = on_db_read!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = $1").bind(email).fetch_one(pool).await)?;
     Ok(n > 0)
 }
 
 pub async fn set_password(
-    db: &Db,
+    tx: &mut Tx,
     id: Uuid,
     hash: &str,
     now: DateTime<Utc>,
-) -> Result<(), IdentityError> {
-    on_db!(db, pool => sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-        .bind(id).bind(hash).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(id).bind(hash).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Counts one failed login atomically; returns the new consecutive count.
-pub async fn login_failed(db: &Db, id: Uuid) -> Result<i32, IdentityError> {
-    let n: i32 = on_db!(db, pool => sqlx::query_scalar(
+pub async fn login_failed(tx: &mut Tx, id: Uuid) -> Result<i32, StoreError> {
+    let n: i32 = on_tx!(tx, c => sqlx::query_scalar(
         "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
-        .bind(id).fetch_one(pool).await)?;
+        .bind(id).fetch_one(&mut *c).await)?;
     Ok(n)
 }
 
 pub async fn lock_until(
-    db: &Db,
+    tx: &mut Tx,
     id: Uuid,
     until: Option<DateTime<Utc>>,
     reset_count: bool,
-) -> Result<(), IdentityError> {
-    on_db!(db, pool => sqlx::query(
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
         "UPDATE users SET locked_until = $2, failed_logins = CASE WHEN $3 THEN 0 ELSE failed_logins END WHERE id = $1")
-        .bind(id).bind(until).bind(reset_count).execute(pool).await.map(|r| r.rows_affected()))?;
+        .bind(id).bind(until).bind(reset_count).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -195,46 +190,46 @@ pub struct ProfilePatch {
 }
 
 pub async fn update_profile(
-    db: &Db,
+    tx: &mut Tx,
     id: Uuid,
     p: &ProfilePatch,
     now: DateTime<Utc>,
-) -> Result<(), IdentityError> {
-    on_db!(db, pool => sqlx::query(
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
         "UPDATE users SET display_name = COALESCE($2, display_name), avatar_url = COALESCE($3, avatar_url), \
          bio = COALESCE($4, bio), timezone = COALESCE($5, timezone), language = COALESCE($6, language), \
          updated_at = $7 WHERE id = $1")
         .bind(id).bind(&p.display_name).bind(&p.avatar_url).bind(&p.bio).bind(&p.timezone).bind(&p.language).bind(now)
-        .execute(pool).await.map(|r| r.rows_affected()))?;
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Returns whether the user existed.
 pub async fn set_status(
-    db: &Db,
+    tx: &mut Tx,
     id: Uuid,
     status: UserStatus,
     now: DateTime<Utc>,
-) -> Result<bool, IdentityError> {
-    let r = on_db!(db, pool => sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
-        .bind(id).bind(status.as_str()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+) -> Result<bool, StoreError> {
+    let r = on_tx!(tx, c => sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id).bind(status.as_str()).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(r > 0)
 }
 
 pub async fn set_role(
-    db: &Db,
+    tx: &mut Tx,
     id: Uuid,
     role: Role,
     now: DateTime<Utc>,
-) -> Result<bool, IdentityError> {
-    let r = on_db!(db, pool => sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
-        .bind(id).bind(role.as_str()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+) -> Result<bool, StoreError> {
+    let r = on_tx!(tx, c => sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
+        .bind(id).bind(role.as_str()).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(r > 0)
 }
 
 /// Deletes the account; sessions and refresh tokens go with it (ON DELETE CASCADE).
-pub async fn delete(db: &Db, id: Uuid) -> Result<bool, IdentityError> {
-    let r = on_db!(db, pool => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<bool, StoreError> {
+    let r = on_tx!(tx, c => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(r > 0)
 }
 
@@ -253,7 +248,7 @@ pub async fn list(
     f: &ListFilter,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<User>, i64), IdentityError> {
+) -> Result<(Vec<User>, i64), StoreError> {
     let search = f.search.as_ref().map(|s| {
         let escaped = s
             .to_lowercase()
@@ -264,15 +259,16 @@ pub async fn list(
     });
     let status = f.status.map(|s| s.as_str());
     let role = f.role.map(|r| r.as_str());
-    const WHERE: &str = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR role = $2) \
-        AND ($3 IS NULL OR username_key LIKE $3 ESCAPE '\\' OR email LIKE $3 ESCAPE '\\')";
-    let page_sql =
-        format!("SELECT {COLUMNS} FROM users {WHERE} ORDER BY id DESC LIMIT $4 OFFSET $5");
-    let count_sql = format!("SELECT COUNT(*) FROM users {WHERE}");
+    macro_rules! filter {
+        () => {
+            "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR role = $2) \
+             AND ($3 IS NULL OR username_key LIKE $3 ESCAPE '\\' OR email LIKE $3 ESCAPE '\\')"
+        };
+    }
     let (rows, total): (Vec<Row>, i64) = on_db_read!(db, pool => {
-        let rows = sqlx::query_as(&page_sql).bind(status).bind(role).bind(&search).bind(limit).bind(offset)
+        let rows = sqlx::query_as(concat!("SELECT ", columns!(), " FROM users ", filter!(), " ORDER BY id DESC LIMIT $4 OFFSET $5")).bind(status).bind(role).bind(&search).bind(limit).bind(offset)
             .fetch_all(pool).await?;
-        let total = sqlx::query_scalar(&count_sql).bind(status).bind(role).bind(&search).fetch_one(pool).await?;
+        let total = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM users ", filter!())).bind(status).bind(role).bind(&search).fetch_one(pool).await?;
         (rows, total)
     });
     Ok((

@@ -7,44 +7,46 @@ use axum::response::Response;
 use trellis_kernel::ApiError;
 use trellis_kernel::extract::Json;
 
-use super::upload::blob_key;
 use super::{NameBody, VersionBody};
-use crate::domain::names::PluginName;
-use crate::error::{plugin_disabled, plugin_not_found, version_not_found};
+use crate::error::MicroDockError;
 use crate::routes::files::{self, Download};
-use crate::state::MdState;
+use crate::service::lookup_name;
+use crate::state::MicroDockState;
+use crate::storage;
 use crate::store::plugins;
 
 async fn send(
-    st: &MdState,
+    st: &MicroDockState,
     name: &str,
     version: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let name = PluginName::lookup(name)?;
-    let db = &st.platform().db;
+    let name = lookup_name(name)?;
+    let db = &st.platform.db;
     let plugin = plugins::get(db, name.as_str())
         .await?
-        .ok_or_else(plugin_not_found)?;
+        .ok_or(MicroDockError::PluginNotFound)?;
     if !plugin.is_enabled {
-        return Err(plugin_disabled());
+        return Err(MicroDockError::PluginDisabled.into());
     }
     let version = version.unwrap_or(&plugin.current_version);
     let v = plugins::version(db, name.as_str(), version)
         .await?
-        .ok_or_else(version_not_found)?;
+        .ok_or(MicroDockError::VersionNotFound)?;
     let (db, n, ver) = (db.clone(), v.plugin_name.clone(), v.version.clone());
+    let tasks = st.platform.tasks.clone();
     files::send(
-        &st.platform().blobs,
+        &st.platform.blobs,
         Download {
-            key: &blob_key(&v.file_path),
+            key: &storage::plugin_key(&v.file_path),
             file_name: &v.file_name,
             sha256: &v.file_hash,
             content_type: "application/zip",
         },
         headers,
         Box::new(move || {
-            tokio::spawn(async move {
+            // Tracked, so a shutdown waits for the count instead of dropping it.
+            tasks.spawn(async move {
                 if let Err(e) = plugins::count_download(&db, &n, &ver).await {
                     tracing::warn!(error = %e, "download not counted");
                 }
@@ -59,7 +61,7 @@ async fn send(
     responses((status = 200, content_type = "application/zip", description = "The file"), (status = 206, description = "A range"),
         (status = 403, description = "插件已被禁用"), (status = 404, description = "插件不存在")))]
 pub async fn download(
-    State(st): State<MdState>,
+    State(st): State<MicroDockState>,
     headers: HeaderMap,
     Json(b): Json<NameBody>,
 ) -> Result<Response, ApiError> {
@@ -71,7 +73,7 @@ pub async fn download(
     responses((status = 200, content_type = "application/zip", description = "The file"), (status = 206, description = "A range"),
         (status = 403, description = "插件已被禁用"), (status = 404, description = "插件或版本不存在")))]
 pub async fn download_version(
-    State(st): State<MdState>,
+    State(st): State<MicroDockState>,
     headers: HeaderMap,
     Json(b): Json<VersionBody>,
 ) -> Result<Response, ApiError> {

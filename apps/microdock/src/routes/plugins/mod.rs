@@ -10,9 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
 
-use crate::state::MdState;
+use crate::state::MicroDockState;
 
-pub fn router(max_upload: u64) -> OpenApiRouter<MdState> {
+pub fn router(max_upload: u64) -> OpenApiRouter<MicroDockState> {
     // Room for the multipart framing around the file; the file itself is held to
     // MAX_UPLOAD_SIZE while it streams.
     let upload_limit = DefaultBodyLimit::max((max_upload + 1024 * 1024) as usize);

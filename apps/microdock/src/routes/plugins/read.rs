@@ -12,12 +12,13 @@ use trellis_kernel::ApiError;
 use trellis_kernel::extract::{Json, Query};
 
 use super::{NameBody, VersionBody};
-use crate::domain::names::PluginName;
-use crate::envelope::{Reply, done, json_bytes};
-use crate::error::{plugin_not_found, version_not_found};
+use crate::envelope::{Reply, done};
+use crate::error::MicroDockError;
 use crate::routes::access::MaybeAdmin;
-use crate::state::{Cached, MdState};
+use crate::service::lookup_name;
+use crate::state::{Cached, MicroDockState};
 use crate::store::plugins::{self, Plugin, PluginVersion};
+use trellis_kernel::envelope::json_response;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
@@ -41,7 +42,7 @@ fn with_etag(headers: &HeaderMap, body: Bytes, etag: &str) -> Response {
     let mut res = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        json_bytes(StatusCode::OK, body.to_vec())
+        json_response(StatusCode::OK, body.to_vec())
     };
     if let Ok(v) = HeaderValue::from_str(etag) {
         res.headers_mut().insert(header::ETAG, v);
@@ -53,14 +54,14 @@ fn with_etag(headers: &HeaderMap, body: Bytes, etag: &str) -> Response {
 #[utoipa::path(get, path = "/api/plugins/list", tag = "microdock", params(ListQuery),
     responses((status = 200, body = [Plugin]), (status = 304, description = "Unchanged (If-None-Match)")))]
 pub async fn list(
-    State(st): State<MdState>,
+    State(st): State<MicroDockState>,
     MaybeAdmin(admin): MaybeAdmin,
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if search.is_some_and(|s| s.chars().count() > 100 || s.chars().any(char::is_control)) {
-        return Err(crate::error::invalid_params("search 过长或包含控制字符"));
+        return Err(MicroDockError::InvalidParams("search 过长或包含控制字符".into()).into());
     }
     let cacheable = admin.is_none() && search.is_none() && q.page.is_none();
     if cacheable && let Some(c) = st.list_cache.get() {
@@ -74,8 +75,8 @@ pub async fn list(
             (size, (p.max(1) - 1).saturating_mul(size))
         }
     };
-    let items = plugins::list(&st.platform().db, admin.is_some(), search, limit, offset).await?;
-    let body = Bytes::from(done("插件列表获取成功", items).bytes()?);
+    let items = plugins::list(&st.platform.db, admin.is_some(), search, limit, offset).await?;
+    let body = Bytes::from(done("插件列表获取成功", items).to_bytes()?);
     let etag = etag_of(&body);
     if cacheable {
         st.list_cache.put(Cached {
@@ -88,21 +89,27 @@ pub async fn list(
     Ok(with_etag(&headers, body, &etag))
 }
 
+/// A plugin with its versions.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PluginDetail {
+    /// The plugin.
     pub plugin: Plugin,
+    /// Its versions, newest first.
     pub versions: Vec<PluginVersion>,
 }
 
 /// Plugin detail with every version, newest first.
 #[utoipa::path(post, path = "/api/plugins/detail", tag = "microdock", request_body = NameBody,
     responses((status = 200, body = PluginDetail), (status = 404, description = "插件不存在")))]
-pub async fn detail(State(st): State<MdState>, Json(b): Json<NameBody>) -> Reply<PluginDetail> {
-    let name = PluginName::lookup(&b.name)?;
-    let db = &st.platform().db;
+pub async fn detail(
+    State(st): State<MicroDockState>,
+    Json(b): Json<NameBody>,
+) -> Reply<PluginDetail> {
+    let name = lookup_name(&b.name)?;
+    let db = &st.platform.db;
     let plugin = plugins::get(db, name.as_str())
         .await?
-        .ok_or_else(plugin_not_found)?;
+        .ok_or(MicroDockError::PluginNotFound)?;
     let versions = plugins::versions(db, name.as_str()).await?;
     Ok(done("插件详情获取成功", PluginDetail { plugin, versions }))
 }
@@ -111,14 +118,14 @@ pub async fn detail(State(st): State<MdState>, Json(b): Json<NameBody>) -> Reply
 #[utoipa::path(post, path = "/api/plugins/versions", tag = "microdock", request_body = NameBody,
     responses((status = 200, body = [PluginVersion]), (status = 404, description = "插件不存在")))]
 pub async fn versions(
-    State(st): State<MdState>,
+    State(st): State<MicroDockState>,
     Json(b): Json<NameBody>,
 ) -> Reply<Vec<PluginVersion>> {
-    let name = PluginName::lookup(&b.name)?;
-    let db = &st.platform().db;
+    let name = lookup_name(&b.name)?;
+    let db = &st.platform.db;
     plugins::get(db, name.as_str())
         .await?
-        .ok_or_else(plugin_not_found)?;
+        .ok_or(MicroDockError::PluginNotFound)?;
     Ok(done(
         "版本列表获取成功",
         plugins::versions(db, name.as_str()).await?,
@@ -129,12 +136,12 @@ pub async fn versions(
 #[utoipa::path(post, path = "/api/plugins/version/detail", tag = "microdock", request_body = VersionBody,
     responses((status = 200, body = PluginVersion), (status = 404, description = "插件或版本不存在")))]
 pub async fn version_detail(
-    State(st): State<MdState>,
+    State(st): State<MicroDockState>,
     Json(b): Json<VersionBody>,
 ) -> Reply<PluginVersion> {
-    let name = PluginName::lookup(&b.name)?;
-    let v = plugins::version(&st.platform().db, name.as_str(), b.version.trim())
+    let name = lookup_name(&b.name)?;
+    let v = plugins::version(&st.platform.db, name.as_str(), b.version.trim())
         .await?
-        .ok_or_else(version_not_found)?;
+        .ok_or(MicroDockError::VersionNotFound)?;
     Ok(done("版本详情获取成功", v))
 }

@@ -2,19 +2,20 @@
 
 use axum::extract::State;
 use serde::Deserialize;
+use trellis_identity::Principal;
 use trellis_identity::admin::Page;
 use trellis_identity::domain::{Role, UserStatus};
 use trellis_identity::store::audit::Stored;
 use trellis_identity::store::users::{ListFilter, User};
-use trellis_identity::{Identity, Principal};
 use trellis_kernel::extract::{Json, Path, Query};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::envelope::{Done, Reply};
+use crate::state::WorkflowState;
 
-pub fn router() -> OpenApiRouter<Identity> {
+pub fn router() -> OpenApiRouter<WorkflowState> {
     OpenApiRouter::new()
         .routes(routes!(list_users))
         .routes(routes!(set_status))
@@ -40,7 +41,7 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/users/admin/users", tag = "workflow", params(ListQuery),
     responses((status = 200, description = "A page of users"), (status = 403, description = "Not an admin")), security(("bearer" = [])))]
 async fn list_users(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> Reply<Page<User>> {
@@ -64,7 +65,7 @@ pub struct StatusBody {
 #[utoipa::path(put, path = "/api/v1/users/admin/users/{user_id}/status", tag = "workflow", params(("user_id" = Uuid, Path)),
     request_body = StatusBody, responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
 async fn set_status(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     Path(user_id): Path<Uuid>,
     Json(b): Json<StatusBody>,
@@ -84,7 +85,7 @@ pub struct RoleBody {
 #[utoipa::path(put, path = "/api/v1/users/admin/users/{user_id}/role", tag = "workflow", params(("user_id" = Uuid, Path)),
     request_body = RoleBody, responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
 async fn set_role(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     Path(user_id): Path<Uuid>,
     Json(b): Json<RoleBody>,
@@ -99,7 +100,7 @@ async fn set_role(
 #[utoipa::path(post, path = "/api/v1/users/admin/users/{user_id}/unlock", tag = "workflow", params(("user_id" = Uuid, Path)),
     responses((status = 200, body = User), (status = 403), (status = 404)), security(("bearer" = [])))]
 async fn unlock(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     Path(user_id): Path<Uuid>,
 ) -> Reply<User> {
@@ -110,7 +111,7 @@ async fn unlock(
 #[utoipa::path(delete, path = "/api/v1/users/admin/users/{user_id}", tag = "workflow", params(("user_id" = Uuid, Path)),
     responses((status = 200, description = "Deleted"), (status = 403), (status = 404)), security(("bearer" = [])))]
 async fn delete_user(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     Path(user_id): Path<Uuid>,
 ) -> Reply<()> {
@@ -122,7 +123,7 @@ async fn delete_user(
 #[utoipa::path(get, path = "/api/v1/users/admin/users/{user_id}/audit", tag = "workflow", params(("user_id" = Uuid, Path)),
     responses((status = 200, body = [Stored]), (status = 403)), security(("bearer" = [])))]
 async fn audit(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     Path(user_id): Path<Uuid>,
 ) -> Reply<Vec<Stored>> {

@@ -5,15 +5,16 @@ use serde::{Deserialize, Serialize};
 use trellis_identity::accounts::{LoginOutcome, Registration};
 use trellis_identity::auth::TokenPair;
 use trellis_identity::store::users::User;
-use trellis_identity::{ClientCtx, Identity, Principal};
+use trellis_identity::{ClientCtx, Principal};
 use trellis_kernel::extract::{ClientIp, Json, Query};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::public::{LogoutBody, SendCodeBody, send_code};
 use crate::envelope::{Done, Reply};
+use crate::state::WorkflowState;
 
-pub fn router() -> OpenApiRouter<Identity> {
+pub fn router() -> OpenApiRouter<WorkflowState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
@@ -38,7 +39,7 @@ pub struct RegisterBody {
 #[utoipa::path(post, path = "/api/v1/users/auth/register", tag = "workflow", request_body = RegisterBody,
     responses((status = 201, body = User), (status = 409, description = "Username or email taken"), (status = 400, description = "Bad code"), (status = 422, description = "Invalid field or weak password")))]
 async fn register(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     ctx: ClientCtx,
     Json(b): Json<RegisterBody>,
 ) -> Reply<User> {
@@ -66,7 +67,7 @@ pub struct LoginBody {
 #[utoipa::path(post, path = "/api/v1/users/auth/login", tag = "workflow", request_body = LoginBody,
     responses((status = 200, body = LoginOutcome), (status = 401, description = "Invalid credentials"), (status = 429, description = "Locked or rate limited")))]
 async fn login(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     ctx: ClientCtx,
     Json(b): Json<LoginBody>,
 ) -> Reply<LoginOutcome> {
@@ -82,7 +83,10 @@ pub struct RefreshBody {
 /// Exchange a refresh token for a new pair (the old one is spent).
 #[utoipa::path(post, path = "/api/v1/users/auth/refresh", tag = "workflow", request_body = RefreshBody,
     responses((status = 200, body = TokenPair), (status = 401, description = "Invalid, expired or reused token")))]
-async fn refresh(State(id): State<Identity>, Json(b): Json<RefreshBody>) -> Reply<TokenPair> {
+async fn refresh(
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
+    Json(b): Json<RefreshBody>,
+) -> Reply<TokenPair> {
     Ok(Done::ok(id.refresh(&b.refresh_token).await?, "令牌已刷新"))
 }
 
@@ -90,7 +94,7 @@ async fn refresh(State(id): State<Identity>, Json(b): Json<RefreshBody>) -> Repl
 #[utoipa::path(post, path = "/api/v1/users/auth/logout", tag = "workflow", request_body = LogoutBody,
     responses((status = 200, description = "Signed out"), (status = 401, description = "Not authenticated")), security(("bearer" = [])))]
 async fn logout(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     body: Option<Json<LogoutBody>>,
 ) -> Reply<()> {
@@ -115,7 +119,7 @@ pub struct ResetBody {
 #[utoipa::path(post, path = "/api/v1/users/auth/reset-password", tag = "workflow", request_body = ResetBody,
     responses((status = 200, description = "Password reset"), (status = 400, description = "Bad code"), (status = 422, description = "Weak password")))]
 async fn reset_password(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     ctx: ClientCtx,
     Json(b): Json<ResetBody>,
 ) -> Reply<()> {
@@ -128,7 +132,7 @@ async fn reset_password(
 #[utoipa::path(post, path = "/api/v1/users/auth/send-verification-code", tag = "workflow", request_body = SendCodeBody,
     responses((status = 200, description = "Code sent (or silently withheld)"), (status = 429, description = "Limit reached")))]
 async fn send_code_auth(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     ip: ClientIp,
     Json(body): Json<SendCodeBody>,
 ) -> Reply<()> {
@@ -150,7 +154,7 @@ pub struct Availability {
 #[utoipa::path(get, path = "/api/v1/users/auth/check-username", tag = "workflow", params(UsernameQuery),
     responses((status = 200, body = Availability), (status = 422, description = "Not a valid username")))]
 async fn check_username(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     Query(q): Query<UsernameQuery>,
 ) -> Reply<Availability> {
     let available = id.username_available(&q.username).await?;
@@ -176,7 +180,7 @@ pub struct EmailQuery {
 #[utoipa::path(get, path = "/api/v1/users/auth/check-email", tag = "workflow", params(EmailQuery),
     responses((status = 200, body = Availability), (status = 422, description = "Not a valid email")))]
 async fn check_email(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     Query(q): Query<EmailQuery>,
 ) -> Reply<Availability> {
     let available = id.email_available(&q.email).await?;

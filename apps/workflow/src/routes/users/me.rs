@@ -4,15 +4,16 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use trellis_identity::auth::SessionInfo;
 use trellis_identity::store::users::{ProfilePatch, User};
-use trellis_identity::{ClientCtx, Identity, Principal};
+use trellis_identity::{ClientCtx, Principal};
 use trellis_kernel::extract::{Json, Path};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::envelope::{Done, Reply};
+use crate::state::WorkflowState;
 
-pub fn router() -> OpenApiRouter<Identity> {
+pub fn router() -> OpenApiRouter<WorkflowState> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(update_profile))
@@ -25,7 +26,10 @@ pub fn router() -> OpenApiRouter<Identity> {
 /// The current user.
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "workflow",
     responses((status = 200, body = User), (status = 401, description = "Not authenticated")), security(("bearer" = [])))]
-async fn me(State(id): State<Identity>, p: Principal) -> Reply<User> {
+async fn me(
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
+    p: Principal,
+) -> Reply<User> {
     Ok(Done::ok(id.user(p.user_id).await?, "获取成功"))
 }
 
@@ -42,7 +46,7 @@ pub struct ProfileBody {
 #[utoipa::path(put, path = "/api/v1/users/me/profile", tag = "workflow", request_body = ProfileBody,
     responses((status = 200, body = User), (status = 422, description = "Invalid field")), security(("bearer" = [])))]
 async fn update_profile(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     Json(b): Json<ProfileBody>,
 ) -> Reply<User> {
@@ -67,7 +71,7 @@ pub struct ChangePasswordBody {
     responses((status = 200, description = "Changed"), (status = 400, description = "Wrong current password"), (status = 422, description = "Weak password")),
     security(("bearer" = [])))]
 async fn change_password(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     ctx: ClientCtx,
     Json(b): Json<ChangePasswordBody>,
@@ -80,7 +84,10 @@ async fn change_password(
 /// The caller's live sessions.
 #[utoipa::path(get, path = "/api/v1/users/me/sessions", tag = "workflow",
     responses((status = 200, body = [SessionInfo])), security(("bearer" = [])))]
-async fn sessions(State(id): State<Identity>, p: Principal) -> Reply<Vec<SessionInfo>> {
+async fn sessions(
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
+    p: Principal,
+) -> Reply<Vec<SessionInfo>> {
     Ok(Done::ok(id.list_sessions(&p).await?, "获取成功"))
 }
 
@@ -88,7 +95,7 @@ async fn sessions(State(id): State<Identity>, p: Principal) -> Reply<Vec<Session
 #[utoipa::path(delete, path = "/api/v1/users/me/sessions/{id}", tag = "workflow", params(("id" = Uuid, Path)),
     responses((status = 200, description = "Revoked"), (status = 404, description = "No such session of yours")), security(("bearer" = [])))]
 async fn revoke_session(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
     Path(sid): Path<Uuid>,
 ) -> Reply<()> {
@@ -104,7 +111,10 @@ pub struct Revoked {
 /// Sign out every other session.
 #[utoipa::path(post, path = "/api/v1/users/me/sessions/revoke-others", tag = "workflow",
     responses((status = 200, body = Revoked)), security(("bearer" = [])))]
-async fn revoke_others(State(id): State<Identity>, p: Principal) -> Reply<Revoked> {
+async fn revoke_others(
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
+    p: Principal,
+) -> Reply<Revoked> {
     let revoked = id.revoke_other_sessions(&p).await?;
     Ok(Done::ok(Revoked { revoked }, "其他会话已注销"))
 }

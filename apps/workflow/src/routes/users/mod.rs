@@ -5,10 +5,11 @@ mod auth;
 mod me;
 mod public;
 
-use trellis_identity::Identity;
 use utoipa_axum::router::OpenApiRouter;
 
-pub fn router() -> OpenApiRouter<Identity> {
+use crate::state::WorkflowState;
+
+pub fn router() -> OpenApiRouter<WorkflowState> {
     OpenApiRouter::new()
         .merge(public::router())
         .merge(auth::router())

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use serde::Deserialize;
+
 use trellis_identity::Identity;
 use trellis_identity::domain::{CodePurpose, Email};
 use trellis_kernel::extract::{ClientIp, Json};
@@ -9,8 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::envelope::{Done, Reply};
+use crate::state::WorkflowState;
 
-pub fn router() -> OpenApiRouter<Identity> {
+pub fn router() -> OpenApiRouter<WorkflowState> {
     OpenApiRouter::new()
         .routes(routes!(send_code_public))
         .routes(routes!(logout_public))
@@ -36,7 +38,7 @@ pub async fn send_code(identity: &Identity, ip: ClientIp, body: SendCodeBody) ->
     request_body = SendCodeBody,
     responses((status = 200, description = "Code sent (or silently withheld)"), (status = 429, description = "Cooldown, daily or per-IP limit")))]
 async fn send_code_public(
-    State(id): State<Identity>,
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     ip: ClientIp,
     Json(body): Json<SendCodeBody>,
 ) -> Reply<()> {
@@ -52,7 +54,10 @@ pub struct LogoutBody {
 /// Log out with a refresh token; idempotent, needs no access token.
 #[utoipa::path(post, path = "/api/v1/users/public/logout", tag = "workflow",
     request_body = LogoutBody, responses((status = 200, description = "Signed out")))]
-async fn logout_public(State(id): State<Identity>, body: Option<Json<LogoutBody>>) -> Reply<()> {
+async fn logout_public(
+    State(WorkflowState { identity: id, .. }): State<WorkflowState>,
+    body: Option<Json<LogoutBody>>,
+) -> Reply<()> {
     if let Some(Json(LogoutBody {
         refresh_token: Some(t),
     })) = body

@@ -1,0 +1,3 @@
+-- Nothing to rename on SQLite (see the PostgreSQL migration of the same number). Kept so both
+-- backends share version numbers.
+SELECT 1;

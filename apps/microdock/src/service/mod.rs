@@ -1,0 +1,51 @@
+//! The operations of MicroDock: each function owns one client-visible operation (checks,
+//! storage, blobs, audit in one transaction) and returns a [`MicroDockError`]. Handlers in
+//! `routes/` extract the request, call one of these, and answer.
+
+pub mod backups;
+pub mod plugins;
+
+use std::net::IpAddr;
+
+use trellis_kernel::db::Tx;
+use uuid::Uuid;
+
+use crate::domain::names::PluginName;
+use crate::error::MicroDockError;
+use crate::state::MicroDockState;
+
+/// A plugin name from a lookup request; a malformed name cannot exist (404).
+pub fn lookup_name(name: &str) -> Result<PluginName, MicroDockError> {
+    PluginName::lookup(name.trim()).ok_or(MicroDockError::PluginNotFound)
+}
+
+/// Who asked, for the audit log.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor {
+    /// The administrator's account, or `None` for a key-holder's upload.
+    pub user_id: Option<Uuid>,
+    /// The client address.
+    pub ip: IpAddr,
+}
+
+/// Writes an audit row for `action` in `tx`.
+pub(crate) async fn audit(
+    st: &MicroDockState,
+    tx: &mut Tx,
+    actor: Actor,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), MicroDockError> {
+    st.identity
+        .audit_event(tx, actor.user_id, action, Some(actor.ip), detail)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a blob that is no longer referenced; a failure is logged (the start-up
+/// reconciliation of the hardening issue will collect it), never answered.
+pub(crate) async fn discard_blob(st: &MicroDockState, key: &str) {
+    if let Err(e) = st.platform.blobs.delete(key).await {
+        tracing::warn!(error = %e, blob.key = key, "could not delete unreferenced blob");
+    }
+}

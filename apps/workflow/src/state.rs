@@ -1,0 +1,27 @@
+//! The workflow app's typed state, with `FromRef` sub-states for the extractors that need one
+//! part (the `Principal` extractor needs `Identity`).
+
+use axum::extract::FromRef;
+use trellis_identity::Identity;
+use trellis_kernel::Platform;
+
+/// What every workflow handler can reach.
+#[derive(Clone)]
+pub struct WorkflowState {
+    /// Database, key-value, blobs, mail, clock.
+    pub platform: Platform,
+    /// Accounts, sessions, tokens, codes, audit.
+    pub identity: Identity,
+}
+
+impl FromRef<WorkflowState> for Identity {
+    fn from_ref(s: &WorkflowState) -> Identity {
+        s.identity.clone()
+    }
+}
+
+impl FromRef<WorkflowState> for Platform {
+    fn from_ref(s: &WorkflowState) -> Platform {
+        s.platform.clone()
+    }
+}
