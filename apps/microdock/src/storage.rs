@@ -16,11 +16,6 @@ pub fn backup_key(file_path: &str) -> String {
     format!("microdock/backups/{file_path}")
 }
 
-/// A temporary upload's key (removed on failure, moved on success).
-pub fn temp_key() -> String {
-    format!("microdock/tmp/{}", uuid::Uuid::new_v4().simple())
-}
-
 /// Where a deleted plugin's files wait while its rows are deleted.
 pub fn trash_prefix() -> String {
     format!("microdock/trash/{}", uuid::Uuid::new_v4().simple())

@@ -95,6 +95,10 @@ pub struct Config {
     /// `redis://` or `rediss://` URL (`REDIS_URL`); unset means the in-process key-value store,
     /// which is not shared between instances.
     pub redis_url: Option<String>,
+    /// `TRELLIS_BLOB_URL`: where plugin files and backups live, `file://<dir>` or
+    /// `s3://<bucket>[/<prefix>]`; `None` means `<data dir>/blobs` (see
+    /// [`crate::blob::BlobStore::from_url`]).
+    pub blob_url: Option<String>,
     /// Mail relay; `None` (no `SMTP_HOST`) writes mail to `<data dir>/outbox` instead.
     pub smtp: Option<SmtpConfig>,
     /// Browser origins allowed by CORS (`CORS_ORIGINS`/`CORS_ALLOWED_ORIGINS`); empty disables
@@ -249,6 +253,13 @@ impl Config {
             r.errors
                 .push("REDIS_URL must start with redis:// or rediss://".to_string());
         }
+        let blob_url = r.raw(&["TRELLIS_BLOB_URL"]).map(|(_, v)| v);
+        if let Some(u) = &blob_url
+            && !(u.starts_with("file://") || u.starts_with("s3://"))
+        {
+            r.errors
+                .push("TRELLIS_BLOB_URL must start with file:// or s3://".to_string());
+        }
         let smtp = match r.raw(&["SMTP_HOST"]) {
             None => None,
             Some((_, host)) => {
@@ -317,6 +328,7 @@ impl Config {
             data_dir,
             database_url,
             redis_url,
+            blob_url,
             smtp,
             cors_origins,
             rate_limit,
@@ -352,6 +364,13 @@ impl Config {
                     .as_deref()
                     .map(mask_url)
                     .unwrap_or_else(|| "(unset: in-process)".into()),
+            ),
+            (
+                "TRELLIS_BLOB_URL",
+                self.blob_url
+                    .as_deref()
+                    .map(mask_url)
+                    .unwrap_or_else(|| "(unset: <data dir>/blobs)".into()),
             ),
             ("CORS_ORIGINS", self.cors_origins.join(",")),
             ("RATE_LIMIT_ENABLED", self.rate_limit.enabled.to_string()),
@@ -436,6 +455,7 @@ mod tests {
         assert_eq!(c.host.to_string(), "127.0.0.1");
         assert_eq!(c.database_url, "sqlite://./data/trellis.db");
         assert!(c.redis_url.is_none());
+        assert!(c.blob_url.is_none());
         assert_eq!(c.max_request_size, 10 * 1024 * 1024);
         assert!(c.app_enabled("microdock"));
     }
@@ -454,13 +474,20 @@ mod tests {
             ("RATE_LIMIT_ENABLED", "maybe"),
             ("LOG_FORMAT", "xml"),
             ("DATABASE_URL", "mysql://x"),
+            ("TRELLIS_BLOB_URL", "/var/blobs"),
         ]))
         .unwrap_err();
         let text = err.to_string();
-        for name in ["PORT", "RATE_LIMIT_ENABLED", "LOG_FORMAT", "DATABASE_URL"] {
+        for name in [
+            "PORT",
+            "RATE_LIMIT_ENABLED",
+            "LOG_FORMAT",
+            "DATABASE_URL",
+            "TRELLIS_BLOB_URL",
+        ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
-        assert_eq!(err.0.len(), 4);
+        assert_eq!(err.0.len(), 5);
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub enum StartupError {
     /// The SMTP settings are unusable.
     #[error("mail configuration: {0}")]
     Mail(#[from] mail::MailError),
+    /// `TRELLIS_BLOB_URL` names a store that cannot be opened.
+    #[error("blob storage (TRELLIS_BLOB_URL): {0}")]
+    Blobs(#[from] blob::BlobError),
     /// A migration failed.
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -97,7 +100,7 @@ impl Platform {
 
     /// Assembles a platform from an opened database and key-value store (tests use this).
     pub fn with_parts(config: Config, db: Db, kv: Kv) -> Result<Platform, StartupError> {
-        let blobs = BlobStore::local(config.data_dir.join("blobs"));
+        let blobs = BlobStore::from_url(config.blob_url.as_deref(), &config.data_dir)?;
         let mailer = Mailer::from_config(config.smtp.as_ref(), &config.data_dir)?;
         Ok(Platform {
             config: Arc::new(config),

@@ -39,13 +39,8 @@ pub fn router(max_upload: u64) -> OpenApiRouter<MicroDockState> {
     responses((status = 200, body = Backup), (status = 413, description = "文件过大"), (status = 422, description = "参数验证失败"),
         (status = 507, description = "超出用户备份配额")))]
 async fn upload(State(st): State<MicroDockState>, mp: Multipart) -> Reply<Backup> {
-    let blobs = &st.platform.blobs;
-    let form = multipart::read(mp, blobs, st.settings.max_upload_size).await?;
-    let result = service::store(&st, &form).await;
-    if result.is_err() {
-        form.discard(blobs).await;
-    }
-    Ok(done("备份文件上传成功", result?))
+    let form = multipart::read(mp, &st.platform.blobs, st.settings.max_upload_size).await?;
+    Ok(done("备份文件上传成功", service::store(&st, form).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -2,7 +2,6 @@
 //! `filename*` for non-ASCII names), `Content-Length`, `ETag` and `X-Checksum-Sha256` (the
 //! SHA-256), single `Range` requests, and a callback once a transfer reaches the end.
 
-use std::io::SeekFrom;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,8 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::Stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 use trellis_kernel::ApiError;
 use trellis_kernel::blob::{BlobError, BlobStore};
 
@@ -125,7 +122,7 @@ pub async fn send(
     request: &HeaderMap,
     on_complete: Box<dyn FnOnce() + Send>,
 ) -> Result<Response, ApiError> {
-    let mut blob = blobs.get(d.key).await.map_err(|e| match e {
+    let blob = blobs.get(d.key).await.map_err(|e| match e {
         BlobError::NotFound => {
             tracing::error!(blob.key = d.key, "stored file missing");
             ApiError::new(
@@ -157,14 +154,9 @@ pub async fn send(
         }
     };
     let len = if size == 0 { 0 } else { end - start + 1 };
-    if start > 0 {
-        blob.file
-            .seek(SeekFrom::Start(start))
-            .await
-            .map_err(ApiError::internal)?;
-    }
+    let range = (status == StatusCode::PARTIAL_CONTENT).then_some(start..end + 1);
     let reaches_end = size == 0 || end + 1 == size;
-    let stream = ReaderStream::with_capacity(blob.file.take(len), 256 * 1024);
+    let stream = blob.into_stream(range).map_err(ApiError::internal)?;
     let body: Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin> = if reaches_end
     {
         Box::new(OnComplete {

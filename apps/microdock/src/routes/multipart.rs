@@ -8,14 +8,15 @@ use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::StatusCode;
 use trellis_kernel::ApiError;
-use trellis_kernel::blob::{BlobError, BlobStore, PutInfo};
+use trellis_kernel::blob::{BlobError, BlobStore, PutInfo, Spooled};
 
 use crate::error::MicroDockError;
 
-/// The file part, stored under a temporary key.
+/// The file part, spooled to a local temporary file (removed when dropped unless committed
+/// to the blob store).
 pub struct TempFile {
-    /// Its temporary blob key.
-    pub key: String,
+    /// The spooled file (local, seekable: archives are inspected from it).
+    pub spooled: Spooled,
     /// The file name the client sent.
     pub client_name: String,
     /// Size and SHA-256, computed while it streamed.
@@ -37,15 +38,6 @@ impl Form {
             .get(name)
             .map(String::as_str)
             .filter(|s| !s.is_empty())
-    }
-
-    /// Deletes the temporary file (after a failure, or once it has been moved).
-    pub async fn discard(&self, blobs: &BlobStore) {
-        if let Some(f) = &self.file
-            && let Err(e) = blobs.delete(&f.key).await
-        {
-            tracing::debug!(error = %e, blob.key = f.key, "temporary upload not deleted");
-        }
     }
 }
 
@@ -71,13 +63,13 @@ async fn read_text(mut field: Field<'_>) -> Result<String, ApiError> {
         .map_err(|_| MicroDockError::InvalidParams("表单字段不是 UTF-8 文本".into()).into())
 }
 
-/// Reads the whole form. On error nothing is left in storage.
+/// Reads the whole form. On error nothing is left in storage (the spool is dropped).
 pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Form, ApiError> {
     let mut form = Form {
         file: None,
         fields: HashMap::new(),
     };
-    let result = async {
+    let result: Result<(), ApiError> = async {
         while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
             let name = field.name().unwrap_or("").to_string();
             if name == "file" {
@@ -85,9 +77,8 @@ pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Fo
                     return Err(MicroDockError::InvalidParams("只能上传一个文件".into()).into());
                 }
                 let client_name = field.file_name().unwrap_or("").to_string();
-                let key = crate::storage::temp_key();
-                let info = blobs
-                    .put(&key, Box::pin(field), limit)
+                let spooled = blobs
+                    .spool(Box::pin(field), limit)
                     .await
                     .map_err(|e| match e {
                         BlobError::TooLarge { limit } => MicroDockError::TooLarge(limit).into(),
@@ -97,9 +88,9 @@ pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Fo
                         other => ApiError::internal(other),
                     })?;
                 form.file = Some(TempFile {
-                    key,
+                    info: spooled.info(),
+                    spooled,
                     client_name,
-                    info,
                 });
             } else if !name.is_empty() && form.fields.len() < 16 {
                 let text = read_text(field).await?;
@@ -109,9 +100,6 @@ pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Fo
         Ok(())
     }
     .await;
-    if let Err(e) = result {
-        form.discard(blobs).await;
-        return Err(e);
-    }
+    result?;
     Ok(form)
 }

@@ -19,10 +19,10 @@ pub fn parse_user_key(s: &str) -> Result<&str, MicroDockError> {
 /// `description`?, `plugin_name`? for plugin backups): checks the form and the per-user
 /// quota, moves the file into place, records the row and prunes the user's oldest backups
 /// beyond `BACKUP_MAX_PER_USER`, in one transaction.
-pub async fn store(st: &MicroDockState, form: &Form) -> Result<Backup, MicroDockError> {
+pub async fn store(st: &MicroDockState, mut form: Form) -> Result<Backup, MicroDockError> {
     let file = form
         .file
-        .as_ref()
+        .take()
         .ok_or_else(|| MicroDockError::InvalidParams("缺少 file 文件字段".into()))?;
     let key = parse_user_key(form.text("user_key").unwrap_or(""))?;
     let kind = backup_type(form.text("backup_type").unwrap_or(""))
@@ -53,7 +53,7 @@ pub async fn store(st: &MicroDockState, form: &Form) -> Result<Backup, MicroDock
         storage_file_name(&shown)
     );
     let blob = storage::backup_key(&path);
-    blobs.rename(&file.key, &blob).await?;
+    blobs.commit(file.spooled, &blob).await?;
     let saved = async {
         let mut tx = db.begin().await?;
         let saved = backups::insert(

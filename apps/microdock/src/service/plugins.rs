@@ -5,6 +5,8 @@
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
+use trellis_kernel::blob::BlobError;
+
 use crate::domain::archive;
 use crate::domain::manifest::Manifest;
 use crate::error::MicroDockError;
@@ -20,12 +22,12 @@ use crate::store::plugins::{self, Deprecation, Plugin, PluginVersion, Release};
 /// release with its audit row in one transaction. On any failure nothing is left behind.
 pub async fn publish(
     st: &MicroDockState,
-    form: &Form,
+    mut form: Form,
     actor: Actor,
 ) -> Result<Plugin, MicroDockError> {
     let file = form
         .file
-        .as_ref()
+        .take()
         .ok_or_else(|| MicroDockError::InvalidParams("缺少 file 文件字段".into()))?;
     let key = form
         .text("plugin_key")
@@ -42,7 +44,7 @@ pub async fn publish(
     if !file.client_name.to_ascii_lowercase().ends_with(".zip") {
         return Err(MicroDockError::InvalidFile("仅支持 .zip 格式的文件".into()));
     }
-    let manifest = inspect(st, &file.key).await?;
+    let manifest = inspect(st, &file).await?;
     let name = manifest.name.as_str();
     let version = manifest.version.to_string();
     let db = &st.platform.db;
@@ -76,7 +78,7 @@ pub async fn publish(
 async fn record(
     st: &MicroDockState,
     manifest: &Manifest,
-    file: &TempFile,
+    file: TempFile,
     key_hash: &str,
     actor: Actor,
 ) -> Result<Plugin, MicroDockError> {
@@ -122,7 +124,14 @@ async fn record(
         created_at: now,
     };
     let blob = storage::plugin_key(&path);
-    st.platform.blobs.rename(&file.key, &blob).await?;
+    st.platform
+        .blobs
+        .commit(file.spooled, &blob)
+        .await
+        .map_err(|e| match e {
+            BlobError::Exists => MicroDockError::VersionExists(version.clone()),
+            other => other.into(),
+        })?;
     let recorded = async {
         let mut tx = db.begin().await?;
         plugins::publish(
@@ -165,14 +174,16 @@ async fn record(
         .ok_or_else(|| MicroDockError::Internal("plugin vanished after publish".into()))
 }
 
-/// Reads and checks the manifest of the archive at `key` on a blocking thread.
-async fn inspect(st: &MicroDockState, key: &str) -> Result<Manifest, MicroDockError> {
-    let file = st.platform.blobs.get(key).await?.file.into_std().await;
+/// Reads and checks the manifest of the spooled archive on a blocking thread.
+async fn inspect(st: &MicroDockState, file: &TempFile) -> Result<Manifest, MicroDockError> {
+    let path = file.spooled.path().to_path_buf();
     let limits = st.settings.zip.clone();
-    tokio::task::spawn_blocking(move || archive::inspect(std::io::BufReader::new(file), &limits))
-        .await
-        .map_err(|e| MicroDockError::Internal(e.to_string()))?
-        .map_err(MicroDockError::InvalidFile)
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path).map_err(|e| MicroDockError::Internal(e.to_string()))?;
+        archive::inspect(std::io::BufReader::new(f), &limits).map_err(MicroDockError::InvalidFile)
+    })
+    .await
+    .map_err(|e| MicroDockError::Internal(e.to_string()))?
 }
 
 /// Sets `is_enabled` and audits the change.

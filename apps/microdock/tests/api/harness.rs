@@ -125,8 +125,12 @@ impl TestApp {
         self.upload(plugin_zip(name, version), key).await.ok()
     }
 
-    /// Files under MicroDock's blob area (`plugins`, `backups`, `tmp`).
+    /// Files under MicroDock's blob area (`plugins`, `backups`), or left in the upload
+    /// spool (`tmp`: the local store's `.tmp`).
     pub fn stored_files(&self, area: &str) -> Vec<String> {
-        self.0.stored_files(&format!("microdock/{area}"))
+        match area {
+            "tmp" => self.0.stored_files(".tmp"),
+            _ => self.0.stored_files(&format!("microdock/{area}")),
+        }
     }
 }

@@ -10,6 +10,7 @@ mod harness;
 mod auth;
 mod backups;
 mod downloads;
+mod instances;
 mod plugins;
 mod python_client;
 mod transactions;

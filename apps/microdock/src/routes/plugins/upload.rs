@@ -1,6 +1,7 @@
 //! `POST /api/plugins/upload`: multipart `file` + `plugin_key` (+ `upload_secret` when
-//! configured). The file streams to a temporary blob with its size enforced and SHA-256
-//! computed; [`service::plugins::publish`] does the rest. Any failure leaves nothing behind.
+//! configured). The file streams to a local spool with its size enforced and SHA-256
+//! computed; [`service::plugins::publish`] does the rest. Any failure leaves nothing behind
+//! (the spool is removed when the form is dropped).
 
 use axum::extract::{Multipart, State};
 use trellis_identity::ClientCtx;
@@ -27,9 +28,8 @@ pub async fn upload(
         user_id: None,
         ip: ctx.ip,
     };
-    let result = service::plugins::publish(&st, &form, actor).await;
-    if result.is_err() {
-        form.discard(&st.platform.blobs).await;
-    }
-    Ok(done("插件上传成功", result?))
+    Ok(done(
+        "插件上传成功",
+        service::plugins::publish(&st, form, actor).await?,
+    ))
 }

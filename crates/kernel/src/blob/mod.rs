@@ -1,0 +1,585 @@
+//! Blob storage for plugin zips and backups: streams in, streams out, never a whole file in
+//! memory. Two backends behind one [`BlobStore`]: a local directory (the default) and an
+//! S3-compatible bucket (AWS, MinIO, Ceph, R2, …), chosen by `TRELLIS_BLOB_URL`.
+//!
+//! Writing is two steps so callers can look at an upload before it becomes visible:
+//!
+//! 1. [`BlobStore::spool`] streams the body into a local temporary file, enforcing the size
+//!    limit on the bytes actually received and hashing (SHA-256) on the way. The file is on the
+//!    local disk for both backends, so callers that need `Seek` (zip inspection) can open it.
+//! 2. [`BlobStore::commit`] moves the spooled file to its key: a link on the local backend,
+//!    a streamed (multipart) upload on S3. A commit never replaces an existing blob.
+//!
+//! [`BlobStore::put`] does both for callers with nothing to inspect.
+//!
+//! Keys are relative, `/`-separated, and validated on every backend: no absolute paths, no
+//! `..`, no empty or hidden (`.`-prefixed) segments, no `\`, `:` or NUL, at most 1024 bytes.
+//! Hidden names are therefore free for the store's own use (the local spool is `<root>/.tmp`).
+
+mod local;
+mod s3;
+
+use std::io::{self, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+
+/// Why a blob operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The key (or list prefix) breaks the key rules in the module docs.
+    #[error("invalid blob key")]
+    InvalidKey,
+    /// `TRELLIS_BLOB_URL` (or the URL given to [`BlobStore::from_url`]) cannot be used.
+    #[error("invalid blob store URL: {0}")]
+    InvalidUrl(String),
+    /// The upload stream carried more than `limit` bytes; nothing was kept.
+    #[error("blob larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The limit that was exceeded, in bytes.
+        limit: u64,
+    },
+    /// No blob has this key (or the source of a rename is missing).
+    #[error("blob not found")]
+    NotFound,
+    /// A blob already has the target key of a commit or rename; it was left untouched.
+    #[error("blob already exists")]
+    Exists,
+    /// A byte range outside the blob, or with its start after its end.
+    #[error("range {start}..{end} is outside the {size}-byte blob")]
+    InvalidRange {
+        /// First byte asked for.
+        start: u64,
+        /// One past the last byte asked for.
+        end: u64,
+        /// Size of the blob in bytes.
+        size: u64,
+    },
+    /// The upload stream itself failed (client disconnected, malformed body, …).
+    #[error("upload stream failed: {0}")]
+    Source(String),
+    /// Local file-system failure (spool or local backend).
+    #[error("blob storage i/o: {0}")]
+    Io(#[from] io::Error),
+    /// The remote object store failed (network, credentials, server error, …).
+    #[error("blob backend: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What a completed put or commit wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutInfo {
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the content, computed while streaming.
+    pub sha256: String,
+}
+
+/// A finished upload held in a local temporary file, waiting for [`BlobStore::commit`].
+///
+/// The file is removed when the value is dropped, committed or not, so an early return on an
+/// error path leaves nothing behind. It must be committed by the store that spooled it.
+#[derive(Debug)]
+pub struct Spooled {
+    path: PathBuf,
+    /// Size in bytes of what was received.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of what was received.
+    pub sha256: String,
+}
+
+impl Spooled {
+    /// The local temporary file: open it (it supports `Seek`) to inspect the upload. Do not
+    /// move or delete it; [`BlobStore::commit`] and `Drop` do.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size and hash as a [`PutInfo`].
+    pub fn info(&self) -> PutInfo {
+        PutInfo {
+            size: self.size,
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        // After a local commit the spool is a second link to the blob (or already renamed
+        // away): removing it never touches the committed blob.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A stream of a blob's bytes, as handed to an HTTP body.
+pub type ByteStream = BoxStream<'static, Result<Bytes, io::Error>>;
+
+/// An opened blob: its size now, its bytes when [`BlobReader::into_stream`] is called.
+pub struct BlobReader {
+    /// Size of the blob in bytes.
+    pub size: u64,
+    source: ReaderSource,
+}
+
+enum ReaderSource {
+    Local(tokio::fs::File),
+    S3(s3::S3Reader),
+}
+
+impl std::fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.source {
+            ReaderSource::Local(_) => "local",
+            ReaderSource::S3(_) => "s3",
+        };
+        f.debug_struct("BlobReader")
+            .field("size", &self.size)
+            .field("backend", &backend)
+            .finish()
+    }
+}
+
+impl BlobReader {
+    /// Streams the whole blob (`None`) or the half-open byte range `start..end` of it.
+    ///
+    /// Memory stays bounded by the chunk size (64 KiB locally, the server's chunks on S3);
+    /// an empty range gives an empty stream. On S3 the bytes come from the version that
+    /// [`BlobStore::get`] saw: a blob replaced in between fails the stream instead of mixing
+    /// two versions.
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidRange`] when `end > size` or `start > end`. Failures while reading
+    /// arrive as `io::Error` items of the stream.
+    pub fn into_stream(self, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {
+        let range = range.unwrap_or(0..self.size);
+        if range.start > range.end || range.end > self.size {
+            return Err(BlobError::InvalidRange {
+                start: range.start,
+                end: range.end,
+                size: self.size,
+            });
+        }
+        if range.is_empty() {
+            return Ok(futures::stream::empty().boxed());
+        }
+        Ok(match self.source {
+            ReaderSource::Local(file) => local::stream(file, range),
+            ReaderSource::S3(reader) => reader.stream(range, self.size),
+        })
+    }
+}
+
+/// The blob store apps hold: cheap to clone, one per process.
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    /// Where [`BlobStore::spool`] writes: on the local backend inside its root (so a commit
+    /// is a link on the same file system), else `<data dir>/tmp`.
+    spool_dir: PathBuf,
+}
+
+enum Backend {
+    Local(local::LocalStore),
+    S3(s3::S3Store),
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl BlobStore {
+    /// Opens the store named by `url` (the value of `TRELLIS_BLOB_URL`):
+    ///
+    /// - `None` or empty: `file://<data_dir>/blobs`;
+    /// - `file://<dir>`: a local directory (created on first write);
+    /// - `s3://<bucket>[/<prefix>]`: an S3-compatible bucket, keys under `<prefix>/`. Settings
+    ///   come from the standard variables: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`
+    ///   (`AWS_SESSION_TOKEN`), `AWS_REGION` (else `AWS_DEFAULT_REGION`, else `us-east-1`) and
+    ///   `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT`) for MinIO/Ceph/R2-style servers, reached with
+    ///   path-style requests; an `http://` endpoint is allowed. Uploads are spooled under
+    ///   `<data_dir>/tmp`.
+    ///
+    /// Nothing is contacted here: a wrong endpoint or credential shows on first use.
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidUrl`] for another scheme, an empty bucket or path, an invalid
+    /// prefix, or S3 settings the client refuses.
+    pub fn from_url(url: Option<&str>, data_dir: &Path) -> Result<BlobStore, BlobError> {
+        let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(BlobStore::local(data_dir.join("blobs")));
+        };
+        if let Some(dir) = url.strip_prefix("file://") {
+            if dir.is_empty() {
+                return Err(BlobError::InvalidUrl("file:// needs a directory".into()));
+            }
+            return Ok(BlobStore::local(dir));
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let store = s3::S3Store::from_env(rest)?;
+            return Ok(BlobStore {
+                inner: Arc::new(Inner {
+                    backend: Backend::S3(store),
+                    spool_dir: data_dir.join("tmp"),
+                }),
+            });
+        }
+        Err(BlobError::InvalidUrl(format!(
+            "{url:?} is neither file://<dir> nor s3://<bucket>[/<prefix>]"
+        )))
+    }
+
+    /// A store in the local directory `root` (created on first write); uploads spool in
+    /// `<root>/.tmp`, which no key can name.
+    pub fn local(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        BlobStore {
+            inner: Arc::new(Inner {
+                spool_dir: root.join(".tmp"),
+                backend: Backend::Local(local::LocalStore::new(root)),
+            }),
+        }
+    }
+
+    /// Where blobs live, as a URL (`file://…` or `s3://bucket/prefix`), for logs.
+    pub fn describe(&self) -> String {
+        match &self.inner.backend {
+            Backend::Local(l) => format!("file://{}", l.root().display()),
+            Backend::S3(s) => s.url().to_string(),
+        }
+    }
+
+    /// Streams `body` into a local temporary file, enforcing `limit` (bytes) on what is
+    /// actually received and computing the SHA-256 on the way; the disk is written on a
+    /// blocking thread. Nothing is visible under any key until [`BlobStore::commit`].
+    ///
+    /// # Errors
+    /// [`BlobError::TooLarge`] past `limit`, [`BlobError::Source`] when `body` yields an
+    /// error, [`BlobError::Io`] for the local disk. On any error the file is already gone.
+    pub async fn spool<S, E>(&self, body: S, limit: u64) -> Result<Spooled, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        tokio::fs::create_dir_all(&self.inner.spool_dir).await?;
+        let mut spooled = Spooled {
+            path: self
+                .inner
+                .spool_dir
+                .join(format!("{}.part", uuid::Uuid::new_v4().simple())),
+            size: 0,
+            sha256: String::new(),
+        };
+        // `spooled` removes the file on every early return below.
+        let info = write_stream(&spooled.path, body, limit).await?;
+        spooled.size = info.size;
+        spooled.sha256 = info.sha256;
+        Ok(spooled)
+    }
+
+    /// Makes a spooled upload the blob `key`, never replacing an existing one, and removes
+    /// the spool file (on success and on failure).
+    ///
+    /// Local: a hard link, atomic (one `rename` after an existence check where the file
+    /// system has no hard links). S3: one conditional `PUT` (`If-None-Match: *`) up to
+    /// 8 MiB; above that a multipart upload in 8 MiB parts, one in flight, after an
+    /// existence check: S3 offers no create-only multipart upload through our client, so two
+    /// commits racing for one key must be kept apart by the caller (e.g. a key-value lock).
+    /// A commit cancelled half-way (its future dropped) can leave an unfinished multipart
+    /// upload on the server, invisible but billed: give the bucket a lifecycle rule that
+    /// aborts incomplete multipart uploads.
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidKey`], [`BlobError::Exists`], [`BlobError::Io`],
+    /// [`BlobError::Backend`].
+    pub async fn commit(&self, spooled: Spooled, key: &str) -> Result<PutInfo, BlobError> {
+        validate_key(key)?;
+        match &self.inner.backend {
+            Backend::Local(l) => l.link_new(&spooled.path, key).await?,
+            Backend::S3(s) => s.upload(&spooled.path, spooled.size, key).await?,
+        }
+        Ok(spooled.info())
+    }
+
+    /// [`BlobStore::spool`] then [`BlobStore::commit`]: streams `body` into `key`, at most
+    /// `limit` bytes. The blob appears only when complete; on any failure nothing is left.
+    ///
+    /// # Errors
+    /// Those of `spool` and `commit`; an invalid key fails before `body` is read.
+    pub async fn put<S, E>(&self, key: &str, body: S, limit: u64) -> Result<PutInfo, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        validate_key(key)?;
+        let spooled = self.spool(body, limit).await?;
+        self.commit(spooled, key).await
+    }
+
+    /// Opens `key` for streaming: [`BlobReader::size`] is known now, the bytes flow when
+    /// [`BlobReader::into_stream`] is called (S3: one `HEAD` now, one ranged `GET` then).
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidKey`], [`BlobError::NotFound`], [`BlobError::Io`],
+    /// [`BlobError::Backend`].
+    pub async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
+        validate_key(key)?;
+        match &self.inner.backend {
+            Backend::Local(l) => l.open(key).await,
+            Backend::S3(s) => s.open(key).await,
+        }
+    }
+
+    /// Moves blob `from` to key `to`, never replacing an existing `to`.
+    ///
+    /// Local: hard link + unlink (atomic). S3: server-side copy then delete; the copy is
+    /// create-only where `AWS_COPY_IF_NOT_EXISTS` configures it for the server, else it
+    /// follows an existence check (same caveat as [`BlobStore::commit`]).
+    ///
+    /// # Errors
+    /// [`BlobError::NotFound`] when `from` is missing, [`BlobError::Exists`] when `to` is
+    /// taken, plus [`BlobError::InvalidKey`], [`BlobError::Io`], [`BlobError::Backend`].
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        validate_key(from)?;
+        validate_key(to)?;
+        match &self.inner.backend {
+            Backend::Local(l) => l.rename(from, to).await,
+            Backend::S3(s) => s.rename(from, to).await,
+        }
+    }
+
+    /// Deletes `key`; deleting a missing blob is not an error.
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidKey`], [`BlobError::Io`], [`BlobError::Backend`].
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        validate_key(key)?;
+        match &self.inner.backend {
+            Backend::Local(l) => l.delete(key).await,
+            Backend::S3(s) => s.delete(key).await,
+        }
+    }
+
+    /// Whether a blob has this key.
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidKey`], [`BlobError::Io`], [`BlobError::Backend`].
+    pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
+        validate_key(key)?;
+        match &self.inner.backend {
+            Backend::Local(l) => l.exists(key).await,
+            Backend::S3(s) => s.exists(key).await,
+        }
+    }
+
+    /// Every key under `prefix`, sorted, relative to the store root. The prefix matches
+    /// whole segments (`a/b` lists `a/b/c` but not `a/bc`); `""` lists the whole store.
+    /// Spool files and other hidden names are never listed.
+    ///
+    /// # Errors
+    /// [`BlobError::InvalidKey`] for an invalid non-empty prefix, [`BlobError::Io`],
+    /// [`BlobError::Backend`].
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() {
+            validate_key(prefix)?;
+        }
+        let mut keys = match &self.inner.backend {
+            Backend::Local(l) => l.list(prefix).await?,
+            Backend::S3(s) => s.list(prefix).await?,
+        };
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+/// Checks the key rules in the module docs.
+fn validate_key(key: &str) -> Result<(), BlobError> {
+    let valid = !key.is_empty()
+        && key.len() <= 1024
+        && key.split('/').all(|seg| {
+            !seg.is_empty() && !seg.starts_with('.') && !seg.contains(['\\', '\0', ':'])
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey)
+    }
+}
+
+/// Receives chunks on the async side and hands them to one blocking thread that hashes and
+/// writes them, so the runtime never waits on the disk and no chunk is copied twice.
+async fn write_stream<S, E>(tmp: &Path, mut body: S, limit: u64) -> Result<PutInfo, BlobError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let file = std::fs::File::create(tmp)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<PutInfo> {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            hasher.update(&chunk);
+            out.write_all(&chunk)?;
+            size += chunk.len() as u64;
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_data()?;
+        Ok(PutInfo {
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    });
+    let mut received = 0u64;
+    let mut failure = None;
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                failure = Some(BlobError::Source(e.to_string()));
+                break;
+            }
+        };
+        received += chunk.len() as u64;
+        if received > limit {
+            failure = Some(BlobError::TooLarge { limit });
+            break;
+        }
+        if tx.send(chunk).await.is_err() {
+            break; // the writer failed; its error is reported below
+        }
+    }
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| BlobError::Io(io::Error::other(e.to_string())))?;
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(written?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt;
+
+    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, io::Error>> + Unpin {
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn put_get_delete_round_trip() {
+        let dir = tempdir();
+        let store = BlobStore::local(&dir);
+        let info = store
+            .put("a/b@1.0.0.zip", chunks(&[b"hello ", b"world"]), 100)
+            .await
+            .unwrap();
+        assert_eq!(info.size, 11);
+        assert_eq!(
+            info.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        let r = store.get("a/b@1.0.0.zip").await.unwrap();
+        assert_eq!(r.size, 11);
+        let body: Vec<Bytes> = r.into_stream(None).unwrap().try_collect().await.unwrap();
+        assert_eq!(body.concat(), b"hello world");
+        store.delete("a/b@1.0.0.zip").await.unwrap();
+        assert!(matches!(
+            store.get("a/b@1.0.0.zip").await,
+            Err(BlobError::NotFound)
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn over_limit_leaves_nothing() {
+        let dir = tempdir();
+        let store = BlobStore::local(&dir);
+        let err = store
+            .put("x/big.zip", chunks(&[b"12345", b"67890"]), 7)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BlobError::TooLarge { limit: 7 }));
+        assert!(!dir.join("x").exists(), "blob directory created");
+        let left: Vec<_> = std::fs::read_dir(dir.join(".tmp")).unwrap().collect();
+        assert!(left.is_empty(), "temp file left behind");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn keys_cannot_escape_the_root() {
+        for key in [
+            "../x",
+            "/etc/passwd",
+            "a/../../b",
+            "a//b",
+            ".hidden",
+            "a/.tmp/x",
+            "a\\b",
+            "c:x",
+            "",
+        ] {
+            assert!(
+                matches!(validate_key(key), Err(BlobError::InvalidKey)),
+                "{key} accepted"
+            );
+        }
+        assert!(validate_key("microdock/plugins/a/a@1.0.0.zip").is_ok());
+    }
+
+    #[test]
+    fn urls_choose_the_backend() {
+        let data = Path::new("/srv/trellis");
+        assert_eq!(
+            BlobStore::from_url(None, data).unwrap().describe(),
+            "file:///srv/trellis/blobs"
+        );
+        assert_eq!(
+            BlobStore::from_url(Some("file:///var/blobs"), data)
+                .unwrap()
+                .describe(),
+            "file:///var/blobs"
+        );
+        for bad in [
+            "http://x",
+            "s3://",
+            "s3:///prefix",
+            "s3://b/../x",
+            "file://",
+        ] {
+            assert!(
+                matches!(
+                    BlobStore::from_url(Some(bad), data),
+                    Err(BlobError::InvalidUrl(_))
+                ),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("trellis-blob-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
