@@ -3,21 +3,21 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     reason = "test helpers outside #[test] fns fail the test by panicking"
 )]
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use trellis_kernel::backend_tests;
-use trellis_kernel::testing::{Backend, TestPlatform, TestServer, platform, serve};
+use trellis_kernel::testing::{Backend, TestApp};
 
-async fn spawn(b: Backend, vars: &[(&str, &str)]) -> (TestServer, TestPlatform) {
-    let mut all = vec![("RATE_LIMIT_ENABLED", "false")];
-    all.extend_from_slice(vars);
-    let t = platform(b, &all).await;
-    let server = trellis::build_on(t.platform.clone()).await.expect("build");
-    (serve(server.router).await, t)
+/// The real server (`trellis::build_on` + `trellis::run`) with rate limits off.
+async fn spawn(b: Backend, vars: &[(&str, &str)]) -> TestApp {
+    TestApp::new(b)
+        .with_vars(&[("RATE_LIMIT_ENABLED", "false")])
+        .with_vars(vars)
+        .start(trellis::testing::launch)
+        .await
 }
 
 backend_tests!(
@@ -29,7 +29,8 @@ backend_tests!(
 );
 
 async fn health_reports_components(b: Backend) {
-    let (s, t) = spawn(b, &[]).await;
+    let app = spawn(b, &[]).await;
+    let (s, t) = (&app.server, &app.t);
     let r = s.client.get(s.url("/health")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let h: Value = r.json().await.unwrap();
@@ -53,7 +54,8 @@ async fn health_reports_components(b: Backend) {
 }
 
 async fn metrics_count_requests_by_route(b: Backend) {
-    let (s, _t) = spawn(b, &[]).await;
+    let app = spawn(b, &[]).await;
+    let s = &app.server;
     for _ in 0..3 {
         s.client
             .get(s.url("/api/v1/users/me"))
@@ -81,7 +83,8 @@ async fn metrics_count_requests_by_route(b: Backend) {
 }
 
 async fn openapi_documents_every_route_and_docs_render_offline(b: Backend) {
-    let (s, _t) = spawn(b, &[]).await;
+    let app = spawn(b, &[]).await;
+    let s = &app.server;
     let doc: Value = s
         .client
         .get(s.url("/openapi.json"))
@@ -142,7 +145,8 @@ async fn openapi_documents_every_route_and_docs_render_offline(b: Backend) {
 }
 
 async fn security_headers_cors_and_gzip(b: Backend) {
-    let (s, _t) = spawn(b, &[("CORS_ORIGINS", "http://localhost:5174")]).await;
+    let app = spawn(b, &[("CORS_ORIGINS", "http://localhost:5174")]).await;
+    let s = &app.server;
     let r = s.client.get(s.url("/health")).send().await.unwrap();
     for (h, v) in [
         ("x-content-type-options", "nosniff"),
@@ -212,7 +216,8 @@ fn bad_bodies() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 async fn malformed_input_never_yields_500_or_a_bare_body(b: Backend) {
-    let (s, _t) = spawn(b, &[("MAX_REQUEST_SIZE", "65536")]).await;
+    let app = spawn(b, &[("MAX_REQUEST_SIZE", "65536")]).await;
+    let s = &app.server;
     let doc: Value = s
         .client
         .get(s.url("/openapi.json"))

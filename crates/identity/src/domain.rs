@@ -183,4 +183,44 @@ mod tests {
         assert!(Role::parse("root").is_none());
         assert!(Role::SuperAdmin.is_admin());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any input parses or is refused; never a panic.
+            #[test]
+            fn parsers_never_panic(s in ".{0,300}") {
+                let _ = Username::parse(&s);
+                let _ = Email::parse(&s);
+            }
+
+            /// An accepted username is its trimmed input, and its key is the same name in
+            /// lower case, so `Alice` and `alice` collide.
+            #[test]
+            fn username_keys_fold_case(s in "[A-Za-z0-9_]{3,50}") {
+                let u = Username::parse(&format!("  {s} ")).unwrap();
+                prop_assert_eq!(u.as_str(), s.as_str());
+                prop_assert_eq!(u.key(), s.to_ascii_lowercase());
+                prop_assert_eq!(Username::parse(&s.to_ascii_uppercase()).unwrap().key(), u.key());
+            }
+
+            /// Accepted e-mail addresses are normalized (trimmed, lower-case, one `@`, no
+            /// whitespace) and parsing is idempotent.
+            #[test]
+            fn emails_normalize_idempotently(local in "[A-Za-z0-9._%+-]{1,30}", domain in "[A-Za-z0-9-]{1,20}\\.[A-Za-z]{2,6}") {
+                let raw = format!(" {local}@{domain} ");
+                if let Ok(e) = Email::parse(&raw) {
+                    let s = e.as_str();
+                    prop_assert_eq!(s, s.trim());
+                    prop_assert_eq!(s.to_lowercase(), s);
+                    prop_assert_eq!(s.matches('@').count(), 1);
+                    let again = Email::parse(s).unwrap();
+                    prop_assert_eq!(again.as_str(), s);
+                }
+            }
+        }
+    }
 }

@@ -222,4 +222,30 @@ mod tests {
                 .contains("plugin.json 超过")
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Arbitrary bytes, and a valid archive with any of its bytes flipped, are refused
+            /// or read within the limits; never a panic, never an unbounded read.
+            #[test]
+            fn damaged_archives_never_panic(
+                noise in proptest::collection::vec(any::<u8>(), 0..2048),
+                flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            ) {
+                let _ = inspect(Cursor::new(noise), &limits());
+                let mut zip = build(&[("plugin.json", MANIFEST.as_bytes()), ("P.dll", b"MZ")]);
+                for (at, byte) in flips {
+                    let i = at.index(zip.len());
+                    zip[i] ^= byte;
+                }
+                let _ = inspect(Cursor::new(zip), &limits());
+            }
+        }
+    }
 }

@@ -207,4 +207,35 @@ mod tests {
             assert!(e.contains(needle), "{text}: {e}");
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Arbitrary bytes (not JSON, JSON of the wrong shape, huge numbers) are refused
+            /// with a message, never a panic.
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = Manifest::parse(&bytes);
+            }
+
+            /// A manifest with any strings in its fields parses or is refused; an accepted one
+            /// carries the (trimmed) name and the version it was given.
+            #[test]
+            fn any_field_values(
+                name in prop_oneof![".{0,40}", "[a-z]{1,8}\\.[a-z0-9_-]{1,8}(\\.[a-z]{1,8})?"],
+                version in prop_oneof![".{0,20}", "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}(-[a-z0-9.]{1,8})?"],
+                main in ".{0,40}",
+                entry in ".{0,40}",
+            ) {
+                let json = serde_json::json!({"name": name, "version": version, "main": main, "entryClass": entry});
+                if let Ok(m) = Manifest::parse(json.to_string().as_bytes()) {
+                    prop_assert_eq!(m.name.as_str(), name.trim());
+                    prop_assert_eq!(m.version, Version::parse(version.trim()).unwrap());
+                }
+            }
+        }
+    }
 }

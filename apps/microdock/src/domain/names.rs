@@ -149,4 +149,46 @@ mod tests {
         assert_eq!(display_file_name(""), "backup");
         assert_eq!(storage_file_name("备份 1.zip"), "___1.zip");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any input parses or is refused; never a panic.
+            #[test]
+            fn parsers_never_panic(s in ".{0,300}") {
+                let _ = PluginName::parse(&s);
+                let _ = user_key(&s);
+                let _ = backup_type(&s);
+            }
+
+            /// Accepted plugin names are reverse-domain: at most 128 bytes, two or more
+            /// non-empty segments of `[A-Za-z0-9_-]` starting with a letter or digit.
+            #[test]
+            fn accepted_plugin_names_are_reverse_domain(s in "[a-z0-9._-]{0,140}") {
+                if let Ok(n) = PluginName::parse(&s) {
+                    prop_assert!(n.as_str().len() <= 128);
+                    let segments: Vec<&str> = n.as_str().split('.').collect();
+                    prop_assert!(segments.len() >= 2);
+                    for seg in segments {
+                        prop_assert!(seg.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric));
+                    }
+                }
+            }
+
+            /// Whatever a client calls its file, the stored name is one safe path segment:
+            /// no separators, no leading dot, ASCII only, never empty.
+            #[test]
+            fn file_names_are_one_safe_segment(raw in ".{0,300}") {
+                let shown = display_file_name(&raw);
+                prop_assert!(!shown.is_empty() && shown.chars().count() <= 100);
+                prop_assert!(!shown.contains(['/', '\\']) && !shown.starts_with('.'));
+                let stored = storage_file_name(&shown);
+                prop_assert!(!stored.is_empty() && !stored.starts_with('.'));
+                prop_assert!(stored.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+            }
+        }
+    }
 }

@@ -113,7 +113,12 @@ impl Drop for Spooled {
     fn drop(&mut self) {
         // After a local commit the spool is a second link to the blob (or already renamed
         // away): removing it never touches the committed blob.
-        let _ = std::fs::remove_file(&self.path);
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::debug!(error = %e, path = %self.path.display(), "spool file not removed");
+            }
+            _ => {}
+        }
     }
 }
 

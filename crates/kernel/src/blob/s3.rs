@@ -111,14 +111,14 @@ impl S3Store {
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         loop {
             if let Err(e) = writer.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await {
-                let _ = writer.abort().await;
+                abort(writer).await;
                 return Err(backend(e));
             }
             let chunks;
             (file, chunks) = match read_part(file).await {
                 Ok(read) => read,
                 Err(e) => {
-                    let _ = writer.abort().await;
+                    abort(writer).await;
                     return Err(BlobError::Io(e));
                 }
             };
@@ -280,5 +280,13 @@ fn io_error(e: object_store::Error) -> io::Error {
     match e {
         object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
         e => io::Error::other(e),
+    }
+}
+
+/// Aborts a multipart upload after a failure; an abort that fails too leaves an unfinished
+/// upload, which the bucket's lifecycle rule removes (see README), so it is only logged.
+async fn abort(writer: WriteMultipart) {
+    if let Err(e) = writer.abort().await {
+        tracing::debug!(error = %e, "multipart upload not aborted");
     }
 }
