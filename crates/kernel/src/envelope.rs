@@ -42,10 +42,19 @@ pub trait Profile: Send + Sync + 'static {
     /// The JSON body for `err`; `request_id` is the id of the current request.
     fn error_body(&self, err: &ApiError, request_id: &str) -> Vec<u8>;
 
-    /// The JSON body of a successful answer.
+    /// The JSON body of a successful answer; by default the kernel's
+    /// `{success: true, message, data, request_id}`.
     fn success_body<T: Serialize>(s: &Success<'_, T>) -> serde_json::Result<Vec<u8>>
     where
-        Self: Sized;
+        Self: Sized,
+    {
+        serde_json::to_vec(&KernelSuccess {
+            success: true,
+            message: s.message,
+            data: s.data,
+            request_id: s.request_id,
+        })
+    }
 }
 
 /// The current time as RFC 3339 with milliseconds, UTC (`2026-11-30T05:35:56.123Z`), the
@@ -150,15 +159,6 @@ impl Profile for KernelProfile {
             request_id,
         })
     }
-
-    fn success_body<T: Serialize>(s: &Success<'_, T>) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(&KernelSuccess {
-            success: true,
-            message: s.message,
-            data: s.data,
-            request_id: s.request_id,
-        })
-    }
 }
 
 /// Serializes an error body. Error bodies are plain structs of strings and never fail to
@@ -259,9 +259,6 @@ mod tests {
     impl Profile for Named {
         fn error_body(&self, _: &ApiError, _: &str) -> Vec<u8> {
             self.0.as_bytes().to_vec()
-        }
-        fn success_body<T: Serialize>(_: &Success<'_, T>) -> serde_json::Result<Vec<u8>> {
-            Ok(Vec::new())
         }
     }
 

@@ -275,6 +275,48 @@ pub async fn serve(router: Router) -> TestServer {
     TestServer::at(addr, Some(tx))
 }
 
+/// Declares an app's test harness: a newtype `$name` around [`TestApp`] (dereferencing to it),
+/// with `$name::spawn(backend)` and `$name::with(backend, vars)` that start the real server
+/// through `$launch`, after `$configure` has adjusted the builder (bound to `$b`: apps to
+/// mount, users to create). The harness then adds only helpers named after its users' actions.
+///
+/// ```ignore
+/// trellis_kernel::test_harness!(TestApp, trellis::testing::launch, |b| b.with_apps(&["workflow"]));
+/// ```
+#[macro_export]
+macro_rules! test_harness {
+    ($name:ident, $launch:path, |$b:ident| $configure:expr) => {
+        /// A running server with this app's action helpers.
+        pub struct $name(pub $crate::testing::TestApp);
+
+        impl ::std::ops::Deref for $name {
+            type Target = $crate::testing::TestApp;
+            fn deref(&self) -> &$crate::testing::TestApp {
+                &self.0
+            }
+        }
+
+        impl ::std::ops::DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut $crate::testing::TestApp {
+                &mut self.0
+            }
+        }
+
+        impl $name {
+            /// A server with the test defaults.
+            pub async fn spawn(backend: $crate::testing::Backend) -> $name {
+                $name::with(backend, &[]).await
+            }
+
+            /// A server with the test defaults overridden by `vars`.
+            pub async fn with(backend: $crate::testing::Backend, vars: &[(&str, &str)]) -> $name {
+                let $b = $crate::testing::TestApp::new(backend).with_vars(vars);
+                $name($configure.start($launch).await)
+            }
+        }
+    };
+}
+
 /// An account [`TestApp::with_user`] creates before the first request.
 #[derive(Clone, Debug)]
 pub struct TestUser {

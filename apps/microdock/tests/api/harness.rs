@@ -2,28 +2,18 @@
 //! `trellis::testing::launch`), zip builders, and helpers named after MicroDock actions.
 
 use std::io::{Cursor, Write};
-use std::ops::Deref;
 
 use serde_json::{Value, json};
-use trellis_kernel::testing::{self, Backend};
+
 pub use trellis_kernel::testing::{Raw, Resp, TEST_ADMIN_PASSWORD as ADMIN_PASSWORD};
 use zip::write::SimpleFileOptions;
 
-/// A running server with MicroDock's action helpers.
-pub struct TestApp(pub testing::TestApp);
-
-impl Deref for TestApp {
-    type Target = testing::TestApp;
-    fn deref(&self) -> &testing::TestApp {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for TestApp {
-    fn deref_mut(&mut self) -> &mut testing::TestApp {
-        &mut self.0
-    }
-}
+// Every app mounted: the user API logs the plain user in.
+trellis_kernel::test_harness!(TestApp, trellis::testing::launch, |b| b.with_user(
+    PLAIN_USER,
+    PLAIN_PASSWORD,
+    "user"
+));
 
 /// A zip with `plugin.json` and the given extra entries.
 pub fn zip_with(manifest: &Value, extra: &[(&str, &[u8])]) -> Vec<u8> {
@@ -57,21 +47,6 @@ const PLAIN_USER: &str = "plainuser";
 const PLAIN_PASSWORD: &str = "Plain-User-Pass-1";
 
 impl TestApp {
-    pub async fn spawn(b: Backend) -> TestApp {
-        Self::with(b, &[]).await
-    }
-
-    /// A server with every app mounted (the user API logs in the plain user) and `vars`.
-    pub async fn with(b: Backend, vars: &[(&str, &str)]) -> TestApp {
-        TestApp(
-            testing::TestApp::new(b)
-                .with_vars(vars)
-                .with_user(PLAIN_USER, PLAIN_PASSWORD, "user")
-                .start(trellis::testing::launch)
-                .await,
-        )
-    }
-
     /// POST returning raw bytes (downloads), with extra request headers.
     pub async fn fetch(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> Raw {
         self.post_raw(path, body, headers).await

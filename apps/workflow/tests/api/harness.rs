@@ -1,24 +1,16 @@
 //! The workflow app's test harness: the kernel's `TestApp` (the real server through
 //! `trellis::testing::launch`) with helpers named after user actions.
 
-use std::ops::Deref;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use trellis_kernel::testing::{self, Backend};
+
 pub use trellis_kernel::testing::{Resp, TEST_ADMIN_PASSWORD as ADMIN_PASSWORD};
 
 pub const PASSWORD: &str = "Garden-Trellis-42";
 
-/// A running server with the workflow user API's action helpers.
-pub struct TestApp(pub testing::TestApp);
-
-impl Deref for TestApp {
-    type Target = testing::TestApp;
-    fn deref(&self) -> &testing::TestApp {
-        &self.0
-    }
-}
+trellis_kernel::test_harness!(TestApp, trellis::testing::launch, |b| b
+    .with_apps(&["workflow"]));
 
 pub struct Tokens {
     pub access: String,
@@ -26,21 +18,6 @@ pub struct Tokens {
 }
 
 impl TestApp {
-    pub async fn spawn(b: Backend) -> TestApp {
-        Self::with(b, &[]).await
-    }
-
-    /// A server whose config is the test defaults overridden by `vars`.
-    pub async fn with(b: Backend, vars: &[(&str, &str)]) -> TestApp {
-        TestApp(
-            testing::TestApp::new(b)
-                .with_apps(&["workflow"])
-                .with_vars(vars)
-                .start(trellis::testing::launch)
-                .await,
-        )
-    }
-
     /// `POST path` without a token.
     pub async fn post(&self, path: &str, body: Value) -> Resp {
         self.0.post(path, body, None).await
