@@ -106,7 +106,7 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&revoked).await?;
+        self.forget_sessions(&revoked, Some(id));
         self.user(id).await
     }
 
@@ -137,15 +137,16 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&revoked).await?;
+        self.forget_sessions(&revoked, Some(id));
         self.user(id).await
     }
 
-    /// Clears a lockout.
+    /// Clears the lockouts of every source on the account (issue 7 item 12: admin unlock).
     pub async fn unlock_user(&self, actor: &Principal, id: Uuid) -> Result<User, IdentityError> {
         self.target(actor, id).await?;
         let mut tx = self.inner.platform.db.begin().await?;
         users::lock_until(&mut tx, id, None, true).await?;
+        crate::store::attempts::clear(&mut tx, id).await?;
         self.audit(
             &mut tx,
             Some(id),
@@ -179,7 +180,8 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&revoked).await
+        self.forget_sessions(&revoked, Some(id));
+        Ok(())
     }
 
     /// The newest audit entries about an account (admins only).

@@ -41,6 +41,9 @@ async fn refresh_rotates_and_spent_tokens_revoke_the_session(b: Backend) {
         .err(401, "INVALID_REFRESH_TOKEN");
 }
 
+/// Issue 7 item 14: within the grace window each reuse of a spent refresh token minted a
+/// new successor, so one token forked the session into parallel chains. Every reuse (concurrent
+/// or later within the window) must answer with the SAME successor.
 async fn concurrent_refresh_within_grace_is_allowed(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, t) = app.user("kate").await;
@@ -54,7 +57,27 @@ async fn concurrent_refresh_within_grace_is_allowed(b: Backend) {
         .await
         .ok();
     }
-    assert_ne!(a["refresh_token"], b_["refresh_token"]);
+    assert_eq!(a["refresh_token"], b_["refresh_token"]);
+    // A retry a few seconds later, still within the window: the same successor again.
+    app.advance(Duration::from_secs(5));
+    let c = app.refresh(&t.refresh).await.ok();
+    assert_eq!(c["refresh_token"], a["refresh_token"]);
+    // The one successor carries the session on; the spent token past the window is theft.
+    let next = app
+        .refresh(a["refresh_token"].as_str().unwrap())
+        .await
+        .ok();
+    assert_ne!(next["refresh_token"], a["refresh_token"]);
+    app.advance(Duration::from_secs(11));
+    app.refresh(&t.refresh)
+        .await
+        .err(401, "REFRESH_TOKEN_REUSED");
+    app.get(
+        "/api/v1/users/me",
+        Some(next["access_token"].as_str().unwrap()),
+    )
+    .await
+    .err(401, "TOKEN_REVOKED");
 }
 
 async fn logout_revokes_access_and_refresh(b: Backend) {
