@@ -110,8 +110,9 @@ impl Identity {
         self.user(id).await
     }
 
-    /// Changes a role (super admin only); the user's sessions are signed out so new tokens
-    /// carry the new role.
+    /// Changes a role (super admin only). Authorization reads the current role on every
+    /// request, so a promotion takes effect in the user's open sessions; a demotion also signs
+    /// every session out (issue 7 item 1: what removes access holds at once, everywhere).
     pub async fn set_role(
         &self,
         actor: &Principal,
@@ -124,9 +125,17 @@ impl Identity {
         let before = self.target(actor, id).await?;
         let mut tx = self.inner.platform.db.begin().await?;
         users::set_role(&mut tx, id, role, self.now()).await?;
-        let revoked = self
-            .revoke_sessions(&mut tx, id, None, "role_changed")
-            .await?;
+        let rank = |r: Role| match r {
+            Role::User => 0,
+            Role::Admin => 1,
+            Role::SuperAdmin => 2,
+        };
+        let revoked = if rank(role) < rank(before.role) {
+            self.revoke_sessions(&mut tx, id, None, "role_changed")
+                .await?
+        } else {
+            Vec::new()
+        };
         self.audit(
             &mut tx,
             Some(id),

@@ -14,7 +14,9 @@ use crate::state::MicroDockState;
 /// MicroDock refuses tokens of any other audience.
 pub const AUDIENCE: &str = "microdock";
 
-/// An authenticated administrator.
+/// An authenticated administrator: a valid token of an account that is an administrator now
+/// (401 `not_authenticated` without one, 403 `admin_required` for any other account, 401 for
+/// an administrator's token of another API such as `/api/v1`).
 pub struct Admin(pub Principal);
 
 impl FromRequestParts<MicroDockState> for Admin {
@@ -22,13 +24,18 @@ impl FromRequestParts<MicroDockState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, st: &MicroDockState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(MicroDockError::NotLoggedIn)?;
-        let p = st
+        // Any valid Trellis token identifies the caller, so an ordinary account is told it
+        // needs an administrator; but only a token from MicroDock's own login admits one.
+        let (p, aud) = st
             .identity
-            .authenticate(token, AUDIENCE)
+            .authenticate_any(token)
             .await
             .map_err(|_| MicroDockError::NotLoggedIn)?;
         if !p.role.is_admin() {
             return Err(MicroDockError::NotAdmin.into());
+        }
+        if aud != AUDIENCE {
+            return Err(MicroDockError::NotLoggedIn.into());
         }
         Ok(Admin(p))
     }
