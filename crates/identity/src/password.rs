@@ -400,6 +400,35 @@ mod tests {
         assert_eq!(h.verify("x", "garbage").await.unwrap(), Verified::No);
     }
 
+    /// Issue 7 item 3: secrets are NFC-normalized; hashes stored before (of the password as
+    /// typed, possibly decomposed) still verify, and ask for a re-hash in NFC.
+    #[tokio::test]
+    async fn secrets_are_nfc_normalized_and_old_hashes_verify_as_typed() {
+        let h = Hasher::new(
+            1,
+            Duration::from_secs(5),
+            HashStats::register(&Metrics::default()),
+        )
+        .unwrap();
+        let (decomposed, composed) = ("Cafe\u{301}-Pass-1", "Caf\u{e9}-Pass-1");
+        assert_eq!(nfc(decomposed), composed);
+        let new = h.hash(decomposed).await.unwrap();
+        assert_eq!(h.verify(composed, &new).await.unwrap(), Verified::Yes);
+        assert_eq!(h.verify(decomposed, &new).await.unwrap(), Verified::Yes);
+        // A hash of the decomposed form as typed, stored before normalization.
+        let legacy = hash_now(decomposed, &mut Memory(Vec::new())).unwrap();
+        assert_eq!(
+            h.verify(decomposed, &legacy).await.unwrap(),
+            Verified::YesRehash
+        );
+        assert_eq!(
+            h.verify("Cafe-Pass-1", &legacy).await.unwrap(),
+            Verified::No
+        );
+        // The policy counts characters of the normalized form.
+        assert!(check_policy("e\u{301}e\u{301}e\u{301}e\u{301}A1", "u", "u@x.io").is_err());
+    }
+
     #[tokio::test]
     async fn phc_strings_interoperate_with_the_reference_implementation() {
         let h = Hasher::new(
