@@ -59,6 +59,23 @@ pub struct Registration<'a> {
     pub code: &'a str,
 }
 
+/// The source a login attempt is counted against: an IPv4 address, or the /64 network of an
+/// IPv6 address (one host commonly holds a whole /64, so per-address counting would let it
+/// rotate addresses; RFC 4291 §2.5.1 interface identifiers). IPv4-mapped addresses count as
+/// IPv4.
+pub fn source_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// How long the `n`-th consecutive failure (n >= LOCK_AFTER) locks the account: one minute,
 /// doubling with each further failure, at most a day.
 fn lock_duration(failures: i32) -> chrono::Duration {
@@ -145,7 +162,7 @@ impl Identity {
         if per_minute > 0 {
             let d =
                 p.kv.throttle(
-                    &format!("login_ip:{}", ctx.ip),
+                    &format!("login_ip:{}", source_key(ctx.ip)),
                     per_minute,
                     Duration::from_secs(60),
                 )
@@ -170,7 +187,7 @@ impl Identity {
         };
         let user = &record.user;
         let now = self.now();
-        let source = ctx.ip.to_string();
+        let source = source_key(ctx.ip);
         let attempt = self.reserve_attempt(user.id, &source, now).await?;
         let verified = match self
             .inner
@@ -512,6 +529,21 @@ fn validate_profile(p: &ProfilePatch) -> Result<(), IdentityError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_ipv4_addresses_or_ipv6_networks() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(source_key(ip("203.0.113.7")), "203.0.113.7");
+        assert_eq!(source_key(ip("::ffff:203.0.113.7")), "203.0.113.7");
+        assert_eq!(
+            source_key(ip("2001:db8:1:2:aaaa::1")),
+            source_key(ip("2001:db8:1:2:bbbb::2"))
+        );
+        assert_ne!(
+            source_key(ip("2001:db8:1:2::1")),
+            source_key(ip("2001:db8:1:3::1"))
+        );
+    }
 
     #[test]
     fn lock_grows_from_a_minute_to_a_day() {

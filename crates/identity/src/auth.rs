@@ -253,7 +253,8 @@ impl Identity {
         })
     }
 
-    /// Opens a session for a user who just proved who they are, recording the login.
+    /// Opens a session for a user who just proved who they are, recording the login and
+    /// clearing the failed attempts of its source ([`crate::accounts::source_key`]).
     pub(crate) async fn open_session(
         &self,
         user_id: Uuid,
@@ -276,7 +277,8 @@ impl Identity {
             audience: audience.to_string(),
         };
         let mut tx = self.inner.platform.db.begin().await?;
-        sessions::open(&mut tx, &session, &hash_refresh_token(&refresh)).await?;
+        let source = crate::accounts::source_key(ctx.ip);
+        sessions::open(&mut tx, &session, &hash_refresh_token(&refresh), &source).await?;
         self.audit(
             &mut tx,
             Some(user_id),

@@ -60,17 +60,22 @@ async fn insert_token(
     Ok(())
 }
 
-/// Records a successful login: clears the failure count of its source (`s.ip`) and stamps
+/// Records a successful login: clears the failure count of its `source` and stamps
 /// the login time, and
 /// creates the session with its first refresh token (the caller writes the audit row in the
 /// same transaction).
-pub async fn open(tx: &mut Tx, s: &Session, token_hash: &str) -> Result<(), StoreError> {
+pub async fn open(
+    tx: &mut Tx,
+    s: &Session,
+    token_hash: &str,
+    source: &str,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1")
             .bind(s.user_id).bind(s.created_at).execute(&mut *c).await?;
         // Success from this source clears its failures (other sources keep theirs).
         sqlx::query("DELETE FROM login_attempts WHERE user_id = $1 AND source = $2")
-            .bind(s.user_id).bind(&s.ip).execute(&mut *c).await?;
+            .bind(s.user_id).bind(source).execute(&mut *c).await?;
         sqlx::query("INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_used_at, expires_at, audience) \
                      VALUES ($1, $2, $3, $4, $5, $5, $6, $7)")
             .bind(s.id).bind(s.user_id).bind(&s.ip).bind(&s.user_agent).bind(s.created_at).bind(s.expires_at).bind(&s.audience)
