@@ -15,7 +15,8 @@ backend_tests!(
     public_logout_with_refresh_token,
     bad_tokens_are_rejected,
     access_tokens_expire,
-    revocations_survive_a_restart_and_a_kv_flush
+    revocations_survive_a_restart_and_a_kv_flush,
+    another_instance_sees_a_ban_within_the_cache_time
 );
 
 async fn refresh_rotates_and_spent_tokens_revoke_the_session(b: Backend) {
@@ -267,4 +268,36 @@ async fn revocations_survive_a_restart_and_a_kv_flush(b: Backend) {
     // What was not revoked still works there.
     after.get(me, &kept.access).await.ok();
     after.get(me, &uma_new.access).await.ok();
+}
+
+/// Issue 7 item 1: authority read on another instance is cached for at most a few seconds
+/// (`AUTHORITY_TTL_SECONDS`); past that, a ban made through one instance is refused by the
+/// other, which has no shared key-value store.
+async fn another_instance_sees_a_ban_within_the_cache_time(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (vera, vera_t) = app.user("vera").await;
+    let other = app.restarted().await;
+    other.get("/api/v1/users/me", &vera_t.access).await.ok();
+    let admin = app.admin().await;
+    app.call(
+        reqwest::Method::PUT,
+        &format!(
+            "/api/v1/users/admin/users/{}/status",
+            vera["id"].as_str().unwrap()
+        ),
+        Some(&admin.access),
+        Some(json!({"status": "banned"})),
+    )
+    .await
+    .ok();
+    app.get("/api/v1/users/me", Some(&vera_t.access))
+        .await
+        .err(401, "TOKEN_REVOKED");
+    app.advance(Duration::from_secs(
+        trellis_identity::auth::AUTHORITY_TTL_SECONDS as u64 + 1,
+    ));
+    other
+        .get("/api/v1/users/me", &vera_t.access)
+        .await
+        .err(401, "TOKEN_REVOKED");
 }
