@@ -118,10 +118,12 @@ pub struct Authority {
     pub status: String,
 }
 
-/// The session `id` joined with its user, read through the writer so that a revocation
-/// committed a moment ago is seen; `None` when the session (or its user) no longer exists.
+/// The session `id` joined with its user; `None` when the session (or its user) no longer
+/// exists. Read from a reader connection (every authenticated request runs it, so it must not
+/// queue behind SQLite's single writer); in WAL mode each read starts from the latest commit,
+/// so a revocation committed before it is seen.
 pub async fn authority(db: &Db, id: Uuid) -> Result<Option<Authority>, StoreError> {
-    let row: Option<(Uuid, Option<DateTime<Utc>>, String, String)> = on_db!(db, pool => sqlx::query_as(
+    let row: Option<(Uuid, Option<DateTime<Utc>>, String, String)> = on_db_read!(db, pool => sqlx::query_as(
         "SELECT s.user_id, s.revoked_at, u.role, u.status FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1")
         .bind(id).fetch_optional(pool).await)?;
     Ok(row.map(|(user_id, revoked_at, role, status)| Authority {
