@@ -10,12 +10,15 @@ use crate::auth::{Principal, TokenPair};
 use crate::domain::{CodePurpose, Email, Role, UserStatus, Username};
 use crate::error::IdentityError;
 use crate::password::{Verified, check_policy};
+use crate::store::attempts::{self, Reservation};
 use crate::store::sessions;
 use crate::store::users::{self, ProfilePatch, User, UserRecord};
-use crate::tokens::{hash_refresh_token, new_refresh_token};
+use crate::tokens::{AUD_API, hash_refresh_token};
 use crate::{ClientCtx, Identity};
 
-/// Consecutive failures that lock an account.
+/// Consecutive failures from one source (client IP) that lock that source out of an account;
+/// other sources are not affected (issue 7 item 12), and each further failure after a lock
+/// doubles the wait ([`lock_duration`]).
 pub const LOCK_AFTER: i32 = 10;
 /// A spent refresh token presented again within this window is a concurrent refresh, not theft.
 const REUSE_GRACE: chrono::Duration = chrono::Duration::seconds(10);
@@ -30,6 +33,20 @@ pub struct LoginOutcome {
     pub tokens: TokenPair,
 }
 
+/// How an app signs users in: the audience and lifetime of its access tokens, and whether
+/// only administrators may sign in.
+#[derive(Clone, Debug)]
+pub struct LoginPolicy<'a> {
+    /// The `aud` of the access tokens ([`AUD_API`] for `/api/v1`, or the app's own); other
+    /// APIs refuse them.
+    pub audience: &'a str,
+    /// Access token lifetime, capped to the session's refresh lifetime.
+    pub access: chrono::Duration,
+    /// Refuse (with [`IdentityError::Forbidden`]) accounts that are not `admin` or
+    /// `super_admin`, before any session is opened or a `login` audit row written.
+    pub admins_only: bool,
+}
+
 /// Registration input, as clients send it.
 pub struct Registration<'a> {
     /// Wanted username, unparsed (see [`Username::parse`]).
@@ -40,6 +57,23 @@ pub struct Registration<'a> {
     pub password: &'a str,
     /// The 6-digit code emailed for [`CodePurpose::Register`].
     pub code: &'a str,
+}
+
+/// The source a login attempt is counted against: an IPv4 address, or the /64 network of an
+/// IPv6 address (one host commonly holds a whole /64, so per-address counting would let it
+/// rotate addresses; RFC 4291 §2.5.1 interface identifiers). IPv4-mapped addresses count as
+/// IPv4.
+pub fn source_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 /// How long the `n`-th consecutive failure (n >= LOCK_AFTER) locks the account: one minute,
@@ -91,33 +125,44 @@ impl Identity {
         self.user(id).await
     }
 
-    /// Logs in by username or email.
+    /// Logs in by username or email to the `/api/v1` user API ([`AUD_API`], the configured
+    /// access lifetime).
     pub async fn login(
         &self,
         who: &str,
         password: &str,
         ctx: &ClientCtx,
     ) -> Result<LoginOutcome, IdentityError> {
-        self.login_with_lifetime(who, password, ctx, self.access_lifetime())
-            .await
+        let policy = LoginPolicy {
+            audience: AUD_API,
+            access: self.access_lifetime(),
+            admins_only: false,
+        };
+        self.login_with(who, password, ctx, &policy).await
     }
 
-    /// Logs in, issuing an access token valid for `access` (an app's own token lifetime,
-    /// capped to the session's refresh lifetime).
-    pub async fn login_with_lifetime(
+    /// Logs in under an app's [`LoginPolicy`].
+    ///
+    /// Lockout (issue 7 items 2 and 12): each attempt on a known account is first reserved
+    /// in `login_attempts` for the pair (account, client IP) — refused without verifying the
+    /// password while that pair is locked — so a concurrent burst gets at most
+    /// [`LOCK_AFTER`] password checks; the [`LOCK_AFTER`]-th failure locks the pair for a
+    /// minute, doubling with each further failure up to a day. A success clears the pair's
+    /// count; other IPs (the real user) are never locked by it; admins unlock everything.
+    pub async fn login_with(
         &self,
         who: &str,
         password: &str,
         ctx: &ClientCtx,
-        access: chrono::Duration,
+        policy: &LoginPolicy<'_>,
     ) -> Result<LoginOutcome, IdentityError> {
-        let access = access.min(self.refresh_lifetime());
+        let access = policy.access.min(self.refresh_lifetime());
         let p = &self.inner.platform;
         let per_minute = self.inner.settings.login_ip_per_minute;
         if per_minute > 0 {
             let d =
                 p.kv.throttle(
-                    &format!("login_ip:{}", ctx.ip),
+                    &format!("login_ip:{}", source_key(ctx.ip)),
                     per_minute,
                     Duration::from_secs(60),
                 )
@@ -142,23 +187,33 @@ impl Identity {
         };
         let user = &record.user;
         let now = self.now();
-        if let Some(until) = record.locked_until
-            && until > now
-        {
-            return Err(IdentityError::AccountLocked {
-                retry_after: (until - now).num_seconds().max(1) as u64,
-            });
-        }
-        let verified = self
+        let source = source_key(ctx.ip);
+        let attempt = self.reserve_attempt(user.id, &source, now).await?;
+        let verified = match self
             .inner
             .hasher
             .verify(password, &record.password_hash)
-            .await?;
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                // Never judged (the hashing queue was full): give the attempt back.
+                self.release_attempt(user.id, &source).await?;
+                return Err(e);
+            }
+        };
         if verified == Verified::No {
-            return Err(self.login_failed(user.id, ctx).await?);
+            return Err(self.login_failed(user.id, ctx, attempt).await?);
         }
         if user.status != UserStatus::Active {
+            self.release_attempt(user.id, &source).await?;
             return Err(IdentityError::AccountNotActive(user.status.as_str()));
+        }
+        if policy.admins_only && !user.role.is_admin() {
+            // The right password of an account this app does not admit: no session, no
+            // `login` audit row, and the attempt does not count against the account.
+            self.release_attempt(user.id, &source).await?;
+            return Err(IdentityError::Forbidden);
         }
         if verified == Verified::YesRehash {
             let hash = self.inner.hasher.hash(password).await?;
@@ -167,11 +222,43 @@ impl Identity {
             tx.commit().await?;
         }
         let tokens = self
-            .open_session(user.id, user.role, ctx, now, access)
+            .open_session(user.id, user.role, ctx, now, policy.audience, access)
             .await?;
         let mut user = record.user;
         user.last_login_at = Some(now);
         Ok(LoginOutcome { user, tokens })
+    }
+
+    /// Reserves a login attempt of `source` on `user_id` (see [`Identity::login_with`]);
+    /// returns its consecutive number, or [`IdentityError::AccountLocked`].
+    async fn reserve_attempt(
+        &self,
+        user_id: Uuid,
+        source: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i32, IdentityError> {
+        let mut tx = self.inner.platform.db.begin().await?;
+        match attempts::reserve(&mut tx, user_id, source, LOCK_AFTER, now).await? {
+            Reservation::Locked(until) => Err(IdentityError::AccountLocked {
+                retry_after: (until - now).num_seconds().max(1) as u64,
+            }),
+            Reservation::Granted(n) => {
+                if n >= LOCK_AFTER {
+                    // Lock now, before the password is checked, so that concurrent attempts
+                    // are refused while this one runs; a success clears it.
+                    attempts::lock(&mut tx, user_id, source, now + lock_duration(n)).await?;
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+        }
+    }
+
+    async fn release_attempt(&self, user_id: Uuid, source: &str) -> Result<(), IdentityError> {
+        let mut tx = self.inner.platform.db.begin().await?;
+        attempts::release(&mut tx, user_id, source).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn find_login(&self, who: &str) -> Result<Option<UserRecord>, IdentityError> {
@@ -190,14 +277,14 @@ impl Identity {
         }
     }
 
-    /// Counts a failure, locks at the threshold, and says what to answer.
+    /// Records a failed (already counted) attempt and says what to answer.
     async fn login_failed(
         &self,
         user_id: Uuid,
         ctx: &ClientCtx,
+        failures: i32,
     ) -> Result<IdentityError, IdentityError> {
         let mut tx = self.inner.platform.db.begin().await?;
-        let failures = users::login_failed(&mut tx, user_id).await?;
         self.audit(
             &mut tx,
             Some(user_id),
@@ -212,7 +299,6 @@ impl Identity {
             return Ok(IdentityError::InvalidCredentials);
         }
         let lock = lock_duration(failures);
-        users::lock_until(&mut tx, user_id, Some(self.now() + lock), false).await?;
         self.audit(
             &mut tx,
             Some(user_id),
@@ -223,14 +309,18 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        tracing::warn!(user.id = %user_id, lock_minutes = lock.num_minutes(), "account locked after failed logins");
+        tracing::warn!(user.id = %user_id, lock_minutes = lock.num_minutes(), "login source locked out of an account after failed logins");
         Ok(IdentityError::AccountLocked {
             retry_after: lock.num_seconds() as u64,
         })
     }
 
-    /// Exchanges a refresh token for a new pair; the old one is spent. Presenting a spent
-    /// token after the grace window revokes the whole session (it was probably stolen).
+    /// Exchanges a refresh token for a new pair; the old one is spent. Its successor is
+    /// derived from it ([`crate::tokens::Keys::successor`]) and recorded, so presenting the
+    /// spent token again within [`REUSE_GRACE`] (a concurrent refresh or a retried request)
+    /// answers with that same successor: one token never forks a session into parallel
+    /// chains (issue 7 item 14). After the grace window it revokes the whole session (it was
+    /// probably stolen).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError> {
         let db = &self.inner.platform.db;
         let now = self.now();
@@ -264,7 +354,7 @@ impl Identity {
             )
             .await?;
             tx.commit().await?;
-            self.mark_revoked(&[session.id]).await?;
+            self.forget_sessions(&[session.id], None);
             tracing::warn!(user.id = %session.user_id, session.id = %session.id, "spent refresh token presented; session revoked");
             return Err(IdentityError::RefreshTokenReused);
         }
@@ -274,21 +364,28 @@ impl Identity {
         if record.user.status != UserStatus::Active {
             return Err(IdentityError::AccountNotActive(record.user.status.as_str()));
         }
-        let new = new_refresh_token();
+        let new = self.inner.keys.successor(refresh_token);
         let new_hash = hash_refresh_token(&new);
-        let expires = now + self.refresh_lifetime();
-        let mut tx = db.begin().await?;
-        let rotated = found.used_at.is_none()
-            && sessions::rotate(&mut tx, session.id, &old_hash, &new_hash, now, expires).await?;
-        if !rotated {
-            // Spent within the grace window (a concurrent refresh): issue another token.
-            sessions::add_token(&mut tx, session.id, &new_hash, now, expires).await?;
+        if found.used_at.is_some() {
+            // Spent within the grace window: answer with the successor it was spent for.
+            // (A token spent before successors were recorded has none: refuse it.)
+            if found.successor_hash.as_deref() != Some(new_hash.as_str()) {
+                return Err(IdentityError::InvalidRefreshToken);
+            }
+        } else {
+            let expires = now + self.refresh_lifetime();
+            let mut tx = db.begin().await?;
+            // `false`: a concurrent request spent it a moment ago, recording this same
+            // successor; answer with it.
+            if sessions::rotate(&mut tx, session.id, &old_hash, &new_hash, now, expires).await? {
+                tx.commit().await?;
+            }
         }
-        tx.commit().await?;
         self.token_pair(
             record.user.id,
             session.id,
             record.user.role,
+            &session.audience,
             new,
             self.access_lifetime(),
         )
@@ -320,6 +417,7 @@ impl Identity {
         let mut tx = db.begin().await?;
         users::set_password(&mut tx, id, &hash, self.now()).await?;
         users::lock_until(&mut tx, id, None, true).await?;
+        attempts::clear(&mut tx, id).await?;
         let revoked = self
             .revoke_sessions(&mut tx, id, None, "password_reset")
             .await?;
@@ -333,7 +431,8 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&revoked).await
+        self.forget_sessions(&revoked, None);
+        Ok(())
     }
 
     /// Changes the password; every other session is signed out.
@@ -351,7 +450,7 @@ impl Identity {
         if self.inner.hasher.verify(old, &record.password_hash).await? == Verified::No {
             return Err(IdentityError::WrongPassword);
         }
-        if old == new {
+        if crate::password::nfc(old) == crate::password::nfc(new) {
             return Err(IdentityError::WeakPassword(
                 "new password must differ from the current one".into(),
             ));
@@ -373,7 +472,8 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&revoked).await
+        self.forget_sessions(&revoked, None);
+        Ok(())
     }
 
     /// The account of `id`.
@@ -429,6 +529,21 @@ fn validate_profile(p: &ProfilePatch) -> Result<(), IdentityError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_ipv4_addresses_or_ipv6_networks() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(source_key(ip("203.0.113.7")), "203.0.113.7");
+        assert_eq!(source_key(ip("::ffff:203.0.113.7")), "203.0.113.7");
+        assert_eq!(
+            source_key(ip("2001:db8:1:2:aaaa::1")),
+            source_key(ip("2001:db8:1:2:bbbb::2"))
+        );
+        assert_ne!(
+            source_key(ip("2001:db8:1:2::1")),
+            source_key(ip("2001:db8:1:3::1"))
+        );
+    }
 
     #[test]
     fn lock_grows_from_a_minute_to_a_day() {

@@ -106,12 +106,13 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&revoked).await?;
+        self.forget_sessions(&revoked, Some(id));
         self.user(id).await
     }
 
-    /// Changes a role (super admin only); the user's sessions are signed out so new tokens
-    /// carry the new role.
+    /// Changes a role (super admin only). Authorization reads the current role on every
+    /// request, so a promotion takes effect in the user's open sessions; a demotion also signs
+    /// every session out (issue 7 item 1: what removes access holds at once, everywhere).
     pub async fn set_role(
         &self,
         actor: &Principal,
@@ -124,9 +125,17 @@ impl Identity {
         let before = self.target(actor, id).await?;
         let mut tx = self.inner.platform.db.begin().await?;
         users::set_role(&mut tx, id, role, self.now()).await?;
-        let revoked = self
-            .revoke_sessions(&mut tx, id, None, "role_changed")
-            .await?;
+        let rank = |r: Role| match r {
+            Role::User => 0,
+            Role::Admin => 1,
+            Role::SuperAdmin => 2,
+        };
+        let revoked = if rank(role) < rank(before.role) {
+            self.revoke_sessions(&mut tx, id, None, "role_changed")
+                .await?
+        } else {
+            Vec::new()
+        };
         self.audit(
             &mut tx,
             Some(id),
@@ -137,15 +146,16 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&revoked).await?;
+        self.forget_sessions(&revoked, Some(id));
         self.user(id).await
     }
 
-    /// Clears a lockout.
+    /// Clears the lockouts of every source on the account (issue 7 item 12: admin unlock).
     pub async fn unlock_user(&self, actor: &Principal, id: Uuid) -> Result<User, IdentityError> {
         self.target(actor, id).await?;
         let mut tx = self.inner.platform.db.begin().await?;
         users::lock_until(&mut tx, id, None, true).await?;
+        crate::store::attempts::clear(&mut tx, id).await?;
         self.audit(
             &mut tx,
             Some(id),
@@ -179,7 +189,8 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&revoked).await
+        self.forget_sessions(&revoked, Some(id));
+        Ok(())
     }
 
     /// The newest audit entries about an account (admins only).

@@ -1,7 +1,15 @@
-//! Authenticating requests: the `Principal` extractor (Bearer access token, checked against
-//! the revocation list), and the session operations that revoke tokens.
+//! Authenticating requests: the `Principal` extractor (Bearer access token of the `/api/v1`
+//! audience), and the session operations that revoke tokens.
+//!
+//! Invariant (issue 7 item 1): what removes access is stored in the database — the session
+//! row's `revoked_at`, the user row's role and status — and every authentication reads it
+//! from there (through a cache of [`AUTHORITY_TTL_SECONDS`] that this process clears whenever
+//! it revokes or changes an account). Nothing depends on the key-value store, so revocations
+//! survive restarts and Redis flushes, and a demoted or banned admin's old token carries no
+//! authority.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -11,10 +19,10 @@ use trellis_kernel::ApiError;
 use uuid::Uuid;
 
 use crate::Identity;
-use crate::domain::Role;
+use crate::domain::{Role, UserStatus};
 use crate::error::IdentityError;
 use crate::store::sessions;
-use crate::tokens::{Claims, hash_refresh_token, new_refresh_token};
+use crate::tokens::{AUD_API, Claims, hash_refresh_token, new_refresh_token};
 use trellis_kernel::db::Tx;
 
 /// The authenticated caller of a request.
@@ -24,7 +32,7 @@ pub struct Principal {
     pub user_id: Uuid,
     /// The session the token was issued for (the token's `sid`).
     pub session_id: Uuid,
-    /// The caller's role as of the token's issue.
+    /// The caller's current role (read from the users row, not from the token).
     pub role: Role,
 }
 
@@ -49,7 +57,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let identity = Identity::from_ref(state);
         let token = bearer(parts).ok_or(IdentityError::Unauthenticated)?;
-        Ok(identity.authenticate(token).await?)
+        Ok(identity.authenticate(token, AUD_API).await?)
     }
 }
 
@@ -100,31 +108,112 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
-fn revoked_key(sid: Uuid) -> String {
-    format!("revoked_sid:{sid}")
+/// How long (seconds, by the platform clock) an authentication may reuse what it read about
+/// a session and its user. Changes made by this process clear the cache at once; changes made
+/// by another instance are seen within this time.
+pub const AUTHORITY_TTL_SECONDS: i64 = 5;
+
+/// Entries kept before the authority cache is emptied (bounds its memory).
+const AUTHORITY_CACHE_MAX: usize = 10_000;
+
+/// Recently read [`sessions::Authority`] by session id, with when each was read.
+#[derive(Default)]
+pub(crate) struct AuthorityCache(Mutex<HashMap<Uuid, (DateTime<Utc>, sessions::Authority)>>);
+
+impl AuthorityCache {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (DateTime<Utc>, sessions::Authority)>> {
+        // A panic while holding the lock leaves a plain map behind: still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, sid: Uuid, now: DateTime<Utc>) -> Option<sessions::Authority> {
+        let map = self.map();
+        let (read_at, a) = map.get(&sid)?;
+        let age = now - *read_at;
+        (age >= chrono::Duration::zero() && age < chrono::Duration::seconds(AUTHORITY_TTL_SECONDS))
+            .then(|| a.clone())
+    }
+
+    fn put(&self, sid: Uuid, now: DateTime<Utc>, a: sessions::Authority) {
+        let mut map = self.map();
+        if map.len() >= AUTHORITY_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(sid, (now, a));
+    }
+
+    /// Forgets the given sessions, or every session of `user`.
+    pub(crate) fn forget(&self, sids: &[Uuid], user: Option<Uuid>) {
+        let mut map = self.map();
+        for sid in sids {
+            map.remove(sid);
+        }
+        if let Some(u) = user {
+            map.retain(|_, (_, a)| a.user_id != u);
+        }
+    }
 }
 
 impl Identity {
-    /// Verifies an access token and that its session was not signed out.
-    pub async fn authenticate(&self, token: &str) -> Result<Principal, IdentityError> {
+    /// Verifies an access token for the API `audience` ([`AUD_API`] or an app's own, e.g.
+    /// MicroDock's): its `kid`, signature, expiry and `aud` (RFC 7519 §4.1.3), then that its
+    /// session is still open and its user still active, and answers with the user's
+    /// *current* role. Errors: [`IdentityError::InvalidToken`] (bad, foreign or other
+    /// audience), [`IdentityError::TokenExpired`], [`IdentityError::TokenRevoked`] (signed
+    /// out, revoked, or account deleted), [`IdentityError::AccountNotActive`] (banned or
+    /// deactivated since).
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<Principal, IdentityError> {
+        let claims = self.inner.keys.verify_for(token, audience)?;
+        self.principal(&claims).await
+    }
+
+    /// [`Identity::authenticate`] for a token of any Trellis audience (status endpoints that
+    /// only report who is signed in); returns the principal and the token's audience.
+    pub async fn authenticate_any(
+        &self,
+        token: &str,
+    ) -> Result<(Principal, String), IdentityError> {
         let claims = self.inner.keys.verify(token)?;
-        if claims.exp <= self.now().timestamp() {
+        let p = self.principal(&claims).await?;
+        Ok((p, claims.aud))
+    }
+
+    async fn principal(&self, claims: &Claims) -> Result<Principal, IdentityError> {
+        let now = self.now();
+        if claims.exp <= now.timestamp() {
             return Err(IdentityError::TokenExpired);
         }
-        if self
-            .inner
-            .platform
-            .kv
-            .get(&revoked_key(claims.sid))
-            .await?
-            .is_some()
-        {
+        let cache = &self.inner.authority;
+        let a = match cache.get(claims.sid, now) {
+            Some(a) => a,
+            None => {
+                let a = sessions::authority(&self.inner.platform.db, claims.sid)
+                    .await?
+                    .ok_or(IdentityError::TokenRevoked)?;
+                cache.put(claims.sid, now, a.clone());
+                a
+            }
+        };
+        if a.revoked || a.user_id != claims.sub {
             return Err(IdentityError::TokenRevoked);
+        }
+        let status = UserStatus::parse(&a.status).unwrap_or(UserStatus::Inactive);
+        if status != UserStatus::Active {
+            return Err(IdentityError::AccountNotActive(status.as_str()));
         }
         Ok(Principal {
             user_id: claims.sub,
             session_id: claims.sid,
-            role: claims.role,
+            // The CHECK constraint guarantees a known role; an unknown one gets the least.
+            role: Role::parse(&a.role).unwrap_or(Role::User),
         })
     }
 
@@ -142,6 +231,7 @@ impl Identity {
         user_id: Uuid,
         session_id: Uuid,
         role: Role,
+        audience: &str,
         refresh: String,
         life: chrono::Duration,
     ) -> Result<TokenPair, IdentityError> {
@@ -151,6 +241,7 @@ impl Identity {
             sid: session_id,
             jti: Uuid::new_v4(),
             role,
+            aud: audience.to_string(),
             iat: now.timestamp(),
             exp: (now + life).timestamp(),
         })?;
@@ -162,13 +253,15 @@ impl Identity {
         })
     }
 
-    /// Opens a session for a user who just proved who they are, recording the login.
+    /// Opens a session for a user who just proved who they are, recording the login and
+    /// clearing the failed attempts of its source ([`crate::accounts::source_key`]).
     pub(crate) async fn open_session(
         &self,
         user_id: Uuid,
         role: Role,
         ctx: &crate::ClientCtx,
         now: DateTime<Utc>,
+        audience: &str,
         life: chrono::Duration,
     ) -> Result<TokenPair, IdentityError> {
         let refresh = new_refresh_token();
@@ -181,9 +274,11 @@ impl Identity {
             last_used_at: now,
             expires_at: now + self.refresh_lifetime(),
             revoked_at: None,
+            audience: audience.to_string(),
         };
         let mut tx = self.inner.platform.db.begin().await?;
-        sessions::open(&mut tx, &session, &hash_refresh_token(&refresh)).await?;
+        let source = crate::accounts::source_key(ctx.ip);
+        sessions::open(&mut tx, &session, &hash_refresh_token(&refresh), &source).await?;
         self.audit(
             &mut tx,
             Some(user_id),
@@ -194,26 +289,18 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.token_pair(user_id, session.id, role, refresh, life)
+        self.token_pair(user_id, session.id, role, audience, refresh, life)
     }
 
-    /// Marks sessions revoked in the key-value store so their access tokens stop working now
-    /// rather than at expiry. No access token outlives its session's refresh lifetime (custom
-    /// lifetimes are capped to it), so that is how long the mark must last.
-    pub(crate) async fn mark_revoked(&self, ids: &[Uuid]) -> Result<(), IdentityError> {
-        let ttl = Duration::from_secs(self.refresh_lifetime().num_seconds().max(1) as u64 + 60);
-        for sid in ids {
-            self.inner
-                .platform
-                .kv
-                .set(&revoked_key(*sid), "1", Some(ttl))
-                .await?;
-        }
-        Ok(())
+    /// Drops what this process cached about the sessions `ids` (and, with `user`, about
+    /// every session of that user), once a transaction revoking them or changing the user has
+    /// committed: the next request reads the database again.
+    pub(crate) fn forget_sessions(&self, ids: &[Uuid], user: Option<Uuid>) {
+        self.inner.authority.forget(ids, user);
     }
 
     /// Revokes every session of `user_id` but `keep` in the caller's transaction; returns
-    /// their ids, for [`Identity::mark_revoked`] once the transaction has committed.
+    /// their ids, for [`Identity::forget_sessions`] once the transaction has committed.
     pub(crate) async fn revoke_sessions(
         &self,
         tx: &mut Tx,
@@ -259,7 +346,8 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&[id]).await
+        self.forget_sessions(&[id], None);
+        Ok(())
     }
 
     /// Signs out every session of the caller but the current one; returns how many.
@@ -283,7 +371,7 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&ids).await?;
+        self.forget_sessions(&ids, None);
         Ok(ids.len())
     }
 
@@ -301,7 +389,8 @@ impl Identity {
         )
         .await?;
         tx.commit().await?;
-        self.mark_revoked(&[p.session_id]).await
+        self.forget_sessions(&[p.session_id], None);
+        Ok(())
     }
 
     /// Signs out the session a refresh token belongs to; unknown tokens are ignored so the
@@ -322,7 +411,7 @@ impl Identity {
                 )
                 .await?;
                 tx.commit().await?;
-                self.mark_revoked(&[s.id]).await?;
+                self.forget_sessions(&[s.id], None);
             }
         }
         Ok(())

@@ -74,6 +74,7 @@ struct Inner {
     settings: Settings,
     hasher: Hasher,
     keys: Keys,
+    authority: auth::AuthorityCache,
 }
 
 impl Identity {
@@ -92,6 +93,7 @@ impl Identity {
                 platform,
                 settings,
                 hasher,
+                authority: auth::AuthorityCache::default(),
             }),
         };
         id.ensure_admin().await?;

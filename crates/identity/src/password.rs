@@ -40,6 +40,9 @@ const HASH_NICE: i32 = 19;
 /// Checks the password policy: 8–128 characters, at least two character classes, not the
 /// username or email, not a common password.
 pub fn check_policy(password: &str, username: &str, email: &str) -> Result<(), IdentityError> {
+    // Judged in the form that gets hashed.
+    let password = nfc(password);
+    let password = password.as_str();
     let n = password.chars().count();
     if !(8..=128).contains(&n) {
         return Err(IdentityError::WeakPassword(
@@ -70,6 +73,14 @@ pub fn check_policy(password: &str, username: &str, email: &str) -> Result<(), I
         return Err(IdentityError::WeakPassword("password is too common".into()));
     }
     Ok(())
+}
+
+/// The Unicode NFC form of a secret (UAX #15), so that the same password typed on systems
+/// that compose characters differently (`é` as U+00E9 or as `e` + U+0301) hashes the same
+/// (RFC 8265 §4.1 prepares passwords with NFC; issue 7 item 3).
+pub fn nfc(secret: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    secret.nfc().collect()
 }
 
 /// Result of a verification.
@@ -312,18 +323,31 @@ impl Hasher {
         out
     }
 
-    /// Argon2id PHC string of `password` with a fresh salt; [`IdentityError::Busy`] when no
-    /// hashing slot frees up within the configured wait.
+    /// Argon2id PHC string of `password`, NFC-normalized ([`nfc`]), with a fresh salt;
+    /// [`IdentityError::Busy`] when no hashing slot frees up within the configured wait.
     pub async fn hash(&self, password: &str) -> Result<String, IdentityError> {
-        let pw = password.to_string();
+        let pw = nfc(password);
         self.run(move |mem| hash_now(&pw, mem)).await?
     }
 
-    /// Checks `password` against a stored Argon2 or legacy bcrypt hash (constant-time compare);
+    /// Checks `password` against a stored Argon2 or legacy bcrypt hash (constant-time compare),
+    /// in its NFC form and, for hashes stored before secrets were normalized, as typed; a
+    /// match only as typed answers [`Verified::YesRehash`] so the NFC form gets stored.
     /// [`IdentityError::Busy`] when no hashing slot frees up within the configured wait.
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified, IdentityError> {
-        let (pw, stored) = (password.to_string(), stored.to_string());
-        self.run(move |mem| verify_now(&pw, &stored, mem)).await
+        let normalized = nfc(password);
+        let as_typed = (normalized != password).then(|| password.to_string());
+        let stored = stored.to_string();
+        self.run(move |mem| match verify_now(&normalized, &stored, mem) {
+            Verified::No => match as_typed {
+                Some(typed) if verify_now(&typed, &stored, mem) != Verified::No => {
+                    Verified::YesRehash
+                }
+                _ => Verified::No,
+            },
+            yes => yes,
+        })
+        .await
     }
 
     /// Burns the same time as a real verification, for accounts that do not exist.
@@ -374,6 +398,35 @@ mod tests {
         );
         assert_eq!(h.verify("nope", &legacy).await.unwrap(), Verified::No);
         assert_eq!(h.verify("x", "garbage").await.unwrap(), Verified::No);
+    }
+
+    /// Issue 7 item 3: secrets are NFC-normalized; hashes stored before (of the password as
+    /// typed, possibly decomposed) still verify, and ask for a re-hash in NFC.
+    #[tokio::test]
+    async fn secrets_are_nfc_normalized_and_old_hashes_verify_as_typed() {
+        let h = Hasher::new(
+            1,
+            Duration::from_secs(5),
+            HashStats::register(&Metrics::default()),
+        )
+        .unwrap();
+        let (decomposed, composed) = ("Cafe\u{301}-Pass-1", "Caf\u{e9}-Pass-1");
+        assert_eq!(nfc(decomposed), composed);
+        let new = h.hash(decomposed).await.unwrap();
+        assert_eq!(h.verify(composed, &new).await.unwrap(), Verified::Yes);
+        assert_eq!(h.verify(decomposed, &new).await.unwrap(), Verified::Yes);
+        // A hash of the decomposed form as typed, stored before normalization.
+        let legacy = hash_now(decomposed, &mut Memory(Vec::new())).unwrap();
+        assert_eq!(
+            h.verify(decomposed, &legacy).await.unwrap(),
+            Verified::YesRehash
+        );
+        assert_eq!(
+            h.verify("Cafe-Pass-1", &legacy).await.unwrap(),
+            Verified::No
+        );
+        // The policy counts characters of the normalized form.
+        assert!(check_policy("e\u{301}e\u{301}e\u{301}e\u{301}A1", "u", "u@x.io").is_err());
     }
 
     #[tokio::test]

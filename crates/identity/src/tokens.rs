@@ -13,6 +13,9 @@ use uuid::Uuid;
 use crate::domain::Role;
 use crate::error::IdentityError;
 
+/// The audience of tokens for the shared `/api/v1` user API (seed 000).
+pub const AUD_API: &str = "api";
+
 /// Claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -22,8 +25,12 @@ pub struct Claims {
     pub sid: Uuid,
     /// A fresh id per token (RFC 7519 `jti`).
     pub jti: Uuid,
-    /// The user's role when the token was issued.
+    /// The user's role when the token was issued: informational only; authorization reads
+    /// the current role from the users row (issue 7, item 1).
     pub role: Role,
+    /// The API the token is for (RFC 7519 §4.1.3 `aud`): [`AUD_API`] or an app's own
+    /// audience such as MicroDock's; a token is refused by every other API.
+    pub aud: String,
     /// Issued at, Unix seconds (RFC 7519 `iat`).
     pub iat: i64,
     /// Expires at, Unix seconds (RFC 7519 `exp`).
@@ -47,7 +54,9 @@ impl Keys {
         let kid = hex::encode(&Sha256::digest(secret)[..8]);
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        validation.set_required_spec_claims(&["exp", "sub", "iat", "aud"]);
+        // The audience is checked by `verify_for` against the API being called.
+        validation.validate_aud = false;
         let code_key = {
             let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
                 .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
@@ -73,10 +82,25 @@ impl Keys {
             .map_err(|e| IdentityError::Internal(format!("jwt encode: {e}")))
     }
 
-    /// Checks the signature and the required `exp`, `sub` and `iat` claims (5 s leeway):
-    /// [`IdentityError::TokenExpired`] past `exp`, [`IdentityError::InvalidToken`] for anything
-    /// else wrong. Revocation is checked by the caller.
+    /// Checks the header's `kid` (RFC 7515 §4.1.4: it must name this key), the signature and
+    /// the required `exp`, `sub`, `iat` and `aud` claims (5 s leeway), and that `aud` is
+    /// `audience`: [`IdentityError::TokenExpired`] past `exp`, [`IdentityError::InvalidToken`]
+    /// for anything else wrong. Revocation is checked by the caller.
+    pub fn verify_for(&self, token: &str, audience: &str) -> Result<Claims, IdentityError> {
+        let claims = self.verify(token)?;
+        if claims.aud != audience {
+            return Err(IdentityError::InvalidToken);
+        }
+        Ok(claims)
+    }
+
+    /// [`Keys::verify_for`] without the audience check (for status queries that accept a
+    /// token of any Trellis API).
     pub fn verify(&self, token: &str) -> Result<Claims, IdentityError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| IdentityError::InvalidToken)?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(IdentityError::InvalidToken);
+        }
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
@@ -95,6 +119,18 @@ impl Keys {
         mac.update(b"\0");
         mac.update(code.as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// The refresh token that succeeds `spent` in a rotation: an HMAC of it under a key of
+    /// its own, so presenting `spent` again within the grace window yields the same
+    /// successor (one token cannot fork a session into parallel chains) and nobody without
+    /// the server secret can compute it.
+    pub fn successor(&self, spent: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"refresh token successor\0");
+        mac.update(spent.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 }
 
@@ -121,6 +157,7 @@ mod tests {
             sid: Uuid::now_v7(),
             jti: Uuid::new_v4(),
             role: Role::User,
+            aud: AUD_API.into(),
             iat: now,
             exp: now + exp_in,
         }
@@ -145,6 +182,42 @@ mod tests {
             k.verify("x.y.z"),
             Err(IdentityError::InvalidToken)
         ));
+    }
+
+    /// Issue 7 item 1: the audience and the `kid` are checked.
+    #[test]
+    fn audience_and_kid_are_checked() {
+        let k = Keys::new(b"a-secret-of-reasonable-length-0123456789").unwrap();
+        let t = k.sign(&claims(60)).unwrap();
+        assert!(k.verify_for(&t, AUD_API).is_ok());
+        assert!(matches!(
+            k.verify_for(&t, "microdock"),
+            Err(IdentityError::InvalidToken)
+        ));
+        // Same key and claims, but a header naming another key.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("0000000000000000".into());
+        let other_kid = jsonwebtoken::encode(&header, &claims(60), &k.encoding).unwrap();
+        assert!(matches!(
+            k.verify(&other_kid),
+            Err(IdentityError::InvalidToken)
+        ));
+        let no_kid =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims(60), &k.encoding).unwrap();
+        assert!(matches!(
+            k.verify(&no_kid),
+            Err(IdentityError::InvalidToken)
+        ));
+    }
+
+    #[test]
+    fn successors_are_stable_and_keyed() {
+        let k = Keys::new(b"a-secret-of-reasonable-length-0123456789").unwrap();
+        let other = Keys::new(b"another-secret-of-reasonable-length-xx").unwrap();
+        let t = new_refresh_token();
+        assert_eq!(k.successor(&t), k.successor(&t));
+        assert_ne!(k.successor(&t), other.successor(&t));
+        assert_ne!(k.successor(&t), t);
     }
 
     #[test]

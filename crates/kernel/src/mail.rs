@@ -13,7 +13,8 @@ use crate::config::SmtpConfig;
 /// Why a message could not be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    /// The recipient or `SMTP_FROM_EMAIL` is not a valid mailbox; carries the address.
+    /// The recipient or `SMTP_FROM_EMAIL` is not a valid mailbox; carries the address, masked
+    /// ([`mask_email`]) since errors end up in logs.
     #[error("invalid address: {0}")]
     Address(String),
     /// lettre refused to assemble the message (e.g. a bad header value).
@@ -82,15 +83,16 @@ impl Mailer {
 
     /// Sends a plain-text message.
     pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
-        let to_box: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;
+        let to_box: Mailbox = to.parse().map_err(|_| MailError::Address(mask_email(to)))?;
         match self {
             Mailer::Smtp { transport, from } => {
                 let msg = build(from.clone(), to_box, subject, body)?;
                 transport
                     .send(msg)
                     .await
-                    .map_err(|e| MailError::Smtp(e.to_string()))?;
-                tracing::info!(mail.subject = subject, "mail sent via smtp");
+                    // Relays quote recipients in their refusals: mask them.
+                    .map_err(|e| MailError::Smtp(mask_emails_in(&e.to_string())))?;
+                tracing::info!(mail.subject = subject, mail.to = %mask_email(to), "mail sent via smtp");
             }
             Mailer::Outbox { dir } => {
                 let from: Mailbox = "Trellis <trellis@localhost>"
@@ -119,7 +121,8 @@ impl Mailer {
                 let part = dir.join(format!(".{name}.part"));
                 tokio::fs::write(&part, msg.formatted()).await?;
                 tokio::fs::rename(&part, &path).await?;
-                tracing::info!(mail.subject = subject, mail.file = %path.display(), "mail written to outbox (SMTP_HOST unset)");
+                // The file name holds the address: log the directory and the masked address.
+                tracing::info!(mail.subject = subject, mail.to = %mask_email(to), mail.dir = %dir.display(), "mail written to outbox (SMTP_HOST unset)");
             }
         }
         Ok(())
@@ -134,4 +137,61 @@ fn build(from: Mailbox, to: Mailbox, subject: &str, body: &str) -> Result<Messag
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_string())
         .map_err(|e| MailError::Build(e.to_string()))
+}
+
+/// An e-mail address as logs may show it: the first character of the local part, `***`, and
+/// the domain (`a@example.com` -> `a***@example.com`); text without `@` becomes `***`. Logs
+/// never carry whole addresses (issue 7 item 14).
+pub fn mask_email(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+/// `text` with every address-like word (`local@domain`) masked as by [`mask_email`].
+pub fn mask_emails_in(text: &str) -> String {
+    let is_local = |c: char| c.is_alphanumeric() || "._%+-!#$&'*/=?^`{|}~".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        match word.rsplit_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+                out.push_str(&mask_email(word));
+            }
+            _ => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if is_local(c) || c == '@' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    /// Issue 7 item 14: e-mail addresses in logs are masked.
+    #[test]
+    fn addresses_are_masked() {
+        assert_eq!(mask_email("a@example.com"), "a***@example.com");
+        assert_eq!(mask_email("alice.b@example.com"), "a***@example.com");
+        assert_eq!(mask_email("nonsense"), "***");
+        assert_eq!(
+            mask_emails_in("550 <bob@example.org>: no such user, cc carol@x.io."),
+            "550 <b***@example.org>: no such user, cc c***@x.io."
+        );
+        assert_eq!(mask_emails_in("no address here"), "no address here");
+    }
 }

@@ -4,13 +4,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use trellis_identity::ClientCtx;
+use trellis_identity::accounts::LoginPolicy;
+use trellis_identity::{ClientCtx, IdentityError};
 use trellis_kernel::ApiError;
 use trellis_kernel::extract::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::access::{Admin, MaybeAdmin};
+use super::access::{AUDIENCE, Admin, MaybeSignedIn};
 use crate::envelope::{Reply, done};
 use crate::error::MicroDockError;
 use crate::state::MicroDockState;
@@ -55,22 +56,25 @@ async fn login(
     ctx: ClientCtx,
     Json(b): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let life = chrono::Duration::minutes(st.settings.jwt_expire_minutes);
+    let policy = LoginPolicy {
+        audience: AUDIENCE,
+        access: chrono::Duration::minutes(st.settings.jwt_expire_minutes),
+        // A non-admin's right password opens no session (issue 7 item 14).
+        admins_only: true,
+    };
     let out = st
         .identity
-        .login_with_lifetime(&b.username, &b.password, &ctx, life)
+        .login_with(&b.username, &b.password, &ctx, &policy)
         .await
         .map_err(|e| match e {
-            trellis_identity::IdentityError::InvalidCredentials => ApiError::new(
+            IdentityError::InvalidCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
                 "用户名或密码错误",
             ),
+            IdentityError::Forbidden => MicroDockError::NotAdmin.into(),
             other => other.into(),
         })?;
-    if !out.user.role.is_admin() {
-        return Err(MicroDockError::NotAdmin.into());
-    }
     let data = TokenData {
         token: out.tokens.access_token,
         token_type: "bearer",
@@ -103,14 +107,19 @@ pub struct AuthStatus {
     pub is_admin: bool,
 }
 
-/// Authentication status; works with or without a token.
+/// Authentication status; works with or without a token. Any valid Trellis token counts as
+/// signed in; `is_admin` says whether it is a MicroDock admin token of an account that is an
+/// administrator now (issue 7 item 14: a non-admin's valid token is `is_logged_in: true`).
 #[utoipa::path(get, path = "/api/auth/me", tag = "microdock", responses((status = 200, body = AuthStatus)))]
-async fn me(State(st): State<MicroDockState>, MaybeAdmin(p): MaybeAdmin) -> Reply<AuthStatus> {
+async fn me(
+    State(st): State<MicroDockState>,
+    MaybeSignedIn(p): MaybeSignedIn,
+) -> Reply<AuthStatus> {
     let status = match p {
-        Some(p) => AuthStatus {
+        Some((p, is_admin)) => AuthStatus {
             is_logged_in: true,
             username: Some(st.identity.user(p.user_id).await?.username),
-            is_admin: true,
+            is_admin,
         },
         None => AuthStatus {
             is_logged_in: false,

@@ -91,4 +91,73 @@ impl TestApp {
     pub fn advance(&self, by: Duration) {
         self.t.platform.clock.advance(by);
     }
+
+    /// The same deployment after a restart with the key-value store lost (a plain restart
+    /// without Redis, or a Redis flush): a new server process on the same database with an
+    /// empty in-process key-value store.
+    pub async fn restarted(&self) -> Instance {
+        let p = &self.t.platform;
+        let mut platform = trellis_kernel::Platform::with_parts(
+            (*p.config).clone(),
+            p.db.clone(),
+            trellis_kernel::kv::Kv::memory(),
+        )
+        .unwrap();
+        // One test clock for both, so `advance` moves the new process's time too.
+        platform.clock = p.clock.clone();
+        let launched = trellis::testing::launch(platform, vec![]).await;
+        Instance(testing::TestServer::at(launched.addr, Some(launched.stop)))
+    }
+
+    /// `POST path` sent from another client address (`ip`, a loopback address such as
+    /// 127.0.0.2), as a user elsewhere would.
+    pub async fn post_from(&self, ip: [u8; 4], path: &str, body: Value) -> Resp {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap();
+        let r = client
+            .post(self.server.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (r.status(), r.headers().clone());
+        let body = r.json().await.unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// Another server process of the same deployment (see [`TestApp::restarted`]).
+pub struct Instance(pub testing::TestServer);
+
+impl Instance {
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        let (status, headers, body) = self
+            .0
+            .json(reqwest::Method::GET, path, Some(token), None)
+            .await;
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        let (status, headers, body) = self
+            .0
+            .json(reqwest::Method::POST, path, None, Some(&body))
+            .await;
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
 }

@@ -188,14 +188,6 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Counts one failed login atomically; returns the new consecutive count.
-pub async fn login_failed(tx: &mut Tx, id: Uuid) -> Result<i32, StoreError> {
-    let n: i32 = on_tx!(tx, c => sqlx::query_scalar(
-        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
-        .bind(id).fetch_one(&mut *c).await)?;
-    Ok(n)
-}
-
 /// Sets or clears (`None`) the login lock; `reset_count` also zeroes the failure count.
 pub async fn lock_until(
     tx: &mut Tx,
