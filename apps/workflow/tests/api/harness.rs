@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use trellis_kernel::testing;
 
 pub use trellis_kernel::testing::{Resp, TEST_ADMIN_PASSWORD as ADMIN_PASSWORD};
 
