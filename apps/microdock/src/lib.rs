@@ -72,7 +72,7 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
         list_cache: Arc::default(),
     };
     Ok(OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(routes::router(max_upload))
+        .merge(routes::router(max_upload, &ctx.platform.uploads))
         .with_state(state)
         .split_for_parts())
 }
