@@ -43,6 +43,9 @@ pub struct Settings {
     pub backup_quota_bytes: Option<u64>,
     /// Limits checked on every uploaded plugin archive.
     pub zip: ZipLimits,
+    /// Stored files with no row are removed at start-up once older than this
+    /// (`MICRODOCK_ORPHAN_GRACE_SECONDS`, default 3600), see [`crate::service::reconcile`].
+    pub orphan_grace_seconds: u64,
 }
 
 impl Settings {
@@ -86,10 +89,16 @@ impl Settings {
             max_ratio: r.parse(&["MICRODOCK_ZIP_MAX_RATIO"], 100u64, "a whole number"),
             max_manifest: 1024 * 1024,
         };
+        let orphan_grace_seconds = r.parse(
+            &["MICRODOCK_ORPHAN_GRACE_SECONDS"],
+            3600u64,
+            "a whole number of seconds",
+        );
         if !r.errors.is_empty() {
             return Err(r.errors);
         }
         Ok(Settings {
+            orphan_grace_seconds,
             jwt_expire_minutes,
             max_upload_size,
             upload_secret,

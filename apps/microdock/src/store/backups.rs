@@ -168,3 +168,11 @@ pub async fn prune(
     }
     Ok(paths)
 }
+
+/// Every stored backup's `file_path`, for reconciling the blob store at start-up.
+pub async fn all_file_paths(db: &Db) -> Result<Vec<String>, StoreError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar("SELECT file_path FROM backups")
+        .fetch_all(pool).await)?,
+    )
+}

@@ -478,6 +478,36 @@ impl BlobStore {
     }
 }
 
+impl BlobStore {
+    /// The keys under `prefix` (as [`BlobStore::list`]) last written before `before`, for
+    /// reconciling the store with the database after a crash: an object younger than that
+    /// may belong to an upload whose row another instance is writing right now.
+    ///
+    /// # Errors
+    /// As [`BlobStore::list`].
+    pub async fn list_written_before(
+        &self,
+        prefix: &str,
+        before: std::time::SystemTime,
+    ) -> Result<Vec<String>, BlobError> {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() {
+            validate_key(prefix)?;
+        }
+        let listed = match &self.inner.backend {
+            Backend::Local(l) => l.list_times(prefix).await?,
+            Backend::S3(s) => s.list_times(prefix).await?,
+        };
+        let mut keys: Vec<String> = listed
+            .into_iter()
+            .filter(|(_, t)| *t < before)
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+}
+
 /// Checks the key rules in the module docs.
 fn validate_key(key: &str) -> Result<(), BlobError> {
     let valid = !key.is_empty()
