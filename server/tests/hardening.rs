@@ -25,6 +25,7 @@ backend_tests!(
     trickled_upload_gets_408_and_leaves_no_file,
     uploads_over_the_cap_get_503_while_downloads_are_served,
     uploads_refused_with_507_below_the_disk_floor,
+    uploads_per_ip_are_limited,
     start_up_sweeps_files_left_by_crashed_uploads,
     per_ip_limit_uses_the_client_behind_trusted_proxies,
     forwarding_headers_are_ignored_without_trusted_proxies
@@ -249,7 +250,28 @@ async fn uploads_refused_with_507_below_the_disk_floor(b: Backend) {
         )
         .await;
     r.err(507, "insufficient_storage");
-    assert!(app.stored_files("backups").is_empty());
+    assert!(app.stored_files("microdock/backups").is_empty());
+    assert!(app.stored_files(".tmp").is_empty());
+}
+
+/// Issue 7, item 9: anonymous uploads could fill the disk at the pace of the general rate
+/// limit. Each client IP may start `TRELLIS_UPLOADS_PER_IP_PER_HOUR` uploads; more get 429
+/// `upload_rate_limited` with `Retry-After`, and nothing is stored.
+async fn uploads_per_ip_are_limited(b: Backend) {
+    let app = spawn(b, &[("TRELLIS_UPLOADS_PER_IP_PER_HOUR", "2")]).await;
+    let upload = || {
+        app.post_multipart(
+            "/api/backups/upload",
+            (b"PK\x03\x04 backup".to_vec(), "b.zip"),
+            &[("user_key", "user123abc"), ("backup_type", "program")],
+        )
+    };
+    upload().await.ok();
+    upload().await.ok();
+    let r = upload().await;
+    r.err(429, "upload_rate_limited");
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(app.stored_files("microdock/backups").len(), 2);
 }
 
 /// Regression (issue 7, item 11): kill -9 during a 50 MiB upload left a 20 MB hidden

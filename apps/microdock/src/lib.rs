@@ -79,7 +79,7 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
         service::reconcile::run(&reconciling, grace).await;
     });
     Ok(OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(routes::router(max_upload, &ctx.platform.uploads))
+        .merge(routes::router(max_upload, &ctx.platform))
         .with_state(state)
         .split_for_parts())
 }

@@ -192,6 +192,9 @@ pub struct Config {
     /// Most uploads served at once by this instance (`TRELLIS_MAX_CONCURRENT_UPLOADS`, default
     /// 16; 0 = no cap); more are refused at once with 503 `too_many_uploads`.
     pub max_concurrent_uploads: usize,
+    /// Uploads one client IP may start per hour (`TRELLIS_UPLOADS_PER_IP_PER_HOUR`, default
+    /// 60; 0 = no limit); more get 429 `upload_rate_limited`.
+    pub uploads_per_ip_per_hour: u32,
     /// Uploads are refused with 507 `insufficient_storage` (and stopped) while the upload
     /// spool's disk has less free space than this (`TRELLIS_MIN_FREE_DISK_BYTES`, default
     /// 1 GiB; 0 = no check).
@@ -425,6 +428,11 @@ impl Config {
             16usize,
             "a whole number",
         );
+        let uploads_per_ip_per_hour = r.parse(
+            &["TRELLIS_UPLOADS_PER_IP_PER_HOUR"],
+            60u32,
+            "a whole number",
+        );
         let min_free_disk_bytes = r.parse(
             &["TRELLIS_MIN_FREE_DISK_BYTES"],
             1024 * 1024 * 1024u64,
@@ -461,6 +469,7 @@ impl Config {
             shutdown_grace_seconds,
             slow_clients,
             max_concurrent_uploads,
+            uploads_per_ip_per_hour,
             min_free_disk_bytes,
             trusted_proxies,
             vars: std::sync::Arc::new(vars.clone()),
@@ -527,6 +536,10 @@ impl Config {
             (
                 "TRELLIS_MAX_CONCURRENT_UPLOADS",
                 self.max_concurrent_uploads.to_string(),
+            ),
+            (
+                "TRELLIS_UPLOADS_PER_IP_PER_HOUR",
+                self.uploads_per_ip_per_hour.to_string(),
             ),
             (
                 "TRELLIS_MIN_FREE_DISK_BYTES",

@@ -53,8 +53,8 @@ pub struct Platform {
     pub metrics: Arc<Metrics>,
     /// Tracked background tasks and the shutdown token.
     pub tasks: Tasks,
-    /// The cap on concurrent uploads (`TRELLIS_MAX_CONCURRENT_UPLOADS`); apps put
-    /// [`http::slow::cap_layer`] with it on their upload routes.
+    /// The cap on concurrent uploads (`TRELLIS_MAX_CONCURRENT_UPLOADS`), enforced with the
+    /// per-IP upload limit by [`http::slow::upload_layer`] on apps' upload routes.
     pub uploads: http::slow::ConcurrencyCap,
 }
 

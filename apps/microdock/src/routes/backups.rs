@@ -8,8 +8,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use trellis_identity::ClientCtx;
 use trellis_kernel::ApiError;
+use trellis_kernel::Platform;
 use trellis_kernel::extract::Json;
-use trellis_kernel::http::slow::{ConcurrencyCap, cap_layer};
+use trellis_kernel::http::slow::upload_layer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
@@ -25,12 +26,12 @@ use crate::state::MicroDockState;
 use crate::storage;
 use crate::store::backups::{self, Backup};
 
-pub fn router(max_upload: u64, uploads: &ConcurrencyCap) -> OpenApiRouter<MicroDockState> {
+pub fn router(max_upload: u64, platform: &Platform) -> OpenApiRouter<MicroDockState> {
     OpenApiRouter::new()
         .routes(
             routes!(upload)
                 .layer(DefaultBodyLimit::max((max_upload + 1024 * 1024) as usize))
-                .layer(from_fn_with_state(uploads.clone(), cap_layer)),
+                .layer(from_fn_with_state(platform.clone(), upload_layer)),
         )
         .routes(routes!(list))
         .routes(routes!(list_all))

@@ -8,17 +8,18 @@ pub(crate) mod multipart;
 mod plugins;
 mod system;
 
-use trellis_kernel::http::slow::ConcurrencyCap;
+use trellis_kernel::Platform;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::MicroDockState;
 
 /// Every route; upload routes get a body limit of `max_upload` (plus multipart framing) and
-/// hold a permit of the platform's upload cap (`uploads`) while they run.
-pub fn router(max_upload: u64, uploads: &ConcurrencyCap) -> OpenApiRouter<MicroDockState> {
+/// the platform's per-IP upload limit and concurrent-upload cap
+/// ([`trellis_kernel::http::slow::upload_layer`]).
+pub fn router(max_upload: u64, platform: &Platform) -> OpenApiRouter<MicroDockState> {
     OpenApiRouter::new()
         .merge(auth::router())
-        .merge(plugins::router(max_upload, uploads))
-        .merge(backups::router(max_upload, uploads))
+        .merge(plugins::router(max_upload, platform))
+        .merge(backups::router(max_upload, platform))
         .merge(system::router())
 }

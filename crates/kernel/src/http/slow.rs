@@ -188,10 +188,44 @@ impl ConcurrencyCap {
     }
 }
 
-/// Middleware for the routes a [`ConcurrencyCap`] guards (e.g.
-/// `route_layer(from_fn_with_state(cap, cap_layer))`): holds a permit for the whole request,
-/// or answers 503 `too_many_uploads` with `Retry-After: 5` at once.
-pub async fn cap_layer(State(cap): State<ConcurrencyCap>, req: Request, next: Next) -> Response {
+/// Middleware for upload routes (`route_layer(from_fn_with_state(platform, upload_layer))`):
+///
+/// 1. per client IP, at most `TRELLIS_UPLOADS_PER_IP_PER_HOUR` uploads (GCRA in the key-value
+///    store, shared by instances with Redis): past it 429 `upload_rate_limited` with
+///    `Retry-After`; a key-value outage lets the upload through (logged);
+/// 2. a permit of the platform's [`ConcurrencyCap`] (`TRELLIS_MAX_CONCURRENT_UPLOADS`) for
+///    the whole request, or 503 `too_many_uploads` with `Retry-After: 5` at once.
+pub async fn upload_layer(State(p): State<Platform>, req: Request, next: Next) -> Response {
+    let per_hour = p.config.uploads_per_ip_per_hour;
+    if per_hour > 0 {
+        let (parts, body) = req.into_parts();
+        let ip = ClientIp::from_parts(&parts).0;
+        let req = Request::from_parts(parts, body);
+        match p
+            .kv
+            .throttle(
+                &format!("upload_ip:{ip}"),
+                per_hour,
+                Duration::from_secs(3600),
+            )
+            .await
+        {
+            Ok(d) if !d.allowed => {
+                return crate::http::rate_limit::refusal(
+                    &d,
+                    "upload_rate_limited",
+                    "too many uploads from this address, try again later",
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "upload limiter unavailable; upload allowed"),
+        }
+        return capped(&p.uploads, req, next).await;
+    }
+    capped(&p.uploads, req, next).await
+}
+
+async fn capped(cap: &ConcurrencyCap, req: Request, next: Next) -> Response {
     let Some(_permit) = cap.try_acquire() else {
         tracing::warn!(
             limit = cap.limit(),
