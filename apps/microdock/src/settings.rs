@@ -41,6 +41,9 @@ pub struct Settings {
     /// Total bytes of backups per user (`BACKUP_QUOTA_BYTES`; 0 or unset: unlimited); more
     /// answers 507.
     pub backup_quota_bytes: Option<u64>,
+    /// Total bytes of all backups together (`BACKUP_TOTAL_BYTES`, default 20 GiB; 0:
+    /// unlimited); more answers 507 `backup_storage_full`.
+    pub backup_total_bytes: Option<u64>,
     /// Limits checked on every uploaded plugin archive.
     pub zip: ZipLimits,
     /// Stored files with no row are removed at start-up once older than this
@@ -68,8 +71,19 @@ impl Settings {
         let upload_secret = r
             .raw(&["UPLOAD_SECRET_KEY"])
             .map(|(_, v)| SecretString::from(v));
-        let per_user: u32 = r.parse(&["BACKUP_MAX_PER_USER"], 0, "a whole number");
-        let quota: u64 = r.parse(&["BACKUP_QUOTA_BYTES"], 0, "a size in bytes");
+        // Defaults that keep anonymous backups from filling the disk (issue 7, item 9); 0
+        // turns a limit off.
+        let per_user: u32 = r.parse(&["BACKUP_MAX_PER_USER"], 20, "a whole number");
+        let quota: u64 = r.parse(
+            &["BACKUP_QUOTA_BYTES"],
+            1024 * 1024 * 1024,
+            "a size in bytes",
+        );
+        let total: u64 = r.parse(
+            &["BACKUP_TOTAL_BYTES"],
+            20 * 1024 * 1024 * 1024,
+            "a size in bytes",
+        );
         let zip = ZipLimits {
             max_entries: r.parse(
                 &["MICRODOCK_ZIP_MAX_ENTRIES"],
@@ -104,6 +118,7 @@ impl Settings {
             upload_secret,
             backup_max_per_user: (per_user > 0).then_some(per_user),
             backup_quota_bytes: (quota > 0).then_some(quota),
+            backup_total_bytes: (total > 0).then_some(total),
             zip,
         })
     }
