@@ -218,6 +218,9 @@ pub async fn upload_layer(State(p): State<Platform>, req: Request, next: Next) -
                 );
             }
             Ok(_) => {}
+            Err(e) if e.is_circuit_open() => {
+                tracing::debug!(error = %e, "upload limiter unavailable; upload allowed");
+            }
             Err(e) => tracing::warn!(error = %e, "upload limiter unavailable; upload allowed"),
         }
         return capped(&p.uploads, req, next).await;
