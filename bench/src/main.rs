@@ -11,6 +11,7 @@ mod accounts;
 mod microdock;
 mod probe;
 mod server;
+mod slow_clients;
 mod wire;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,9 @@ enum Scenario {
     Accounts(accounts::Args),
     /// Plugin list vs a FastAPI reference, 100 MiB uploads and downloads.
     Microdock(microdock::Args),
+    /// Slowloris headers, idle keep-alive and trickled uploads: connections held over time
+    /// and downloads served meanwhile (issue 7).
+    SlowClients(slow_clients::Args),
 }
 
 #[tokio::main]
@@ -36,5 +40,6 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Accounts(a) => accounts::run(a).await,
         Scenario::Microdock(a) => microdock::run(a).await,
+        Scenario::SlowClients(a) => slow_clients::run(a).await,
     }
 }

@@ -8,7 +8,6 @@ pub mod testing;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -98,10 +97,13 @@ pub async fn build(config: Config) -> Result<Server, BuildError> {
     build_on(platform).await
 }
 
-/// Builds the server on an opened platform (tests pass their own): migrations, identity, and
-/// every app `TRELLIS_APPS` enables.
+/// Builds the server on an opened platform (tests pass their own): migrations, the sweep of
+/// upload files left by a crash ([`trellis_kernel::blob::BlobStore::sweep_spool`]), identity,
+/// and every app `TRELLIS_APPS` enables.
 pub async fn build_on(platform: Platform) -> Result<Server, BuildError> {
     migrate(&platform).await?;
+    // Uploads interrupted by a crash (kill -9, power loss) left their spool files behind.
+    platform.blobs.sweep_spool().await;
     let settings = trellis_identity::Settings::from_vars(&platform.config.vars)
         .map_err(BuildError::Settings)?;
     let identity = Identity::start(platform.clone(), settings).await?;
@@ -137,36 +139,89 @@ pub async fn build_on(platform: Platform) -> Result<Server, BuildError> {
 /// platform's shutdown token and waits for every tracked task (mail sends, download counters,
 /// later streams and workers), all within `TRELLIS_SHUTDOWN_GRACE_SECONDS`; then closes the
 /// database. Returns an error only if the listener fails.
+///
+/// Connections are served by hyper directly (not `axum::serve`) so that slow clients cannot
+/// hold them (issue 7, item 9): a client gets `TRELLIS_HEADER_TIMEOUT_SECONDS` to send a
+/// complete request head, counted from when the connection is ready for one, so a header
+/// trickled a byte at a time and an idle keep-alive connection are both closed after that
+/// time. Request bodies are held to a minimum rate by the kernel's
+/// [`trellis_kernel::http::slow::min_rate_layer`].
 pub async fn run(
     listener: tokio::net::TcpListener,
     server: Server,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
     let grace = Duration::from_secs(server.platform.config.shutdown_grace_seconds);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let serving = axum::serve(
-        listener,
+    let head_timeout = Duration::from_secs(
         server
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!(
-            grace_seconds = grace.as_secs(),
-            "shutting down: draining in-flight requests and tasks"
+            .platform
+            .config
+            .slow_clients
+            .header_timeout_seconds
+            .max(1),
+    );
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol()
+        .keep_alive_interval(head_timeout)
+        .keep_alive_timeout(head_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let service = server.router.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req.map(axum::body::Body::new)
+            },
         );
-        let _ = stop_tx.send(true);
-    });
-    let mut stop = stop_rx.clone();
-    let deadline = async move {
-        let _ = stop.wait_for(|s| *s).await;
-        tokio::time::sleep(grace).await;
-    };
+        let conn = builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            )
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutting down: draining in-flight requests and tasks"
+    );
     let started = tokio::time::Instant::now();
     tokio::select! {
-        r = serving => r?,
-        _ = deadline => tracing::warn!("grace period over; closing remaining connections"),
+        () = graceful.shutdown() => {},
+        () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing remaining connections"),
     }
     // Requests are done; whatever they left running gets the rest of the grace period.
     let left = grace.saturating_sub(started.elapsed().min(grace));
@@ -181,6 +236,17 @@ pub async fn run(
     server.platform.db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Errors of one accepted connection (the peer reset it before we took it), not of the
+/// listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -42,6 +42,31 @@ fn invalid_config_names_every_offending_variable() {
     }
 }
 
+/// Issue 7, item 10: an unreachable `REDIS_URL` at start-up is reported once, clearly, and
+/// stops the server (no retry storm, no half-started server).
+#[test]
+fn unreachable_redis_is_reported_once_at_start_up() {
+    let dir = tempdir();
+    // A port nothing listens on: bind one, note it, free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = trellis(&dir)
+        .env("REDIS_URL", format!("redis://127.0.0.1:{port}"))
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("cannot connect to Redis").count(),
+        1,
+        "stderr: {err}"
+    );
+}
+
 #[test]
 fn unknown_apps_stop_start_up() {
     let dir = tempdir();

@@ -57,6 +57,10 @@ pub enum MicroDockError {
     /// 507 `backup_quota_exceeded`: over `BACKUP_QUOTA_BYTES` (bytes).
     #[error("备份空间不足：每个用户最多 {}", human_size(*.0))]
     QuotaExceeded(u64),
+    /// 507 `backup_storage_full`: all backups together would exceed `BACKUP_TOTAL_BYTES`
+    /// (bytes).
+    #[error("备份存储空间已满：所有备份合计最多 {}", human_size(*.0))]
+    BackupStorageFull(u64),
     /// Identity's own errors (login, hashing queue), in identity's codes.
     #[error(transparent)]
     Identity(#[from] IdentityError),
@@ -94,6 +98,7 @@ impl MicroDockError {
             E::NotLoggedIn => "not_authenticated",
             E::NotAdmin => "admin_required",
             E::QuotaExceeded(_) => "backup_quota_exceeded",
+            E::BackupStorageFull(_) => "backup_storage_full",
             E::Identity(_) | E::Store(_) | E::Blob(_) | E::Kv(_) | E::Internal(_) => {
                 "internal_error"
             }
@@ -113,7 +118,7 @@ impl MicroDockError {
             }
             E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             E::NotLoggedIn => StatusCode::UNAUTHORIZED,
-            E::QuotaExceeded(_) => StatusCode::INSUFFICIENT_STORAGE,
+            E::QuotaExceeded(_) | E::BackupStorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             E::Identity(_) | E::Store(_) | E::Blob(_) | E::Kv(_) | E::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -166,6 +171,7 @@ mod tests {
             (E::TooLarge(10 * 1024 * 1024), 413, "file_too_large"),
             (E::NotLoggedIn, 401, "not_authenticated"),
             (E::QuotaExceeded(1024), 507, "backup_quota_exceeded"),
+            (E::BackupStorageFull(1024), 507, "backup_storage_full"),
         ];
         for (e, status, code) in table {
             let api = ApiError::from(e);

@@ -71,8 +71,15 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
         settings: Arc::new(settings),
         list_cache: Arc::default(),
     };
+    // Start-up reconciliation of stored files with rows (a crash between the two steps of an
+    // upload or a delete), in the background: serving does not wait for it.
+    let grace = std::time::Duration::from_secs(state.settings.orphan_grace_seconds);
+    let reconciling = state.clone();
+    ctx.platform.tasks.spawn(async move {
+        service::reconcile::run(&reconciling, grace).await;
+    });
     Ok(OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(routes::router(max_upload))
+        .merge(routes::router(max_upload, &ctx.platform))
         .with_state(state)
         .split_for_parts())
 }

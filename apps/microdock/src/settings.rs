@@ -41,8 +41,14 @@ pub struct Settings {
     /// Total bytes of backups per user (`BACKUP_QUOTA_BYTES`; 0 or unset: unlimited); more
     /// answers 507.
     pub backup_quota_bytes: Option<u64>,
+    /// Total bytes of all backups together (`BACKUP_TOTAL_BYTES`, default 20 GiB; 0:
+    /// unlimited); more answers 507 `backup_storage_full`.
+    pub backup_total_bytes: Option<u64>,
     /// Limits checked on every uploaded plugin archive.
     pub zip: ZipLimits,
+    /// Stored files with no row are removed at start-up once older than this
+    /// (`MICRODOCK_ORPHAN_GRACE_SECONDS`, default 3600), see [`crate::service::reconcile`].
+    pub orphan_grace_seconds: u64,
 }
 
 impl Settings {
@@ -65,8 +71,19 @@ impl Settings {
         let upload_secret = r
             .raw(&["UPLOAD_SECRET_KEY"])
             .map(|(_, v)| SecretString::from(v));
-        let per_user: u32 = r.parse(&["BACKUP_MAX_PER_USER"], 0, "a whole number");
-        let quota: u64 = r.parse(&["BACKUP_QUOTA_BYTES"], 0, "a size in bytes");
+        // Defaults that keep anonymous backups from filling the disk (issue 7, item 9); 0
+        // turns a limit off.
+        let per_user: u32 = r.parse(&["BACKUP_MAX_PER_USER"], 20, "a whole number");
+        let quota: u64 = r.parse(
+            &["BACKUP_QUOTA_BYTES"],
+            1024 * 1024 * 1024,
+            "a size in bytes",
+        );
+        let total: u64 = r.parse(
+            &["BACKUP_TOTAL_BYTES"],
+            20 * 1024 * 1024 * 1024,
+            "a size in bytes",
+        );
         let zip = ZipLimits {
             max_entries: r.parse(
                 &["MICRODOCK_ZIP_MAX_ENTRIES"],
@@ -86,15 +103,22 @@ impl Settings {
             max_ratio: r.parse(&["MICRODOCK_ZIP_MAX_RATIO"], 100u64, "a whole number"),
             max_manifest: 1024 * 1024,
         };
+        let orphan_grace_seconds = r.parse(
+            &["MICRODOCK_ORPHAN_GRACE_SECONDS"],
+            3600u64,
+            "a whole number of seconds",
+        );
         if !r.errors.is_empty() {
             return Err(r.errors);
         }
         Ok(Settings {
+            orphan_grace_seconds,
             jwt_expire_minutes,
             max_upload_size,
             upload_secret,
             backup_max_per_user: (per_user > 0).then_some(per_user),
             backup_quota_bytes: (quota > 0).then_some(quota),
+            backup_total_bytes: (total > 0).then_some(total),
             zip,
         })
     }

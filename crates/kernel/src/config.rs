@@ -77,6 +77,75 @@ pub struct RateLimitConfig {
     pub seconds: u64,
 }
 
+/// Connection and body limits against slow or idle clients (slowloris, trickled uploads).
+#[derive(Clone, Copy, Debug)]
+pub struct SlowClientConfig {
+    /// Seconds a client gets to send a complete request head, counted from when the
+    /// connection is ready for one; an idle keep-alive connection is closed after the same
+    /// time (`TRELLIS_HEADER_TIMEOUT_SECONDS`, default 10; positive).
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may take before the minimum rate applies
+    /// (`TRELLIS_BODY_GRACE_SECONDS`, default 10).
+    pub body_grace_seconds: u64,
+    /// Average bytes per second a request body must keep after the grace period, or the
+    /// request fails with 408 `request_timeout` and the connection closes
+    /// (`TRELLIS_BODY_MIN_BYTES_PER_SECOND`, default 1024; 0 turns the check off).
+    pub body_min_bytes_per_second: u64,
+}
+
+/// An IP network in CIDR form (`10.0.0.0/8`, `::1/128`); a bare address is a /32 or /128.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `addr[/prefix]`; `None` for a bad address or a prefix longer than the family's.
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` is inside this network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 /// The effective configuration of one `trellis` process.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -118,6 +187,22 @@ pub struct Config {
     pub apps: Vec<String>,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// Limits that stop slow or idle clients from holding connections (issue 7, item 9).
+    pub slow_clients: SlowClientConfig,
+    /// Most uploads served at once by this instance (`TRELLIS_MAX_CONCURRENT_UPLOADS`, default
+    /// 16; 0 = no cap); more are refused at once with 503 `too_many_uploads`.
+    pub max_concurrent_uploads: usize,
+    /// Uploads one client IP may start per hour (`TRELLIS_UPLOADS_PER_IP_PER_HOUR`, default
+    /// 60; 0 = no limit); more get 429 `upload_rate_limited`.
+    pub uploads_per_ip_per_hour: u32,
+    /// Uploads are refused with 507 `insufficient_storage` (and stopped) while the upload
+    /// spool's disk has less free space than this (`TRELLIS_MIN_FREE_DISK_BYTES`, default
+    /// 1 GiB; 0 = no check).
+    pub min_free_disk_bytes: u64,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
+    /// (`TRELLIS_TRUSTED_PROXIES`, comma list of CIDRs or addresses, default empty: the socket
+    /// peer is the client). See [`crate::extract::ClientIp`].
+    pub trusted_proxies: Vec<Cidr>,
     /// The variables this configuration was read from, for apps' own settings.
     pub vars: std::sync::Arc<HashMap<String, String>>,
 }
@@ -317,6 +402,51 @@ impl Config {
             10u64,
             "a whole number of seconds",
         );
+        let slow_clients = SlowClientConfig {
+            header_timeout_seconds: r.parse(
+                &["TRELLIS_HEADER_TIMEOUT_SECONDS"],
+                10u64,
+                "a whole number of seconds",
+            ),
+            body_grace_seconds: r.parse(
+                &["TRELLIS_BODY_GRACE_SECONDS"],
+                10u64,
+                "a whole number of seconds",
+            ),
+            body_min_bytes_per_second: r.parse(
+                &["TRELLIS_BODY_MIN_BYTES_PER_SECOND"],
+                1024u64,
+                "a whole number of bytes per second",
+            ),
+        };
+        if slow_clients.header_timeout_seconds == 0 {
+            r.errors
+                .push("TRELLIS_HEADER_TIMEOUT_SECONDS must be positive".to_string());
+        }
+        let max_concurrent_uploads = r.parse(
+            &["TRELLIS_MAX_CONCURRENT_UPLOADS"],
+            16usize,
+            "a whole number",
+        );
+        let uploads_per_ip_per_hour = r.parse(
+            &["TRELLIS_UPLOADS_PER_IP_PER_HOUR"],
+            60u32,
+            "a whole number",
+        );
+        let min_free_disk_bytes = r.parse(
+            &["TRELLIS_MIN_FREE_DISK_BYTES"],
+            1024 * 1024 * 1024u64,
+            "a size in bytes",
+        );
+        let mut trusted_proxies = Vec::new();
+        for item in parse_list(&r.string(&["TRELLIS_TRUSTED_PROXIES"], "")) {
+            match Cidr::parse(&item) {
+                Some(c) => trusted_proxies.push(c),
+                None => r.errors.push(format!(
+                    "TRELLIS_TRUSTED_PROXIES: {item:?} is not an IP address or CIDR (10.0.0.0/8)"
+                )),
+            }
+        }
 
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
@@ -337,6 +467,11 @@ impl Config {
             log_format,
             apps,
             shutdown_grace_seconds,
+            slow_clients,
+            max_concurrent_uploads,
+            uploads_per_ip_per_hour,
+            min_free_disk_bytes,
+            trusted_proxies,
             vars: std::sync::Arc::new(vars.clone()),
         })
     }
@@ -389,6 +524,38 @@ impl Config {
                 } else {
                     self.apps.join(",")
                 },
+            ),
+            (
+                "TRELLIS_TRUSTED_PROXIES",
+                self.trusted_proxies
+                    .iter()
+                    .map(Cidr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "TRELLIS_MAX_CONCURRENT_UPLOADS",
+                self.max_concurrent_uploads.to_string(),
+            ),
+            (
+                "TRELLIS_UPLOADS_PER_IP_PER_HOUR",
+                self.uploads_per_ip_per_hour.to_string(),
+            ),
+            (
+                "TRELLIS_MIN_FREE_DISK_BYTES",
+                self.min_free_disk_bytes.to_string(),
+            ),
+            (
+                "TRELLIS_HEADER_TIMEOUT_SECONDS",
+                self.slow_clients.header_timeout_seconds.to_string(),
+            ),
+            (
+                "TRELLIS_BODY_GRACE_SECONDS",
+                self.slow_clients.body_grace_seconds.to_string(),
+            ),
+            (
+                "TRELLIS_BODY_MIN_BYTES_PER_SECOND",
+                self.slow_clients.body_min_bytes_per_second.to_string(),
             ),
         ];
         match &self.smtp {

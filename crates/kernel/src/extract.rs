@@ -34,7 +34,13 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
         let bytes =
             axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
                 .await
-                .map_err(|r| ApiError::new(r.status(), "bad_request", r.body_text()))?;
+                .map_err(|r| {
+                    if crate::http::slow::is_too_slow(&r) {
+                        too_slow()
+                    } else {
+                        ApiError::new(r.status(), "bad_request", r.body_text())
+                    }
+                })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
@@ -46,6 +52,9 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
+    if crate::http::slow::is_too_slow(&r) {
+        return too_slow();
+    }
     let status = r.status();
     let code = match &r {
         JsonRejection::JsonDataError(_) => "validation_error",
@@ -68,6 +77,16 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         other => other.body_text(),
     };
     ApiError::new(status, code, message)
+}
+
+/// The 408 `request_timeout` for a body that arrived slower than the configured minimum
+/// rate (`TRELLIS_BODY_MIN_BYTES_PER_SECOND`, see [`crate::http::slow::MinRateBody`]).
+pub fn too_slow() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "request body arrived too slowly",
+    )
 }
 
 /// A query string; failures are 422 with serde's message.
@@ -104,22 +123,105 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     }
 }
 
-/// The peer address of the connection (a reverse proxy's own address when behind one).
-#[derive(Clone, Copy, Debug)]
+/// The client's IP address, for per-IP limits, sessions and audit rows.
+///
+/// The socket peer, unless that peer is one of `TRELLIS_TRUSTED_PROXIES`: then the client is
+/// the rightmost address of the forwarding chain that is not itself a trusted proxy (RFC 7239
+/// section 7.4: only the hops added by proxies we trust can be believed; anything left of them
+/// was written by the client). `Forwarded` (RFC 7239) is read first, `X-Forwarded-For`
+/// otherwise. The kernel's [`crate::http::client_ip_layer`] resolves it once per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
-    /// The peer IP from the request's `ConnectInfo`; `0.0.0.0` when the server was not started
-    /// with connect info (as in router-level tests), so such requests share one rate bucket.
+    /// The address resolved by the kernel's layer; without it (router-level tests) the peer
+    /// of the request's `ConnectInfo`, and `0.0.0.0` when there is none, so such requests
+    /// share one rate bucket.
     pub fn from_parts(parts: &Parts) -> ClientIp {
-        ClientIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
-        )
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return *ip;
+        }
+        ClientIp(peer(parts).unwrap_or(IpAddr::from([0, 0, 0, 0])))
     }
+
+    /// Resolves the client of a request whose socket peer is `peer`, believing forwarding
+    /// headers only from `trusted` proxies (see the type's docs).
+    pub fn resolve(
+        peer: IpAddr,
+        headers: &axum::http::HeaderMap,
+        trusted: &[crate::config::Cidr],
+    ) -> ClientIp {
+        let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+        if !is_trusted(peer) {
+            return ClientIp(peer);
+        }
+        let chain = forwarded_chain(headers);
+        // Walk from the hop nearest to us; the first untrusted address is the client.
+        let mut client = peer;
+        for hop in chain.iter().rev() {
+            match hop {
+                Some(ip) => {
+                    client = *ip;
+                    if !is_trusted(*ip) {
+                        break;
+                    }
+                }
+                // An obfuscated or unparsable hop: nothing left of it can be believed.
+                None => break,
+            }
+        }
+        ClientIp(client)
+    }
+}
+
+fn peer(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The forwarding chain, leftmost (claimed client) first; `None` for a hop that is not an IP
+/// address (`unknown`, obfuscated identifiers, garbage).
+fn forwarded_chain(headers: &axum::http::HeaderMap) -> Vec<Option<IpAddr>> {
+    let forwarded: Vec<&str> = headers
+        .get_all(axum::http::header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if !forwarded.is_empty() {
+        return forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| parse_node(v.trim().trim_matches('"')))
+                })
+            })
+            .map(Option::flatten)
+            .collect();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|hop| parse_node(hop.trim()))
+        .collect()
+}
+
+/// An RFC 7239 node (`192.0.2.1`, `192.0.2.1:8080`, `[2001:db8::1]:443`) or a bare address.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    node.parse::<SocketAddr>().ok().map(|s| s.ip())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
@@ -145,5 +247,98 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(256).collect()),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientIp;
+    use crate::config::Cidr;
+    use axum::http::HeaderMap;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    /// Issue 7, item 12: the client is the rightmost untrusted hop, and only when the socket
+    /// peer is a trusted proxy.
+    #[test]
+    fn rightmost_untrusted_hop_behind_trusted_proxies() {
+        let trusted = [
+            Cidr::parse("10.0.0.0/8").unwrap(),
+            Cidr::parse("::1").unwrap(),
+        ];
+        let xff = headers(&[("x-forwarded-for", "1.1.1.1, 2.2.2.2, 10.0.0.9")]);
+        assert_eq!(
+            ClientIp::resolve(ip("10.0.0.1"), &xff, &trusted).0,
+            ip("2.2.2.2")
+        );
+        // An untrusted peer's headers are ignored.
+        assert_eq!(
+            ClientIp::resolve(ip("8.8.8.8"), &xff, &trusted).0,
+            ip("8.8.8.8")
+        );
+        // No trusted proxies configured: always the peer.
+        assert_eq!(
+            ClientIp::resolve(ip("10.0.0.1"), &xff, &[]).0,
+            ip("10.0.0.1")
+        );
+        // Several X-Forwarded-For headers form one list.
+        let two = headers(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-forwarded-for", "3.3.3.3"),
+        ]);
+        assert_eq!(
+            ClientIp::resolve(ip("::1"), &two, &trusted).0,
+            ip("3.3.3.3")
+        );
+        // RFC 7239 wins over X-Forwarded-For; quoted IPv6 with port; `unknown` stops the walk.
+        let fwd = headers(&[
+            (
+                "forwarded",
+                "for=192.0.2.60;proto=http, for=\"[2001:db8::7]:47\"",
+            ),
+            ("x-forwarded-for", "9.9.9.9"),
+        ]);
+        assert_eq!(
+            ClientIp::resolve(ip("10.0.0.1"), &fwd, &trusted).0,
+            ip("2001:db8::7")
+        );
+        let unknown = headers(&[("forwarded", "for=192.0.2.60, for=unknown")]);
+        assert_eq!(
+            ClientIp::resolve(ip("10.0.0.1"), &unknown, &trusted).0,
+            ip("10.0.0.1")
+        );
+        // Every hop trusted: the leftmost one.
+        let all = headers(&[("x-forwarded-for", "10.0.0.3, 10.0.0.2")]);
+        assert_eq!(
+            ClientIp::resolve(ip("10.0.0.1"), &all, &trusted).0,
+            ip("10.0.0.3")
+        );
+    }
+
+    #[test]
+    fn cidrs_parse_and_match() {
+        let c = Cidr::parse("192.168.0.0/16").unwrap();
+        assert!(c.contains(ip("192.168.4.5")));
+        assert!(!c.contains(ip("192.169.0.1")));
+        assert!(c.contains(ip("::ffff:192.168.1.1")));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+        assert!(Cidr::parse("nonsense").is_none());
+        assert!(
+            Cidr::parse("2001:db8::/32")
+                .unwrap()
+                .contains(ip("2001:db8:1::1"))
+        );
     }
 }

@@ -53,6 +53,9 @@ pub struct Platform {
     pub metrics: Arc<Metrics>,
     /// Tracked background tasks and the shutdown token.
     pub tasks: Tasks,
+    /// The cap on concurrent uploads (`TRELLIS_MAX_CONCURRENT_UPLOADS`), enforced with the
+    /// per-IP upload limit by [`http::slow::upload_layer`] on apps' upload routes.
+    pub uploads: http::slow::ConcurrencyCap,
 }
 
 /// A failure while opening the platform's resources at start-up.
@@ -100,7 +103,9 @@ impl Platform {
 
     /// Assembles a platform from an opened database and key-value store (tests use this).
     pub fn with_parts(config: Config, db: Db, kv: Kv) -> Result<Platform, StartupError> {
-        let blobs = BlobStore::from_url(config.blob_url.as_deref(), &config.data_dir)?;
+        let blobs = BlobStore::from_url(config.blob_url.as_deref(), &config.data_dir)?
+            .with_min_free(config.min_free_disk_bytes);
+        let uploads = http::slow::ConcurrencyCap::new(config.max_concurrent_uploads);
         let mailer = Mailer::from_config(config.smtp.as_ref(), &config.data_dir)?;
         Ok(Platform {
             config: Arc::new(config),
@@ -111,6 +116,7 @@ impl Platform {
             clock: Clock::default(),
             metrics: Arc::default(),
             tasks: Tasks::default(),
+            uploads,
         })
     }
 }

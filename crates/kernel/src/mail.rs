@@ -13,9 +13,8 @@ use crate::config::SmtpConfig;
 /// Why a message could not be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    /// The recipient or `SMTP_FROM_EMAIL` is not a valid mailbox; carries the address, masked
-    /// ([`mask_email`]) since errors end up in logs.
-    #[error("invalid address: {0}")]
+    /// The recipient or `SMTP_FROM_EMAIL` is not a valid mailbox; carries the address.
+    #[error("invalid address: {}", mask_email(.0))]
     Address(String),
     /// lettre refused to assemble the message (e.g. a bad header value).
     #[error("building message: {0}")]
@@ -83,7 +82,7 @@ impl Mailer {
 
     /// Sends a plain-text message.
     pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
-        let to_box: Mailbox = to.parse().map_err(|_| MailError::Address(mask_email(to)))?;
+        let to_box: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_string()))?;
         match self {
             Mailer::Smtp { transport, from } => {
                 let msg = build(from.clone(), to_box, subject, body)?;
@@ -118,14 +117,45 @@ impl Mailer {
                 );
                 let path = dir.join(&name);
                 // Written aside and renamed, so whoever watches the outbox never reads half a mail.
+                // Mails carry login codes and reset links: only the server's user may read
+                // them (0600, created so; never world-readable, even for a moment).
                 let part = dir.join(format!(".{name}.part"));
-                tokio::fs::write(&part, msg.formatted()).await?;
+                write_private(&part, msg.formatted()).await?;
                 tokio::fs::rename(&part, &path).await?;
-                // The file name holds the address: log the directory and the masked address.
-                tracing::info!(mail.subject = subject, mail.to = %mask_email(to), mail.dir = %dir.display(), "mail written to outbox (SMTP_HOST unset)");
+                // The file name holds the address: log a masked one, never the path.
+                tracing::info!(
+                    mail.subject = subject,
+                    mail.to = %mask_email(to),
+                    "mail written to outbox (SMTP_HOST unset)"
+                );
             }
         }
         Ok(())
+    }
+}
+
+/// Creates `path` readable and writable by the owner only (0600 on Unix) and writes `bytes`.
+async fn write_private(path: &std::path::Path, bytes: Vec<u8>) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(&bytes).await?;
+    file.flush().await
+}
+
+/// An e-mail address for logs: the first character of the local part and the domain
+/// (`a***@example.com`); anything that is not an address becomes `***`. Logs never carry
+/// whole addresses (issue 7, item 14).
+pub fn mask_email(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        _ => "***".to_string(),
     }
 }
 
@@ -137,19 +167,6 @@ fn build(from: Mailbox, to: Mailbox, subject: &str, body: &str) -> Result<Messag
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_string())
         .map_err(|e| MailError::Build(e.to_string()))
-}
-
-/// An e-mail address as logs may show it: the first character of the local part, `***`, and
-/// the domain (`a@example.com` -> `a***@example.com`); text without `@` becomes `***`. Logs
-/// never carry whole addresses (issue 7 item 14).
-pub fn mask_email(address: &str) -> String {
-    match address.rsplit_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None => "***".into(),
-    }
 }
 
 /// `text` with every address-like word (`local@domain`) masked as by [`mask_email`].

@@ -101,6 +101,7 @@ pub const TEST_DEFAULTS: &[(&str, &str)] = &[
     ("TRELLIS_LOGIN_IP_PER_MINUTE", "100000"),
     ("TRELLIS_CODE_IP_PER_HOUR", "100000"),
     ("TRELLIS_CODE_COOLDOWN_SECONDS", "0"),
+    ("TRELLIS_UPLOADS_PER_IP_PER_HOUR", "100000"),
 ];
 
 /// The admin password of every test server.

@@ -123,6 +123,7 @@ both_backends!(
     list_is_sorted_and_segment_wise,
     invalid_keys_are_refused,
     large_upload_streams_in_parts,
+    list_written_before_sees_only_older_objects,
 );
 
 fn body(parts: &[&[u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + use<> {
@@ -411,4 +412,26 @@ async fn s3_e_tag(prefix: &str, key: &str) -> String {
 fn from_url_defaults_to_the_data_dir() {
     let store = BlobStore::from_url(None, Path::new("/srv/data")).unwrap();
     assert_eq!(store.describe(), "file:///srv/data/blobs");
+}
+
+/// Issue 7, item 11: the start-up reconciliation lists objects with their write time, so it
+/// never touches an object younger than its grace period (another instance's upload).
+async fn list_written_before_sees_only_older_objects(fx: Fixture) {
+    let s = &fx.store;
+    for key in ["r/b", "r/a", "other/c"] {
+        s.put(key, body(&[b"x"]), 10).await.unwrap();
+    }
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    assert_eq!(
+        s.list_written_before("r", later).await.unwrap(),
+        ["r/a", "r/b"]
+    );
+    let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    assert!(
+        s.list_written_before("r", earlier)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    fx.clean().await;
 }

@@ -107,3 +107,38 @@ async fn without_smtp_mail_goes_to_the_outbox() {
     let _ = std::fs::remove_dir_all(dir);
     assert!(mailer.send("not an address", "s", "b").await.is_err());
 }
+
+/// Regression (issue 7, item 14): outbox mails, which carry login codes, were created with the
+/// process umask (world-readable 0644); they are 0600 now, and the mailer's errors and log
+/// lines carry masked addresses only.
+#[cfg(unix)]
+#[tokio::test]
+async fn outbox_mails_are_private_and_addresses_are_masked() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("trellis-mail-{}", uuid::Uuid::new_v4().simple()));
+    let mailer = Mailer::from_config(None, &dir).unwrap();
+    mailer
+        .send("alice@example.com", "Code", "123456")
+        .await
+        .unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "outbox mail mode {mode:o}");
+    let _ = std::fs::remove_dir_all(dir);
+
+    assert_eq!(
+        trellis_kernel::mail::mask_email("alice@example.com"),
+        "a***@example.com"
+    );
+    assert_eq!(trellis_kernel::mail::mask_email("no-at-sign"), "***");
+    let err = mailer
+        .send("bob smith@example.com", "s", "b")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("smith"), "address in an error: {err}");
+}

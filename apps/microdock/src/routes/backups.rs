@@ -3,11 +3,14 @@
 
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::HeaderMap;
+use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use trellis_identity::ClientCtx;
 use trellis_kernel::ApiError;
+use trellis_kernel::Platform;
 use trellis_kernel::extract::Json;
+use trellis_kernel::http::slow::upload_layer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
@@ -23,9 +26,13 @@ use crate::state::MicroDockState;
 use crate::storage;
 use crate::store::backups::{self, Backup};
 
-pub fn router(max_upload: u64) -> OpenApiRouter<MicroDockState> {
+pub fn router(max_upload: u64, platform: &Platform) -> OpenApiRouter<MicroDockState> {
     OpenApiRouter::new()
-        .routes(routes!(upload).layer(DefaultBodyLimit::max((max_upload + 1024 * 1024) as usize)))
+        .routes(
+            routes!(upload)
+                .layer(DefaultBodyLimit::max((max_upload + 1024 * 1024) as usize))
+                .layer(from_fn_with_state(platform.clone(), upload_layer)),
+        )
         .routes(routes!(list))
         .routes(routes!(list_all))
         .routes(routes!(download))

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::StatusCode;
+use futures::TryStreamExt as _;
 use trellis_kernel::ApiError;
 use trellis_kernel::blob::{BlobError, BlobStore, PutInfo, Spooled};
 
@@ -42,6 +43,9 @@ impl Form {
 }
 
 fn multipart_error(e: MultipartError) -> ApiError {
+    if trellis_kernel::http::slow::is_too_slow(&e) {
+        return trellis_kernel::extract::too_slow();
+    }
     let status = e.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(status, "file_too_large", "文件大小超过限制");
@@ -77,14 +81,31 @@ pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Fo
                     return Err(MicroDockError::InvalidParams("只能上传一个文件".into()).into());
                 }
                 let client_name = field.file_name().unwrap_or("").to_string();
+                // The spool sees the field's errors only as text; remember a too-slow client.
+                let too_slow = std::sync::atomic::AtomicBool::new(false);
+                let field = field.inspect_err(|e| {
+                    if trellis_kernel::http::slow::is_too_slow(e) {
+                        too_slow.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
                 let spooled = blobs
                     .spool(Box::pin(field), limit)
                     .await
                     .map_err(|e| match e {
                         BlobError::TooLarge { limit } => MicroDockError::TooLarge(limit).into(),
+                        BlobError::Source(_)
+                            if too_slow.load(std::sync::atomic::Ordering::Relaxed) =>
+                        {
+                            trellis_kernel::extract::too_slow()
+                        }
                         BlobError::Source(m) => {
                             MicroDockError::InvalidForm(format!("上传中断：{m}")).into()
                         }
+                        BlobError::DiskFull { .. } => ApiError::new(
+                            StatusCode::INSUFFICIENT_STORAGE,
+                            "insufficient_storage",
+                            "服务器存储空间不足，请稍后再试",
+                        ),
                         other => ApiError::internal(other),
                     })?;
                 form.file = Some(TempFile {

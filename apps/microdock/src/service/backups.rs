@@ -44,6 +44,12 @@ pub async fn store(st: &MicroDockState, mut form: Form) -> Result<Backup, MicroD
             return Err(MicroDockError::QuotaExceeded(quota));
         }
     }
+    if let Some(total) = st.settings.backup_total_bytes {
+        let used = backups::total_usage(db).await? as u64;
+        if used + file.info.size > total {
+            return Err(MicroDockError::BackupStorageFull(total));
+        }
+    }
     let now = st.platform.clock.now();
     let shown = display_file_name(&file.client_name);
     let path = format!(

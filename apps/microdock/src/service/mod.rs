@@ -4,6 +4,7 @@
 
 pub mod backups;
 pub mod plugins;
+pub mod reconcile;
 
 use std::net::IpAddr;
 

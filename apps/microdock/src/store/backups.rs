@@ -148,6 +148,13 @@ pub async fn usage(db: &Db, user_key: &str) -> Result<i64, StoreError> {
         .bind(key_hash(user_key)).fetch_one(pool).await)?)
 }
 
+/// Bytes all backups take together (read through the writer, like [`usage`]).
+pub async fn total_usage(db: &Db) -> Result<i64, StoreError> {
+    Ok(on_db!(db, pool => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(file_size), 0) AS BIGINT) FROM backups")
+        .fetch_one(pool).await)?)
+}
+
 /// Removes all but the newest `keep` backups of one user and type; returns the removed
 /// rows' storage paths.
 pub async fn prune(
@@ -167,4 +174,12 @@ pub async fn prune(
         }
     }
     Ok(paths)
+}
+
+/// Every stored backup's `file_path`, for reconciling the blob store at start-up.
+pub async fn all_file_paths(db: &Db) -> Result<Vec<String>, StoreError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar("SELECT file_path FROM backups")
+        .fetch_all(pool).await)?,
+    )
 }

@@ -364,6 +364,14 @@ pub async fn count_download(db: &Db, name: &str, version: &str) -> Result<(), St
     Ok(())
 }
 
+/// Every stored version's `file_path`, for reconciling the blob store at start-up.
+pub async fn all_file_paths(db: &Db) -> Result<Vec<String>, StoreError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar("SELECT file_path FROM plugin_versions")
+        .fetch_all(pool).await)?,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,8 @@ backend_tests!(
     keys_are_secrets,
     admin_list_and_delete,
     names_and_bad_input,
-    per_user_limits
+    per_user_limits,
+    total_backup_bytes_are_capped
 );
 
 async fn up(
@@ -254,4 +255,28 @@ async fn per_user_limits(b: Backend) {
     assert!(m.contains("备份空间不足"), "{m}");
     assert!(app.stored_files("tmp").is_empty());
     up(&app, "u2", "plugin", "big.zip", &big, &[]).await.ok();
+}
+
+/// Issue 7, item 9: with the default settings anonymous backups could fill the disk (no
+/// per-key count or byte limit, no total). The defaults now limit each key (20 per type,
+/// 1 GiB) and all backups together (`BACKUP_TOTAL_BYTES`, 20 GiB): past the total, 507
+/// `backup_storage_full` whatever the key.
+async fn total_backup_bytes_are_capped(b: Backend) {
+    let defaults = trellis_microdock::settings::Settings::from_vars(&Default::default()).unwrap();
+    assert_eq!(defaults.backup_max_per_user, Some(20));
+    assert_eq!(defaults.backup_quota_bytes, Some(1024 * 1024 * 1024));
+    assert_eq!(defaults.backup_total_bytes, Some(20 * 1024 * 1024 * 1024));
+
+    let app = TestApp::with(b, &[("BACKUP_TOTAL_BYTES", "25")]).await;
+    up(&app, "k1", "program", "a.zip", b"0123456789", &[])
+        .await
+        .ok();
+    up(&app, "k2", "program", "b.zip", b"0123456789", &[])
+        .await
+        .ok();
+    up(&app, "k3", "program", "c.zip", b"0123456789", &[])
+        .await
+        .err(507, "backup_storage_full");
+    assert_eq!(app.stored_files("backups").len(), 2);
+    assert!(app.stored_files("tmp").is_empty());
 }

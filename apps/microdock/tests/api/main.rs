@@ -13,5 +13,6 @@ mod downloads;
 mod instances;
 mod plugins;
 mod python_client;
+mod reconcile;
 mod transactions;
 mod uploads;

@@ -124,6 +124,34 @@ impl LocalStore {
     }
 }
 
+impl LocalStore {
+    /// [`LocalStore::list`] with each file's modification time.
+    pub(super) async fn list_times(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, std::time::SystemTime)>, BlobError> {
+        let keys = self.list(prefix).await?;
+        let paths: Vec<(String, PathBuf)> = keys
+            .into_iter()
+            .map(|k| {
+                let p = self.path(&k);
+                (k, p)
+            })
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            paths
+                .into_iter()
+                .filter_map(|(k, p)| {
+                    let modified = std::fs::metadata(p).and_then(|m| m.modified()).ok()?;
+                    Some((k, modified))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| BlobError::Io(io::Error::other(e.to_string())))
+    }
+}
+
 /// Collects the files under `dir` as keys `<key_prefix>/<name>…`, skipping hidden names
 /// (spool files, leftovers of older temp-file schemes). A missing `dir` lists nothing.
 fn walk(dir: &Path, key_prefix: &str, out: &mut Vec<String>) -> io::Result<()> {

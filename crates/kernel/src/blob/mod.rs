@@ -66,6 +66,13 @@ pub enum BlobError {
     /// Local file-system failure (spool or local backend).
     #[error("blob storage i/o: {0}")]
     Io(#[from] io::Error),
+    /// Free space on the spool's disk is below `TRELLIS_MIN_FREE_DISK_BYTES`; the upload was
+    /// refused (or stopped) and nothing was kept. Apps answer 507 `insufficient_storage`.
+    #[error("free disk space below the {floor}-byte floor")]
+    DiskFull {
+        /// The configured floor, in bytes.
+        floor: u64,
+    },
     /// The remote object store failed (network, credentials, server error, …).
     #[error("blob backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -191,6 +198,8 @@ struct Inner {
     /// Where [`BlobStore::spool`] writes: on the local backend inside its root (so a commit
     /// is a link on the same file system), else `<data dir>/tmp`.
     spool_dir: PathBuf,
+    /// Uploads are refused while the spool's disk has less free space than this (bytes).
+    min_free: u64,
 }
 
 enum Backend {
@@ -237,6 +246,7 @@ impl BlobStore {
                 inner: Arc::new(Inner {
                     backend: Backend::S3(store),
                     spool_dir: data_dir.join("tmp"),
+                    min_free: 0,
                 }),
             });
         }
@@ -252,9 +262,63 @@ impl BlobStore {
         BlobStore {
             inner: Arc::new(Inner {
                 spool_dir: root.join(".tmp"),
+                min_free: 0,
                 backend: Backend::Local(local::LocalStore::new(root)),
             }),
         }
+    }
+
+    /// Sets the free-space floor (`TRELLIS_MIN_FREE_DISK_BYTES`): [`BlobStore::spool`] refuses
+    /// to start, and stops, an upload while the spool's file system has fewer than `bytes`
+    /// available, so anonymous uploads cannot fill the disk the database lives on.
+    pub fn with_min_free(mut self, bytes: u64) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.min_free = bytes;
+        }
+        self
+    }
+
+    /// Removes what crashed uploads left in the spool directory (and, on the local backend,
+    /// the hidden `.upload-*` files of earlier releases in its root). Called once at start-up,
+    /// before the server accepts connections: the spool directory belongs to this instance
+    /// (`<data dir>/tmp`, or `<blob root>/.tmp`, which instances must not share while one of
+    /// them starts). Returns how many files were removed; failures are logged and skipped.
+    pub async fn sweep_spool(&self) -> usize {
+        let mut dirs = vec![(self.inner.spool_dir.clone(), None)];
+        if let Backend::Local(l) = &self.inner.backend {
+            dirs.push((l.root().to_path_buf(), Some(".upload-")));
+        }
+        let mut removed = 0;
+        for (dir, prefix) in dirs {
+            let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+                continue; // not created yet: nothing to sweep
+            };
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                let name = entry.file_name();
+                let matches = match prefix {
+                    Some(p) => name.to_string_lossy().starts_with(p),
+                    None => true,
+                };
+                let is_file = entry
+                    .file_type()
+                    .await
+                    .map(|t| t.is_file())
+                    .unwrap_or(false);
+                if !matches || !is_file {
+                    continue;
+                }
+                match tokio::fs::remove_file(entry.path()).await {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, file = %entry.path().display(), "cannot remove a leftover upload file")
+                    }
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(files = removed, "removed files left by interrupted uploads");
+        }
+        removed
     }
 
     /// Where blobs live, as a URL (`file://…` or `s3://bucket/prefix`), for logs.
@@ -278,6 +342,11 @@ impl BlobStore {
         E: std::fmt::Display,
     {
         tokio::fs::create_dir_all(&self.inner.spool_dir).await?;
+        let floor = DiskFloor {
+            dir: self.inner.spool_dir.clone(),
+            min_free: self.inner.min_free,
+        };
+        floor.check()?;
         let mut spooled = Spooled {
             path: self
                 .inner
@@ -287,7 +356,7 @@ impl BlobStore {
             sha256: String::new(),
         };
         // `spooled` removes the file on every early return below.
-        let info = write_stream(&spooled.path, body, limit).await?;
+        let info = write_stream(&spooled.path, body, limit, &floor).await?;
         spooled.size = info.size;
         spooled.sha256 = info.sha256;
         Ok(spooled)
@@ -409,6 +478,36 @@ impl BlobStore {
     }
 }
 
+impl BlobStore {
+    /// The keys under `prefix` (as [`BlobStore::list`]) last written before `before`, for
+    /// reconciling the store with the database after a crash: an object younger than that
+    /// may belong to an upload whose row another instance is writing right now.
+    ///
+    /// # Errors
+    /// As [`BlobStore::list`].
+    pub async fn list_written_before(
+        &self,
+        prefix: &str,
+        before: std::time::SystemTime,
+    ) -> Result<Vec<String>, BlobError> {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() {
+            validate_key(prefix)?;
+        }
+        let listed = match &self.inner.backend {
+            Backend::Local(l) => l.list_times(prefix).await?,
+            Backend::S3(s) => s.list_times(prefix).await?,
+        };
+        let mut keys: Vec<String> = listed
+            .into_iter()
+            .filter(|(_, t)| *t < before)
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+}
+
 /// Checks the key rules in the module docs.
 fn validate_key(key: &str) -> Result<(), BlobError> {
     let valid = !key.is_empty()
@@ -423,58 +522,158 @@ fn validate_key(key: &str) -> Result<(), BlobError> {
     }
 }
 
-/// Receives chunks on the async side and hands them to one blocking thread that hashes and
-/// writes them, so the runtime never waits on the disk and no chunk is copied twice.
-async fn write_stream<S, E>(tmp: &Path, mut body: S, limit: u64) -> Result<PutInfo, BlobError>
+/// The free-space floor of a spool directory.
+struct DiskFloor {
+    dir: PathBuf,
+    min_free: u64,
+}
+
+impl DiskFloor {
+    /// [`BlobError::DiskFull`] when the file system holding `dir` has fewer than `min_free`
+    /// bytes available to us; a failing `statvfs` is not a refusal.
+    fn check(&self) -> Result<(), BlobError> {
+        if self.min_free == 0 {
+            return Ok(());
+        }
+        match rustix::fs::statvfs(&self.dir) {
+            Ok(st) => {
+                let available = st.f_bavail.saturating_mul(st.f_frsize);
+                if available < self.min_free {
+                    tracing::warn!(
+                        available,
+                        floor = self.min_free,
+                        "upload refused: free disk space below TRELLIS_MIN_FREE_DISK_BYTES"
+                    );
+                    return Err(BlobError::DiskFull {
+                        floor: self.min_free,
+                    });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "statvfs failed; free space not checked");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Bytes gathered before a write is handed to the blocking pool.
+const BATCH: usize = 1024 * 1024;
+
+struct Sink {
+    out: std::io::BufWriter<std::fs::File>,
+    hasher: Sha256,
+    size: u64,
+}
+
+/// Receives chunks on the async side and writes them in batches of up to 1 MiB, each on a
+/// short blocking task, while the next batch is received. A batch is written as soon as the
+/// client pauses (no chunk ready), so a spool file never lags far behind the socket.
+///
+/// The blocking pool is used only while there are bytes to write, never while waiting for a
+/// client (issue 7, item 9: trickling uploads held one blocking thread each for their whole
+/// duration and starved downloads, which share the pool).
+async fn write_stream<S, E>(
+    tmp: &Path,
+    mut body: S,
+    limit: u64,
+    floor: &DiskFloor,
+) -> Result<PutInfo, BlobError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    use futures::FutureExt as _;
+
     let file = std::fs::File::create(tmp)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
-    let writer = tokio::task::spawn_blocking(move || -> io::Result<PutInfo> {
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = rx.blocking_recv() {
-            hasher.update(&chunk);
-            out.write_all(&chunk)?;
-            size += chunk.len() as u64;
+    let mut sink = Some(Sink {
+        out: std::io::BufWriter::with_capacity(256 * 1024, file),
+        hasher: Sha256::new(),
+        size: 0,
+    });
+    let mut writing: Option<tokio::task::JoinHandle<io::Result<Sink>>> = None;
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batched = 0usize;
+    let mut received = 0u64;
+    let mut ended = false;
+    while !ended {
+        // Take what is ready without waiting; wait only with nothing to write.
+        let next = match body.next().now_or_never() {
+            Some(item) => Some(item),
+            None if batch.is_empty() => Some(body.next().await),
+            None => None,
+        };
+        match next {
+            Some(Some(Ok(chunk))) => {
+                received += chunk.len() as u64;
+                if received > limit {
+                    return Err(finish(writing, BlobError::TooLarge { limit }).await);
+                }
+                batched += chunk.len();
+                batch.push(chunk);
+                if batched < BATCH {
+                    continue;
+                }
+            }
+            Some(Some(Err(e))) => {
+                return Err(finish(writing, BlobError::Source(e.to_string())).await);
+            }
+            Some(None) => ended = true,
+            None => {} // the client paused: write what we have
         }
-        let file = out.into_inner().map_err(|e| e.into_error())?;
+        if let Some(w) = writing.take() {
+            sink = Some(join(w).await?);
+        }
+        floor.check()?;
+        let Some(mut s) = sink.take() else {
+            return Err(BlobError::Io(io::Error::other("spool writer lost")));
+        };
+        let chunks = std::mem::take(&mut batch);
+        batched = 0;
+        writing = Some(tokio::task::spawn_blocking(move || -> io::Result<Sink> {
+            for chunk in chunks {
+                s.hasher.update(&chunk);
+                s.out.write_all(&chunk)?;
+                s.size += chunk.len() as u64;
+            }
+            Ok(s)
+        }));
+    }
+    let s = match writing.take() {
+        Some(w) => join(w).await?,
+        None => sink.ok_or_else(|| BlobError::Io(io::Error::other("spool writer lost")))?,
+    };
+    tokio::task::spawn_blocking(move || -> io::Result<PutInfo> {
+        let file = s.out.into_inner().map_err(|e| e.into_error())?;
         file.sync_data()?;
         Ok(PutInfo {
-            size,
-            sha256: hex::encode(hasher.finalize()),
+            size: s.size,
+            sha256: hex::encode(s.hasher.finalize()),
         })
-    });
-    let mut received = 0u64;
-    let mut failure = None;
-    while let Some(chunk) = body.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                failure = Some(BlobError::Source(e.to_string()));
-                break;
-            }
-        };
-        received += chunk.len() as u64;
-        if received > limit {
-            failure = Some(BlobError::TooLarge { limit });
-            break;
-        }
-        if tx.send(chunk).await.is_err() {
-            break; // the writer failed; its error is reported below
-        }
+    })
+    .await
+    .map_err(|e| BlobError::Io(io::Error::other(e.to_string())))?
+    .map_err(BlobError::Io)
+}
+
+async fn join(w: tokio::task::JoinHandle<io::Result<Sink>>) -> Result<Sink, BlobError> {
+    w.await
+        .map_err(|e| BlobError::Io(io::Error::other(e.to_string())))?
+        .map_err(BlobError::Io)
+}
+
+/// Waits for a write in flight (so the caller can remove the file) and returns `err`.
+async fn finish(
+    writing: Option<tokio::task::JoinHandle<io::Result<Sink>>>,
+    err: BlobError,
+) -> BlobError {
+    if let Some(w) = writing
+        && let Err(e) = join(w).await
+    {
+        tracing::debug!(error = %e, "spool write failed while the upload was failing anyway");
     }
-    drop(tx);
-    let written = writer
-        .await
-        .map_err(|e| BlobError::Io(io::Error::other(e.to_string())))?;
-    match failure {
-        Some(f) => Err(f),
-        None => Ok(written?),
-    }
+    err
 }
 
 #[cfg(test)]

@@ -182,6 +182,34 @@ impl S3Store {
         }
     }
 
+    /// [`S3Store::list`] with each object's last-modified time.
+    pub(super) async fn list_times(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, std::time::SystemTime)>, BlobError> {
+        let prefix = if prefix.is_empty() {
+            None
+        } else {
+            Some(object_path(prefix)?)
+        };
+        let metas: Vec<_> = self
+            .store
+            .list(prefix.as_ref())
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        Ok(metas
+            .into_iter()
+            .map(|m| {
+                (
+                    m.location.to_string(),
+                    std::time::SystemTime::from(m.last_modified),
+                )
+            })
+            .filter(|(k, _)| super::validate_key(k).is_ok())
+            .collect())
+    }
+
     pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let prefix = if prefix.is_empty() {
             None

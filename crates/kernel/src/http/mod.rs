@@ -6,6 +6,9 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security;
+pub mod slow;
+
+pub use slow::client_ip_layer;
 
 use std::sync::Arc;
 
@@ -26,7 +29,7 @@ use crate::error::ApiError;
 /// Wraps the mounted apps with the platform's common endpoints and layers.
 ///
 /// Layer order, outermost first: request id, metrics, security headers, CORS, compression,
-/// envelope rendering, rate limit, body limit, panic guard, then the routes.
+/// client IP resolution, body minimum rate, envelope rendering, rate limit, body limit, panic guard, then the routes.
 pub fn assemble(
     apps: Router,
     platform: &Platform,
@@ -57,6 +60,11 @@ pub fn assemble(
         .layer(DefaultBodyLimit::max(limit))
         .layer(from_fn_with_state(platform.clone(), rate_limit::layer))
         .layer(from_fn_with_state(Arc::new(profiles), render_errors))
+        .layer(from_fn_with_state(
+            platform.config.slow_clients,
+            slow::min_rate_layer,
+        ))
+        .layer(from_fn_with_state(platform.clone(), slow::client_ip_layer))
         // Files are served as they are stored: already compressed, checksummed, ranged.
         .layer(
             CompressionLayer::new().compress_when(

@@ -65,9 +65,14 @@ pub async fn layer(State(p): State<Platform>, req: Request, next: Next) -> Respo
         .await
     {
         Ok(d) => d,
-        // Fail open: a key-value outage must not take the whole API down.
+        // Fail open: a key-value outage must not take the whole API down. While Redis's
+        // circuit is open (reported once when it opened) this is not logged per request.
         Err(e) => {
-            tracing::warn!(error = %e, "rate limiter unavailable; request allowed");
+            if e.is_circuit_open() {
+                tracing::debug!(error = %e, "rate limiter unavailable; request allowed");
+            } else {
+                tracing::warn!(error = %e, "rate limiter unavailable; request allowed");
+            }
             return next.run(req).await;
         }
     };

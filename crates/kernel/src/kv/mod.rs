@@ -13,21 +13,57 @@ use bytes::Bytes;
 pub use self::memory::MemoryKv;
 pub use self::redis::RedisKv;
 
-/// A key-value backend failure (Redis unreachable, protocol error).
+/// A key-value backend failure (Redis unreachable, timed out, protocol error).
 #[derive(Debug, thiserror::Error)]
-#[error("key-value store: {0}")]
-pub struct KvError(String);
+#[error("key-value store: {message}")]
+pub struct KvError {
+    message: String,
+    circuit_open: bool,
+}
 
-impl From<::redis::RedisError> for KvError {
-    fn from(e: ::redis::RedisError) -> Self {
-        KvError(e.to_string())
+impl KvError {
+    /// A command that did not answer within its timeout.
+    pub(crate) fn timeout() -> Self {
+        KvError {
+            message: "Redis did not answer in time".into(),
+            circuit_open: false,
+        }
+    }
+
+    /// Refused without trying: the circuit is open after repeated failures.
+    pub(crate) fn circuit_open() -> Self {
+        KvError {
+            message: "Redis unavailable (circuit open)".into(),
+            circuit_open: true,
+        }
+    }
+
+    /// Whether the command was refused at once because Redis is considered down.
+    pub fn is_circuit_open(&self) -> bool {
+        self.circuit_open
     }
 }
 
+impl From<::redis::RedisError> for KvError {
+    fn from(e: ::redis::RedisError) -> Self {
+        KvError {
+            message: e.to_string(),
+            circuit_open: false,
+        }
+    }
+}
+
+/// 503 `service_unavailable` (with `Retry-After: 5`); the cause is logged here, except while
+/// the circuit is open (logged once when it opened).
 impl From<KvError> for crate::error::ApiError {
     fn from(e: KvError) -> Self {
-        tracing::error!(error = %e, "key-value store failure");
+        if e.circuit_open {
+            tracing::debug!(error = %e, "key-value store unavailable");
+        } else {
+            tracing::error!(error = %e, "key-value store failure");
+        }
         crate::error::ApiError::unavailable("temporarily unavailable, try again shortly")
+            .with_retry_after(5)
     }
 }
 

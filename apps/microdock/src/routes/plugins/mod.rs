@@ -6,13 +6,16 @@ mod read;
 mod upload;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use trellis_kernel::Platform;
+use trellis_kernel::http::slow::upload_layer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
 
 use crate::state::MicroDockState;
 
-pub fn router(max_upload: u64) -> OpenApiRouter<MicroDockState> {
+pub fn router(max_upload: u64, platform: &Platform) -> OpenApiRouter<MicroDockState> {
     // Room for the multipart framing around the file; the file itself is held to
     // MAX_UPLOAD_SIZE while it streams.
     let upload_limit = DefaultBodyLimit::max((max_upload + 1024 * 1024) as usize);
@@ -21,7 +24,11 @@ pub fn router(max_upload: u64) -> OpenApiRouter<MicroDockState> {
         .routes(routes!(read::detail))
         .routes(routes!(read::versions))
         .routes(routes!(read::version_detail))
-        .routes(routes!(upload::upload).layer(upload_limit))
+        .routes(
+            routes!(upload::upload)
+                .layer(upload_limit)
+                .layer(from_fn_with_state(platform.clone(), upload_layer)),
+        )
         .routes(routes!(manage::enable))
         .routes(routes!(manage::disable))
         .routes(routes!(manage::deprecate))
