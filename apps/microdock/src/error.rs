@@ -43,7 +43,7 @@ pub enum MicroDockError {
     #[error("上传密钥错误")]
     WrongUploadSecret,
     /// 403 `plugin_disabled`.
-    #[error("插件已被禁用，无法下载")]
+    #[error("插件已被禁用")]
     PluginDisabled,
     /// 413 `file_too_large`: over `MAX_UPLOAD_SIZE` (bytes).
     #[error("文件大小超过 {} 限制", human_size(*.0))]

@@ -43,6 +43,13 @@ pub struct Settings {
     pub backup_quota_bytes: Option<u64>,
     /// Limits checked on every uploaded plugin archive.
     pub zip: ZipLimits,
+    /// The secret backup owners' keys are hashed with (`MICRODOCK_BACKUP_KEY_SECRET`). Unset:
+    /// derived from `JWT_SECRET_KEY`, else generated once in the data directory. Set it
+    /// explicitly where the JWT secret may be rotated: changing it makes existing backups
+    /// unreachable by their keys.
+    pub backup_key_secret: Option<SecretString>,
+    /// `JWT_SECRET_KEY` (alias `JWT_SECRET`), the fallback for `backup_key_secret`.
+    pub jwt_secret: Option<SecretString>,
 }
 
 impl Settings {
@@ -86,6 +93,12 @@ impl Settings {
             max_ratio: r.parse(&["MICRODOCK_ZIP_MAX_RATIO"], 100u64, "a whole number"),
             max_manifest: 1024 * 1024,
         };
+        let backup_key_secret = r
+            .raw(&["MICRODOCK_BACKUP_KEY_SECRET"])
+            .map(|(_, v)| SecretString::from(v));
+        let jwt_secret = r
+            .raw(&["JWT_SECRET_KEY", "JWT_SECRET"])
+            .map(|(_, v)| SecretString::from(v));
         if !r.errors.is_empty() {
             return Err(r.errors);
         }
@@ -96,6 +109,8 @@ impl Settings {
             backup_max_per_user: (per_user > 0).then_some(per_user),
             backup_quota_bytes: (quota > 0).then_some(quota),
             zip,
+            backup_key_secret,
+            jwt_secret,
         })
     }
 }

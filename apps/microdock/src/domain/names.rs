@@ -93,6 +93,49 @@ pub fn storage_file_name(display: &str) -> String {
     }
 }
 
+/// Checks a display field (shown by the console and the desktop client): no HTML markup (a
+/// `<` opening a tag, comment or declaration: `<a`, `</`, `<!`, `<?`), no control characters
+/// other than line breaks and tabs where `multiline`. A lone `<` (`a < b`) is text. Issue 7
+/// item 14: the console renders these fields.
+pub fn plain_text(field: &str, s: &str, multiline: bool) -> Result<(), String> {
+    let tag = s
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || b"/!?".contains(&w[1])));
+    if tag {
+        return Err(format!("{field} 不能包含 HTML 标签"));
+    }
+    let bad_control = s
+        .chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+    if bad_control {
+        return Err(format!("{field} 不能包含控制字符"));
+    }
+    Ok(())
+}
+
+/// Checks a homepage: an absolute `http://` or `https://` URL with a host, without spaces,
+/// control characters, quotes or angle brackets (RFC 3986 §3; other schemes such as
+/// `javascript:` or `file:` are refused: the console links it). Issue 7 item 14.
+pub fn homepage(s: &str) -> Result<(), String> {
+    let lower = s.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let host_ok = rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !host.starts_with(['@', ':'])
+    });
+    let chars_ok = !s.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
+    });
+    if host_ok && chars_ok {
+        Ok(())
+    } else {
+        Err("homepage 必须是 http:// 或 https:// 开头的网址".into())
+    }
+}
+
 /// `program` or `plugin`; `None` for anything else.
 pub fn backup_type(s: &str) -> Option<&'static str> {
     match s {
@@ -128,6 +171,51 @@ mod tests {
             &"a.".repeat(70),
         ] {
             assert!(PluginName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Issue 7 item 14: display fields are rendered by the console; markup is refused,
+    /// plain comparisons are not.
+    #[test]
+    fn display_fields_refuse_html() {
+        for bad in [
+            "<script>alert(1)</script>",
+            "x<img src=x>",
+            "</b>",
+            "<!-- c -->",
+            "a\u{7}",
+        ] {
+            assert!(plain_text("displayName", bad, false).is_err(), "{bad}");
+        }
+        for ok in ["我的插件", "a < b", "1 <= 2", "x -> y", "AT&T"] {
+            assert!(plain_text("displayName", ok, false).is_ok(), "{ok}");
+        }
+        assert!(plain_text("description", "line 1\nline 2", true).is_ok());
+        assert!(plain_text("displayName", "line 1\nline 2", false).is_err());
+    }
+
+    /// Issue 7 item 14: homepage must be http or https.
+    #[test]
+    fn homepages() {
+        for ok in [
+            "https://example.com",
+            "http://example.com/a?b=1#c",
+            "HTTPS://EXAMPLE.COM",
+        ] {
+            assert!(homepage(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "ftp://x.y",
+            "https://",
+            "https:///path",
+            "//example.com",
+            "https://exa mple.com",
+            "https://example.com/\"onmouseover=\"x",
+            "data:text/html,<b>",
+        ] {
+            assert!(homepage(bad).is_err(), "{bad}");
         }
     }
 

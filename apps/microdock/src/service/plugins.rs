@@ -11,10 +11,10 @@ use crate::domain::archive;
 use crate::domain::manifest::Manifest;
 use crate::error::MicroDockError;
 use crate::routes::multipart::{Form, TempFile};
-use crate::service::{Actor, audit, discard_blob, lookup_name};
+use crate::service::{Actor, audit, discard_blob, lookup_name, lookup_version};
 use crate::state::MicroDockState;
 use crate::storage;
-use crate::store::plugins::{self, Deprecation, Plugin, PluginVersion, Release};
+use crate::store::plugins::{self, Deprecation, Plugin, PluginVersion, Published, Release};
 
 /// Publishes the release in an upload form (`file`, `plugin_key`, `upload_secret` when
 /// configured): checks the form, inspects the archive without extracting it, checks the key
@@ -67,7 +67,7 @@ pub async fn publish(
     {
         return Err(MicroDockError::VersionExists(version));
     }
-    let outcome = record(st, &manifest, file, &key_hash, actor).await;
+    let outcome = record(st, &manifest, file, (key, key_hash), actor).await;
     if let Err(e) = kv.del(&lock).await {
         tracing::debug!(error = %e, "upload lock not released; it expires by itself");
     }
@@ -79,7 +79,7 @@ async fn record(
     st: &MicroDockState,
     manifest: &Manifest,
     file: TempFile,
-    key_hash: &str,
+    (key, mut key_hash): (&str, String),
     actor: Actor,
 ) -> Result<Plugin, MicroDockError> {
     let name = manifest.name.as_str();
@@ -133,23 +133,41 @@ async fn record(
             other => other.into(),
         })?;
     let recorded = async {
-        let mut tx = db.begin().await?;
-        plugins::publish(
-            &mut tx,
-            &Release {
-                plugin: &plugin,
-                key_hash,
-                version: &release,
-            },
-        )
-        .await
-        .map_err(|e| {
-            if e.violates(plugins::VERSION_KEY) {
-                MicroDockError::VersionExists(version.clone())
-            } else {
-                e.into()
+        // The name's owner is decided inside the transaction (insert-or-nothing, then the
+        // stored hash compared). Argon2 never runs with the transaction open: on a mismatch
+        // the key is checked against the stored hash outside it, then the release retried
+        // (a concurrent first upload with the same key, or a rotation in between).
+        let mut attempts = 0;
+        let mut tx = loop {
+            let mut tx = db.begin().await?;
+            let published = plugins::publish(
+                &mut tx,
+                &Release {
+                    plugin: &plugin,
+                    key_hash: &key_hash,
+                    version: &release,
+                },
+            )
+            .await
+            .map_err(|e| {
+                if e.violates(plugins::VERSION_KEY) {
+                    MicroDockError::VersionExists(version.clone())
+                } else {
+                    e.into()
+                }
+            })?;
+            match published {
+                Published::Added => break tx,
+                Published::KeyMismatch(stored) => {
+                    drop(tx);
+                    attempts += 1;
+                    if attempts > 2 || !st.identity.verify_secret(key, &stored).await? {
+                        return Err(MicroDockError::WrongKey);
+                    }
+                    key_hash = stored;
+                }
             }
-        })?;
+        };
         audit(
             st,
             &mut tx,
@@ -251,6 +269,12 @@ pub async fn set_version_deprecated(
     dep: Deprecation<'_>,
 ) -> Result<PluginVersion, MicroDockError> {
     let name = lookup_name(name)?;
+    // The stored spelling of the canonical version (rows from before issue 7 may carry build
+    // metadata).
+    let stored = plugins::version(&st.platform.db, name.as_str(), &lookup_version(version)?)
+        .await?
+        .ok_or(MicroDockError::VersionNotFound)?;
+    let version = stored.version.as_str();
     let mut tx = st.platform.db.begin().await?;
     let now = st.platform.clock.now();
     if !plugins::set_version_deprecated(&mut tx, name.as_str(), version, dep, now).await? {
