@@ -104,8 +104,13 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &ZipLimits) -> Result<Mani
         buf
     };
     let manifest = Manifest::parse(&manifest_bytes)?;
-    let main = manifest.main.trim_start_matches("./");
-    if unsafe_path(main).is_some() || !names.contains(&format!("{prefix}{main}")) {
+    // Entry paths compare in one canonical form: `/` separators, no leading `./`, ASCII case
+    // ignored (the host loads the DLL from a Windows file system, where `lib\p.dll` is
+    // `lib/P.dll`; names equal in that form are refused as duplicates, so a match is unique).
+    let main = manifest.main.replace('\\', "/");
+    let main = main.trim_start_matches("./");
+    let wanted = format!("{prefix}{main}").to_ascii_lowercase();
+    if unsafe_path(main).is_some() || !names.iter().any(|n| n.to_ascii_lowercase() == wanted) {
         return Err(format!("主 DLL 文件 {:?} 不在压缩包中", manifest.main));
     }
     Ok(manifest)
@@ -271,6 +276,20 @@ mod tests {
         z[at] = b'X';
         let e = inspect(Cursor::new(z), &limits()).unwrap_err();
         assert!(e.contains("本地文件头"), "{e}");
+    }
+
+    /// Issue 7 item 3: the main DLL named `lib\\p.dll` or `./LIB/P.DLL` is the entry
+    /// `lib/P.dll` for the Windows host; it was refused as missing.
+    #[test]
+    fn main_dll_is_found_in_canonical_form() {
+        for main in ["lib/P.dll", "lib\\P.dll", "./lib/p.dll", "LIB/P.DLL"] {
+            let m = MANIFEST.replace("\"P.dll\"", &format!("{:?}", main));
+            let z = build(&[("plugin.json", m.as_bytes()), ("lib/P.dll", b"MZ")]);
+            assert!(inspect(Cursor::new(z), &limits()).is_ok(), "{main}");
+        }
+        let m = MANIFEST.replace("\"P.dll\"", "\"../P.dll\"");
+        let z = build(&[("plugin.json", m.as_bytes()), ("P.dll", b"MZ")]);
+        assert!(inspect(Cursor::new(z), &limits()).is_err());
     }
 
     #[test]
