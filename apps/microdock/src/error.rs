@@ -36,6 +36,10 @@ pub enum MicroDockError {
     /// 409 `version_exists`: versions are immutable.
     #[error("插件版本 {0} 已存在")]
     VersionExists(String),
+    /// 409 `plugin_name_taken`: a plugin with this name in another letter case exists
+    /// (names are unique in ASCII lower case).
+    #[error("插件名称与已有插件 {0} 仅大小写不同，请使用相同的名称")]
+    NameTaken(String),
     /// 403 `invalid_plugin_key`.
     #[error("插件密钥错误，无权更新此插件")]
     WrongKey,
@@ -87,6 +91,7 @@ impl MicroDockError {
             E::VersionNotFound => "version_not_found",
             E::BackupNotFound => "backup_not_found",
             E::VersionExists(_) => "version_exists",
+            E::NameTaken(_) => "plugin_name_taken",
             E::WrongKey => "invalid_plugin_key",
             E::WrongUploadSecret => "invalid_upload_secret",
             E::PluginDisabled => "plugin_disabled",
@@ -107,7 +112,7 @@ impl MicroDockError {
             E::InvalidFile(_) | E::InvalidForm(_) => StatusCode::BAD_REQUEST,
             E::InvalidParams(_) | E::InvalidBackupType => StatusCode::UNPROCESSABLE_ENTITY,
             E::PluginNotFound | E::VersionNotFound | E::BackupNotFound => StatusCode::NOT_FOUND,
-            E::VersionExists(_) => StatusCode::CONFLICT,
+            E::VersionExists(_) | E::NameTaken(_) => StatusCode::CONFLICT,
             E::WrongKey | E::WrongUploadSecret | E::PluginDisabled | E::NotAdmin => {
                 StatusCode::FORBIDDEN
             }
@@ -159,6 +164,7 @@ mod tests {
             (E::VersionNotFound, 404, "version_not_found"),
             (E::BackupNotFound, 404, "backup_not_found"),
             (E::VersionExists("1.0.0".into()), 409, "version_exists"),
+            (E::NameTaken("a.b".into()), 409, "plugin_name_taken"),
             (E::WrongKey, 403, "invalid_plugin_key"),
             (E::WrongUploadSecret, 403, "invalid_upload_secret"),
             (E::PluginDisabled, 403, "plugin_disabled"),

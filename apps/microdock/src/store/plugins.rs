@@ -236,6 +236,14 @@ pub async fn get(db: &Db, name: &str) -> Result<Option<Plugin>, StoreError> {
     )
 }
 
+/// The spelling a plugin is stored under, found by its canonical (ASCII lower-case) form.
+pub async fn stored_name(db: &Db, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar("SELECT name FROM plugins WHERE LOWER(name) = LOWER($1)")
+        .bind(name).fetch_optional(pool).await)?,
+    )
+}
+
 /// The stored hash of a plugin's upload key.
 pub async fn key_hash(db: &Db, name: &str) -> Result<Option<String>, StoreError> {
     Ok(
@@ -317,10 +325,12 @@ pub enum Published {
     /// The plugin belongs to another key hash (returned; nothing was written): a concurrent
     /// first upload won the name, or the key was rotated meanwhile.
     KeyMismatch(String),
+    /// Another plugin has this name in another case (returned; nothing was written).
+    NameTaken(String),
 }
 
 /// Publishes a release in the caller's transaction. The plugin row is created only if the
-/// name is free (insert-or-nothing), then the stored key hash is compared with the
+/// name is free in any case (insert-or-nothing, `plugins_lower_name_key`), then the stored key hash is compared with the
 /// uploader's inside the same transaction, so of two simultaneous first uploads exactly one
 /// owns the name (issue 7 item 2). Then the immutable version is added (a second one is
 /// [`StoreError::Constraint`] on [`VERSION_KEY`]) and the plugin's current version and fields
@@ -334,19 +344,23 @@ pub async fn publish(tx: &mut Tx, r: &Release<'_>) -> Result<Published, StoreErr
         serde_json::to_string(&v.engines).map_err(|e| StoreError::Other(e.to_string()))?;
     let fields = serde_json::to_string(&PluginFields::of(p))
         .map_err(|e| StoreError::Other(e.to_string()))?;
-    let stored: String = on_tx!(tx, c => {
+    let stored = on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO plugins (name, display_name, description, author, license, homepage, main_dll, entry_class, \
              current_version, is_enabled, is_deprecated, upload_key_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, TRUE, FALSE, $10, $11, $11) \
-             ON CONFLICT (name) DO NOTHING")
+             ON CONFLICT DO NOTHING")
             .bind(&p.name).bind(&p.display_name).bind(&p.description).bind(&p.author).bind(&p.license)
             .bind(&p.homepage).bind(&p.main_dll).bind(&p.entry_class).bind(&v.version).bind(r.key_hash)
             .bind(p.updated_at)
             .execute(&mut *c).await?;
-        sqlx::query_scalar("SELECT upload_key_hash FROM plugins WHERE name = $1")
+        sqlx::query_as("SELECT name, upload_key_hash FROM plugins WHERE LOWER(name) = LOWER($1)")
             .bind(&p.name).fetch_one(&mut *c).await?
     });
+    let (stored_name, stored): (String, String) = stored;
+    if stored_name != p.name {
+        return Ok(Published::NameTaken(stored_name));
+    }
     if stored != r.key_hash {
         return Ok(Published::KeyMismatch(stored));
     }

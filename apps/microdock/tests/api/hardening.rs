@@ -26,6 +26,8 @@ backend_tests!(
     backup_quota_holds_under_a_burst,
     backup_count_limit_holds_under_a_burst,
     build_metadata_does_not_make_a_new_version,
+    plugin_keys_match_in_any_unicode_normalization,
+    plugin_names_are_unique_and_found_in_any_case,
     duplicate_archive_entries_are_refused,
     stale_if_range_sends_the_whole_file,
     dotnet_file_names_are_read,
@@ -197,6 +199,78 @@ async fn build_metadata_does_not_make_a_new_version(b: Backend) {
         .await
         .ok();
     assert_eq!(versions.as_array().unwrap().len(), 1);
+}
+
+/// Item 3: a key registered in NFC (`Schlüssel-Grün`) was refused typed in NFD (what macOS
+/// input sends); keys compare in NFC, on upload and after rotation.
+async fn plugin_keys_match_in_any_unicode_normalization(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let admin = app.admin().await;
+    let nfc = "Schl\u{fc}ssel-Gr\u{fc}n-9";
+    let nfd = "Schlu\u{308}ssel-Gru\u{308}n-9";
+    app.publish("com.nfc.p", "1.0.0", nfc).await;
+    app.upload(plugin_zip("com.nfc.p", "1.1.0"), nfd).await.ok();
+    app.post(
+        "/api/plugins/rotate-key",
+        json!({"name": "com.nfc.p", "new_key": "Pa\u{308}sse"}),
+        Some(&admin),
+    )
+    .await
+    .ok();
+    app.upload(plugin_zip("com.nfc.p", "1.2.0"), "P\u{e4}sse")
+        .await
+        .ok();
+    app.upload(plugin_zip("com.nfc.p", "1.3.0"), nfc)
+        .await
+        .err(403, "invalid_plugin_key");
+}
+
+/// Item 3: `Com.Case.P` could be published beside `com.case.p` (by another key) and
+/// lookups depended on the case typed; names are unique and found in ASCII lower case.
+async fn plugin_names_are_unique_and_found_in_any_case(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.publish("com.case.p", "1.0.0", "k").await;
+    for key in ["k", "attacker"] {
+        app.upload(plugin_zip("Com.Case.P", "2.0.0"), key)
+            .await
+            .err(409, "plugin_name_taken");
+    }
+    let d = app
+        .post("/api/plugins/detail", json!({"name": "COM.CASE.P"}), None)
+        .await
+        .ok();
+    assert_eq!(d["plugin"]["name"], "com.case.p");
+    let r = app
+        .fetch(
+            "/api/plugins/version/download",
+            json!({"name": "Com.Case.p", "version": "1.0.0"}),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Simultaneous first uploads of one name in different cases: one owner.
+    let answers = join_all(
+        ["org.Race.X", "org.race.x", "ORG.RACE.X"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| app.upload(plugin_zip(n, "1.0.0"), if i == 0 { "a" } else { "b" })),
+    )
+    .await;
+    let ok = answers.iter().filter(|r| r.status == 200).count();
+    assert!(ok >= 1, "one of them publishes");
+    let list = app.get("/api/plugins/list", None).await.ok();
+    let races = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["name"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("org.race.x")
+        })
+        .count();
+    assert_eq!(races, 1, "{list}");
 }
 
 fn rename_everywhere(mut zip: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {

@@ -23,7 +23,7 @@ async fn send(
     version: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let name = lookup_name(name)?;
+    let name = lookup_name(st, name).await?;
     let db = &st.platform.db;
     // Disabled means unavailable (seed §4.2.5), so downloads are refused to everyone, the
     // seed's own client (which holds an admin token) included.

@@ -106,7 +106,7 @@ pub async fn detail(
     MaybeAdmin(admin): MaybeAdmin,
     Json(b): Json<NameBody>,
 ) -> Reply<PluginDetail> {
-    let name = lookup_name(&b.name)?;
+    let name = lookup_name(&st, &b.name).await?;
     let db = &st.platform.db;
     let plugin = visible_plugin(&st, &name, admin.is_some()).await?;
     let versions = plugins::versions(db, name.as_str()).await?;
@@ -121,7 +121,7 @@ pub async fn versions(
     MaybeAdmin(admin): MaybeAdmin,
     Json(b): Json<NameBody>,
 ) -> Reply<Vec<PluginVersion>> {
-    let name = lookup_name(&b.name)?;
+    let name = lookup_name(&st, &b.name).await?;
     let db = &st.platform.db;
     visible_plugin(&st, &name, admin.is_some()).await?;
     Ok(done(
@@ -138,7 +138,7 @@ pub async fn version_detail(
     MaybeAdmin(admin): MaybeAdmin,
     Json(b): Json<VersionBody>,
 ) -> Reply<PluginVersion> {
-    let name = lookup_name(&b.name)?;
+    let name = lookup_name(&st, &b.name).await?;
     let v = plugins::version(&st.platform.db, name.as_str(), &lookup_version(&b.version)?)
         .await?
         .ok_or(MicroDockError::VersionNotFound)?;
