@@ -52,6 +52,14 @@ pub enum MicroDockError {
     /// 413 `file_too_large`: over `MAX_UPLOAD_SIZE` (bytes).
     #[error("文件大小超过 {} 限制", human_size(*.0))]
     TooLarge(u64),
+    /// 412 `precondition_failed`: `If-Match` names another version of the file
+    /// (RFC 9110 §13.1.1).
+    #[error("文件已变更（If-Match 不匹配）")]
+    PreconditionFailed,
+    /// 416 `range_not_satisfiable`: the `Range` starts past the end of the file
+    /// (RFC 9110 §15.5.17); the response carries `Content-Range: bytes */{size}`.
+    #[error("请求的范围超出文件大小")]
+    RangeNotSatisfiable,
     /// 401 `not_authenticated`.
     #[error("令牌无效或已过期")]
     NotLoggedIn,
@@ -97,6 +105,8 @@ impl MicroDockError {
             E::PluginDisabled => "plugin_disabled",
             E::TooLarge(_) => "file_too_large",
             E::NotLoggedIn => "not_authenticated",
+            E::PreconditionFailed => "precondition_failed",
+            E::RangeNotSatisfiable => "range_not_satisfiable",
             E::NotAdmin => "admin_required",
             E::QuotaExceeded(_) => "backup_quota_exceeded",
             E::Identity(_) | E::Store(_) | E::Blob(_) | E::Kv(_) | E::Internal(_) => {
@@ -118,6 +128,8 @@ impl MicroDockError {
             }
             E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             E::NotLoggedIn => StatusCode::UNAUTHORIZED,
+            E::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            E::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             E::QuotaExceeded(_) => StatusCode::INSUFFICIENT_STORAGE,
             E::Identity(_) | E::Store(_) | E::Blob(_) | E::Kv(_) | E::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -171,6 +183,8 @@ mod tests {
             (E::NotAdmin, 403, "admin_required"),
             (E::TooLarge(10 * 1024 * 1024), 413, "file_too_large"),
             (E::NotLoggedIn, 401, "not_authenticated"),
+            (E::PreconditionFailed, 412, "precondition_failed"),
+            (E::RangeNotSatisfiable, 416, "range_not_satisfiable"),
             (E::QuotaExceeded(1024), 507, "backup_quota_exceeded"),
         ];
         for (e, status, code) in table {

@@ -70,7 +70,7 @@ pub fn backup_secret(settings: &Settings, data_dir: &Path) -> Result<SecretStrin
         uuid::Uuid::new_v4().simple()
     );
     std::fs::create_dir_all(data_dir)
-        .and_then(|()| std::fs::write(&path, &fresh))
+        .and_then(|()| write_private(&path, &fresh))
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
     tracing::warn!(file = %path.display(), "MICRODOCK_BACKUP_KEY_SECRET and JWT_SECRET_KEY unset: backup keys hashed with a generated secret kept in the data directory");
     Ok(SecretString::from(fresh))
@@ -141,4 +141,16 @@ impl ListCache {
     pub fn put(&self, c: Cached) {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
     }
+}
+
+/// Writes `contents` to a file only its owner can read (Unix mode 0600).
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)?.write_all(contents.as_bytes())
 }

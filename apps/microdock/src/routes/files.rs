@@ -13,6 +13,8 @@ use futures::Stream;
 use trellis_kernel::ApiError;
 use trellis_kernel::blob::{BlobError, BlobStore};
 
+use crate::error::MicroDockError;
+
 /// What to send.
 pub struct Download<'a> {
     pub key: &'a str,
@@ -222,19 +224,10 @@ pub async fn send(
             return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
         }
         Outcome::Failed => {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                "文件已变更（If-Match 不匹配）",
-            ));
+            return Err(MicroDockError::PreconditionFailed.into());
         }
         Outcome::Unsatisfiable => {
-            let mut res = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                "请求的范围超出文件大小",
-            )
-            .into_response();
+            let mut res = ApiError::from(MicroDockError::RangeNotSatisfiable).into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 res.headers_mut().insert(header::CONTENT_RANGE, v);
             }

@@ -30,6 +30,7 @@ backend_tests!(
     plugin_names_are_unique_and_found_in_any_case,
     duplicate_archive_entries_are_refused,
     stale_if_range_sends_the_whole_file,
+    list_if_none_match_compares_weakly,
     dotnet_file_names_are_read,
     simultaneous_backups_never_share_a_storage_key,
     display_fields_refuse_html_and_homepage_is_http,
@@ -367,6 +368,32 @@ async fn stale_if_range_sends_the_whole_file(b: Backend) {
         )
         .await;
     assert_eq!(r.status, 304, "If-None-Match compares weakly");
+}
+
+/// Item 5: the list compared `If-None-Match` byte for byte, so `W/"…"` (what proxies that
+/// compress turn the tag into) and `*` never matched.
+async fn list_if_none_match_compares_weakly(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    app.publish("com.etag.p", "1.0.0", "k").await;
+    let res = app
+        .server
+        .client
+        .get(app.server.url("/api/plugins/list"))
+        .send()
+        .await
+        .unwrap();
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    for tag in [etag.clone(), format!("W/{etag}"), "*".to_string()] {
+        let res = app
+            .server
+            .client
+            .get(app.server.url("/api/plugins/list"))
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 304, "{tag}");
+    }
 }
 
 /// A multipart body with one file part whose `Content-Disposition` is `disposition`.

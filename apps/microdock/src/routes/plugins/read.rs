@@ -35,10 +35,15 @@ fn etag_of(body: &[u8]) -> String {
 }
 
 fn with_etag(headers: &HeaderMap, body: Bytes, etag: &str) -> Response {
+    // RFC 9110 §13.1.2: `*` or any listed tag equal under weak comparison (`W/` ignored).
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+        .is_some_and(|v| {
+            v.trim() == "*"
+                || v.split(',')
+                    .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
     let mut res = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
