@@ -65,9 +65,29 @@ pub fn display_file_name(raw: &str) -> String {
         })
         .take(100)
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    // What the desktop client can save on Windows (issue 7 item 7: accept only what the next
+    // component accepts): no trailing dots or spaces (Windows drops them), no device names
+    // (`CON`, `NUL`, `COM1`… with any extension open the device, not a file).
+    let cleaned = cleaned
+        .trim()
+        .trim_start_matches('.')
+        .trim_end_matches(['.', ' '])
+        .to_string();
     if cleaned.is_empty() {
-        "backup".to_string()
+        return "backup".to_string();
+    }
+    let stem = cleaned
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_uppercase();
+    let device = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if device {
+        format!("_{cleaned}").chars().take(100).collect()
     } else {
         cleaned
     }
@@ -238,6 +258,18 @@ mod tests {
         assert_eq!(storage_file_name("备份 1.zip"), "___1.zip");
     }
 
+    /// Issue 7 item 7: names the Windows desktop client cannot save were accepted as given.
+    #[test]
+    fn file_names_windows_can_save() {
+        assert_eq!(display_file_name("backup.zip. . "), "backup.zip");
+        assert_eq!(display_file_name("CON.zip"), "_CON.zip");
+        assert_eq!(display_file_name("nul"), "_nul");
+        assert_eq!(display_file_name("com1.tar.gz"), "_com1.tar.gz");
+        assert_eq!(display_file_name("console.zip"), "console.zip");
+        assert_eq!(display_file_name("COM10.zip"), "COM10.zip");
+        assert_eq!(display_file_name("..."), "backup");
+    }
+
     mod properties {
         use proptest::prelude::*;
 
@@ -273,6 +305,7 @@ mod tests {
                 let shown = display_file_name(&raw);
                 prop_assert!(!shown.is_empty() && shown.chars().count() <= 100);
                 prop_assert!(!shown.contains(['/', '\\']) && !shown.starts_with('.'));
+                prop_assert!(!shown.ends_with(['.', ' ']));
                 let stored = storage_file_name(&shown);
                 prop_assert!(!stored.is_empty() && !stored.starts_with('.'));
                 prop_assert!(stored.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
