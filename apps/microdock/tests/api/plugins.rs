@@ -45,9 +45,13 @@ async fn first_upload_binds_the_key(b: Backend) {
         )
         .await
         .ok();
-    assert_eq!(
-        v["file_path"],
-        "com.example.alpha/com.example.alpha@1.1.0.zip"
+    // Issue 7 item 8: every upload's storage key has its own id.
+    let path = v["file_path"].as_str().unwrap();
+    assert!(
+        path.starts_with("com.example.alpha/")
+            && path.ends_with("/com.example.alpha@1.1.0.zip")
+            && path.split('/').nth(1).is_some_and(|id| id.len() == 32),
+        "{path}"
     );
     assert_eq!(v["file_name"], "com.example.alpha@1.1.0.zip");
     assert_eq!(v["dependencies"], json!({"com.other.plugin": ">=1.0.0"}));
@@ -55,7 +59,7 @@ async fn first_upload_binds_the_key(b: Backend) {
     assert_eq!(v["changelog"], "changes in 1.1.0");
     assert_eq!(v["file_hash"].as_str().unwrap().len(), 64);
     assert_eq!(
-        app.stored_files("plugins"),
+        app.plugin_files(),
         vec![
             "com.example.alpha/com.example.alpha@1.0.0.zip",
             "com.example.alpha/com.example.alpha@1.1.0.zip"
@@ -339,7 +343,7 @@ async fn delete_removes_everything(b: Backend) {
     .await
     .err(404, "version_not_found");
     assert_eq!(
-        app.stored_files("plugins"),
+        app.plugin_files(),
         vec!["com.example.keep/com.example.keep@1.0.0.zip"]
     );
     assert!(app.stored_files("trash").is_empty());
