@@ -36,6 +36,10 @@ pub enum MicroDockError {
     /// 409 `version_exists`: versions are immutable.
     #[error("插件版本 {0} 已存在")]
     VersionExists(String),
+    /// 409 `plugin_name_taken`: a plugin with this name in another letter case exists
+    /// (names are unique in ASCII lower case).
+    #[error("插件名称与已有插件 {0} 仅大小写不同，请使用相同的名称")]
+    NameTaken(String),
     /// 403 `invalid_plugin_key`.
     #[error("插件密钥错误，无权更新此插件")]
     WrongKey,
@@ -43,11 +47,19 @@ pub enum MicroDockError {
     #[error("上传密钥错误")]
     WrongUploadSecret,
     /// 403 `plugin_disabled`.
-    #[error("插件已被禁用，无法下载")]
+    #[error("插件已被禁用")]
     PluginDisabled,
     /// 413 `file_too_large`: over `MAX_UPLOAD_SIZE` (bytes).
     #[error("文件大小超过 {} 限制", human_size(*.0))]
     TooLarge(u64),
+    /// 412 `precondition_failed`: `If-Match` names another version of the file
+    /// (RFC 9110 §13.1.1).
+    #[error("文件已变更（If-Match 不匹配）")]
+    PreconditionFailed,
+    /// 416 `range_not_satisfiable`: the `Range` starts past the end of the file
+    /// (RFC 9110 §15.5.17); the response carries `Content-Range: bytes */{size}`.
+    #[error("请求的范围超出文件大小")]
+    RangeNotSatisfiable,
     /// 401 `not_authenticated`.
     #[error("令牌无效或已过期")]
     NotLoggedIn,
@@ -91,11 +103,14 @@ impl MicroDockError {
             E::VersionNotFound => "version_not_found",
             E::BackupNotFound => "backup_not_found",
             E::VersionExists(_) => "version_exists",
+            E::NameTaken(_) => "plugin_name_taken",
             E::WrongKey => "invalid_plugin_key",
             E::WrongUploadSecret => "invalid_upload_secret",
             E::PluginDisabled => "plugin_disabled",
             E::TooLarge(_) => "file_too_large",
             E::NotLoggedIn => "not_authenticated",
+            E::PreconditionFailed => "precondition_failed",
+            E::RangeNotSatisfiable => "range_not_satisfiable",
             E::NotAdmin => "admin_required",
             E::QuotaExceeded(_) => "backup_quota_exceeded",
             E::BackupStorageFull(_) => "backup_storage_full",
@@ -112,12 +127,14 @@ impl MicroDockError {
             E::InvalidFile(_) | E::InvalidForm(_) => StatusCode::BAD_REQUEST,
             E::InvalidParams(_) | E::InvalidBackupType => StatusCode::UNPROCESSABLE_ENTITY,
             E::PluginNotFound | E::VersionNotFound | E::BackupNotFound => StatusCode::NOT_FOUND,
-            E::VersionExists(_) => StatusCode::CONFLICT,
+            E::VersionExists(_) | E::NameTaken(_) => StatusCode::CONFLICT,
             E::WrongKey | E::WrongUploadSecret | E::PluginDisabled | E::NotAdmin => {
                 StatusCode::FORBIDDEN
             }
             E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             E::NotLoggedIn => StatusCode::UNAUTHORIZED,
+            E::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            E::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             E::QuotaExceeded(_) | E::BackupStorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             E::Identity(_) | E::Store(_) | E::Blob(_) | E::Kv(_) | E::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -164,12 +181,15 @@ mod tests {
             (E::VersionNotFound, 404, "version_not_found"),
             (E::BackupNotFound, 404, "backup_not_found"),
             (E::VersionExists("1.0.0".into()), 409, "version_exists"),
+            (E::NameTaken("a.b".into()), 409, "plugin_name_taken"),
             (E::WrongKey, 403, "invalid_plugin_key"),
             (E::WrongUploadSecret, 403, "invalid_upload_secret"),
             (E::PluginDisabled, 403, "plugin_disabled"),
             (E::NotAdmin, 403, "admin_required"),
             (E::TooLarge(10 * 1024 * 1024), 413, "file_too_large"),
             (E::NotLoggedIn, 401, "not_authenticated"),
+            (E::PreconditionFailed, 412, "precondition_failed"),
+            (E::RangeNotSatisfiable, 416, "range_not_satisfiable"),
             (E::QuotaExceeded(1024), 507, "backup_quota_exceeded"),
             (E::BackupStorageFull(1024), 507, "backup_storage_full"),
         ];

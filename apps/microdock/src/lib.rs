@@ -65,7 +65,9 @@ struct ApiDoc;
 pub fn router(ctx: &AppContext) -> Result<Routes, String> {
     let settings = Settings::from_vars(&ctx.platform.config.vars).map_err(|e| e.join("; "))?;
     let max_upload = settings.max_upload_size;
+    let backup_secret = state::backup_secret(&settings, &ctx.platform.config.data_dir)?;
     let state = MicroDockState {
+        backup_secret: Arc::new(backup_secret),
         platform: ctx.platform.clone(),
         identity: ctx.identity.clone(),
         settings: Arc::new(settings),

@@ -49,6 +49,13 @@ pub struct Settings {
     /// Stored files with no row are removed at start-up once older than this
     /// (`MICRODOCK_ORPHAN_GRACE_SECONDS`, default 3600), see [`crate::service::reconcile`].
     pub orphan_grace_seconds: u64,
+    /// The secret backup owners' keys are hashed with (`MICRODOCK_BACKUP_KEY_SECRET`). Unset:
+    /// derived from `JWT_SECRET_KEY`, else generated once in the data directory. Set it
+    /// explicitly where the JWT secret may be rotated: changing it makes existing backups
+    /// unreachable by their keys.
+    pub backup_key_secret: Option<SecretString>,
+    /// `JWT_SECRET_KEY` (alias `JWT_SECRET`), the fallback for `backup_key_secret`.
+    pub jwt_secret: Option<SecretString>,
 }
 
 impl Settings {
@@ -108,6 +115,12 @@ impl Settings {
             3600u64,
             "a whole number of seconds",
         );
+        let backup_key_secret = r
+            .raw(&["MICRODOCK_BACKUP_KEY_SECRET"])
+            .map(|(_, v)| SecretString::from(v));
+        let jwt_secret = r
+            .raw(&["JWT_SECRET_KEY", "JWT_SECRET"])
+            .map(|(_, v)| SecretString::from(v));
         if !r.errors.is_empty() {
             return Err(r.errors);
         }
@@ -120,6 +133,8 @@ impl Settings {
             backup_quota_bytes: (quota > 0).then_some(quota),
             backup_total_bytes: (total > 0).then_some(total),
             zip,
+            backup_key_secret,
+            jwt_secret,
         })
     }
 }

@@ -12,7 +12,12 @@ use bytes::Bytes;
 use trellis_identity::Identity;
 use trellis_kernel::Platform;
 
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::settings::Settings;
+use crate::store::backups::OwnerKey;
 
 /// What every MicroDock handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -25,6 +30,50 @@ pub struct MicroDockState {
     pub settings: Arc<Settings>,
     /// The serialized public plugin list.
     pub list_cache: Arc<ListCache>,
+    /// The key backup owners' keys are hashed with ([`crate::store::backups::OwnerKey`]).
+    pub backup_secret: Arc<SecretString>,
+}
+
+impl MicroDockState {
+    /// The stored forms of a backup owner's key.
+    pub fn owner_key(&self, user_key: &str) -> OwnerKey {
+        OwnerKey::new(self.backup_secret.expose_secret().as_bytes(), user_key)
+    }
+}
+
+/// The backup-key secret: `MICRODOCK_BACKUP_KEY_SECRET`; else HMAC-SHA256 of a fixed label
+/// under `JWT_SECRET_KEY` (so it never equals the token-signing key); else one generated
+/// on first start and kept in `<data dir>/microdock-backup-key.secret` (development).
+///
+/// # Errors
+/// The generated file cannot be written.
+pub fn backup_secret(settings: &Settings, data_dir: &Path) -> Result<SecretString, String> {
+    if let Some(s) = &settings.backup_key_secret {
+        return Ok(s.clone());
+    }
+    if let Some(jwt) = &settings.jwt_secret {
+        let derived = OwnerKey::new(
+            jwt.expose_secret().as_bytes(),
+            "trellis microdock backup owner keys v1",
+        );
+        return Ok(SecretString::from(derived.hash));
+    }
+    let path = data_dir.join("microdock-backup-key.secret");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 32
+    {
+        return Ok(SecretString::from(existing.trim().to_string()));
+    }
+    let fresh = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    std::fs::create_dir_all(data_dir)
+        .and_then(|()| write_private(&path, &fresh))
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    tracing::warn!(file = %path.display(), "MICRODOCK_BACKUP_KEY_SECRET and JWT_SECRET_KEY unset: backup keys hashed with a generated secret kept in the data directory");
+    Ok(SecretString::from(fresh))
 }
 
 impl FromRef<MicroDockState> for Identity {
@@ -92,4 +141,16 @@ impl ListCache {
     pub fn put(&self, c: Cached) {
         *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
     }
+}
+
+/// Writes `contents` to a file only its owner can read (Unix mode 0600).
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)?.write_all(contents.as_bytes())
 }

@@ -1,11 +1,13 @@
 //! Inspecting an uploaded plugin archive without extracting it: zip-slip and zip-bomb guards
-//! over the central directory, then `plugin.json` (read with a cap on the bytes actually
+//! over every raw central-directory record ([`zipdir`]: duplicates, hidden or overlapping
+//! entries refused), then `plugin.json` (read with a cap on the bytes actually
 //! decompressed, whatever its header declares) and the presence of the main DLL.
 
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom};
 
 use super::manifest::Manifest;
+use super::zipdir;
 use crate::settings::ZipLimits;
 
 const S_IFMT: u32 = 0o170_000;
@@ -35,17 +37,36 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &ZipLimits) -> Result<Mani
         return Err("不是有效的 ZIP 文件（文件头不匹配）".into());
     }
     reader.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    let archive =
+        zip::ZipArchive::new(reader).map_err(|_| "ZIP 文件已损坏或格式不正确".to_string())?;
+    let seen_by_crate = archive.len();
+    let mut reader = archive.into_inner();
+    // The guards run on every raw central-directory record: the crate's name-keyed map
+    // drops duplicates (issue 7 item 4).
+    let raw = zipdir::read(&mut reader, limits.max_entries, seen_by_crate)?;
+    let mut total: u64 = 0;
+    for entry in &raw {
+        let name = String::from_utf8_lossy(&entry.name);
+        total = total.saturating_add(entry.uncompressed);
+        if total > limits.max_total_uncompressed {
+            return Err(format!(
+                "解压后总大小超过上限 {} 字节",
+                limits.max_total_uncompressed
+            ));
+        }
+        if entry.uncompressed >= limits.ratio_min_size
+            && entry.uncompressed > entry.compressed.saturating_mul(limits.max_ratio)
+        {
+            return Err(format!(
+                "压缩包内 {name:?} 压缩比超过 {}:1，疑似压缩炸弹",
+                limits.max_ratio
+            ));
+        }
+    }
+    reader.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
     let mut archive =
         zip::ZipArchive::new(reader).map_err(|_| "ZIP 文件已损坏或格式不正确".to_string())?;
-    if archive.len() > limits.max_entries {
-        return Err(format!(
-            "压缩包内文件数 {} 超过上限 {}",
-            archive.len(),
-            limits.max_entries
-        ));
-    }
     let mut names = HashSet::with_capacity(archive.len());
-    let mut total: u64 = 0;
     for i in 0..archive.len() {
         let entry = archive
             .by_index_raw(i)
@@ -56,21 +77,6 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &ZipLimits) -> Result<Mani
         }
         if entry.unix_mode().is_some_and(|m| m & S_IFMT == S_IFLNK) {
             return Err(format!("压缩包内 {name:?} 是符号链接，不允许"));
-        }
-        total = total.saturating_add(entry.size());
-        if total > limits.max_total_uncompressed {
-            return Err(format!(
-                "解压后总大小超过上限 {} 字节",
-                limits.max_total_uncompressed
-            ));
-        }
-        if entry.size() >= limits.ratio_min_size
-            && entry.size() > entry.compressed_size().saturating_mul(limits.max_ratio)
-        {
-            return Err(format!(
-                "压缩包内 {name:?} 压缩比超过 {}:1，疑似压缩炸弹",
-                limits.max_ratio
-            ));
         }
         names.insert(name.trim_end_matches('/').replace('\\', "/"));
     }
@@ -98,8 +104,13 @@ pub fn inspect<R: Read + Seek>(mut reader: R, limits: &ZipLimits) -> Result<Mani
         buf
     };
     let manifest = Manifest::parse(&manifest_bytes)?;
-    let main = manifest.main.trim_start_matches("./");
-    if unsafe_path(main).is_some() || !names.contains(&format!("{prefix}{main}")) {
+    // Entry paths compare in one canonical form: `/` separators, no leading `./`, ASCII case
+    // ignored (the host loads the DLL from a Windows file system, where `lib\p.dll` is
+    // `lib/P.dll`; names equal in that form are refused as duplicates, so a match is unique).
+    let main = manifest.main.replace('\\', "/");
+    let main = main.trim_start_matches("./");
+    let wanted = format!("{prefix}{main}").to_ascii_lowercase();
+    if unsafe_path(main).is_some() || !names.iter().any(|n| n.to_ascii_lowercase() == wanted) {
         return Err(format!("主 DLL 文件 {:?} 不在压缩包中", manifest.main));
     }
     Ok(manifest)
@@ -194,6 +205,91 @@ mod tests {
                 .unwrap_err()
                 .contains("文件数")
         );
+    }
+
+    /// Replaces every occurrence of `from` by `to` (same length): names in local headers and
+    /// central records alike, so the archive stays well-formed.
+    fn rename_everywhere(mut zip: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
+        assert_eq!(from.len(), to.len());
+        let mut i = 0;
+        while i + from.len() <= zip.len() {
+            if &zip[i..i + from.len()] == from {
+                zip[i..i + from.len()].copy_from_slice(to);
+            }
+            i += 1;
+        }
+        zip
+    }
+
+    /// Issue 7 item 4: an archive with two entries named `plugin.json` was accepted and the
+    /// server read the last one (the .NET client reads the first).
+    #[test]
+    fn duplicate_manifests_are_refused() {
+        let other = MANIFEST.replace("com.example.p", "com.example.q");
+        let z = build(&[
+            ("plugin.json", MANIFEST.as_bytes()),
+            ("P.dll", b"MZ"),
+            ("plugim.json", other.as_bytes()),
+        ]);
+        let z = rename_everywhere(z, b"plugim.json", b"plugin.json");
+        let e = inspect(Cursor::new(z), &limits()).unwrap_err();
+        assert!(e.contains("重复"), "{e}");
+    }
+
+    /// Issue 7 item 4: a zip bomb hidden behind a same-named small entry passed the guards
+    /// (the crate's map kept only the small one).
+    #[test]
+    fn bombs_behind_a_duplicate_name_are_refused() {
+        let bomb = vec![0u8; 4 * 1024 * 1024];
+        let deflate =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file("plugin.json", deflate).unwrap();
+        w.write_all(MANIFEST.as_bytes()).unwrap();
+        w.start_file("Q.dll", deflate).unwrap();
+        w.write_all(&bomb).unwrap();
+        w.start_file("P.dll", deflate).unwrap();
+        w.write_all(b"MZ").unwrap();
+        let z = rename_everywhere(w.finish().unwrap().into_inner(), b"Q.dll", b"P.dll");
+        let e = inspect(Cursor::new(z), &limits()).unwrap_err();
+        assert!(e.contains("重复") || e.contains("压缩比"), "{e}");
+    }
+
+    /// Names that differ only in case or separator are one file on Windows.
+    #[test]
+    fn names_equal_on_windows_are_refused() {
+        for (a, b) in [("P.dll", "p.DLL"), ("lib/x.dll", "lib\\x.dll")] {
+            let z = build(&[("plugin.json", MANIFEST.as_bytes()), (a, b"MZ"), (b, b"MZ")]);
+            let e = inspect(Cursor::new(z), &limits()).unwrap_err();
+            assert!(e.contains("重复"), "{a} {b}: {e}");
+        }
+    }
+
+    /// A local header naming an entry differently from its central record reads
+    /// differently in streaming readers.
+    #[test]
+    fn local_and_central_names_must_agree() {
+        let z = build(&[("plugin.json", MANIFEST.as_bytes()), ("P.dll", b"MZ")]);
+        // The first occurrence of "P.dll" is the local header's.
+        let at = z.windows(5).position(|w| w == b"P.dll").unwrap();
+        let mut z = z;
+        z[at] = b'X';
+        let e = inspect(Cursor::new(z), &limits()).unwrap_err();
+        assert!(e.contains("本地文件头"), "{e}");
+    }
+
+    /// Issue 7 item 3: the main DLL named `lib\\p.dll` or `./LIB/P.DLL` is the entry
+    /// `lib/P.dll` for the Windows host; it was refused as missing.
+    #[test]
+    fn main_dll_is_found_in_canonical_form() {
+        for main in ["lib/P.dll", "lib\\P.dll", "./lib/p.dll", "LIB/P.DLL"] {
+            let m = MANIFEST.replace("\"P.dll\"", &format!("{:?}", main));
+            let z = build(&[("plugin.json", m.as_bytes()), ("lib/P.dll", b"MZ")]);
+            assert!(inspect(Cursor::new(z), &limits()).is_ok(), "{main}");
+        }
+        let m = MANIFEST.replace("\"P.dll\"", "\"../P.dll\"");
+        let z = build(&[("plugin.json", m.as_bytes()), ("P.dll", b"MZ")]);
+        assert!(inspect(Cursor::new(z), &limits()).is_err());
     }
 
     #[test]

@@ -7,20 +7,22 @@ use std::collections::BTreeMap;
 use semver::{Version, VersionReq};
 use serde_json::Value;
 
-use super::names::PluginName;
+use super::names::{PluginName, homepage, plain_text};
 
 /// A validated manifest.
 #[derive(Clone, Debug)]
 pub struct Manifest {
     /// `name`: reverse-domain plugin id (e.g. `com.example.myplugin`).
     pub name: PluginName,
-    /// `version`: semver 2.0 (at most 64 characters).
+    /// `version`: semver 2.0 (at most 64 characters), in its canonical form: build metadata
+    /// dropped ([`canonical_version`]).
     pub version: Version,
     /// `main`: the entry file inside the package (trimmed, at most 255 characters).
     pub main: String,
     /// `entryClass`: the class the host loads (trimmed, at most 255 characters).
     pub entry_class: String,
-    /// `displayName` (at most 200 characters; empty means none).
+    /// `displayName` (at most 200 characters; empty means none). This and the other display
+    /// fields are plain text ([`plain_text`]: no HTML).
     pub display_name: Option<String>,
     /// `description` (at most 4000 characters).
     pub description: Option<String>,
@@ -28,7 +30,7 @@ pub struct Manifest {
     pub author: Option<String>,
     /// `license`, e.g. an SPDX id (at most 100 characters).
     pub license: Option<String>,
-    /// `homepage` URL (at most 500 characters).
+    /// `homepage` URL (at most 500 characters; `http`/`https` only, [`homepage`]).
     pub homepage: Option<String>,
     /// `changelog` text (at most 20 000 characters).
     pub changelog: Option<String>,
@@ -66,6 +68,16 @@ fn optional(
         Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.is_empty())),
         Some(_) => Err(format!("plugin.json 字段 {key} 必须是字符串")),
     }
+}
+
+/// The canonical form of a version, under which versions are stored, unique and looked up:
+/// semver 2.0 with the build metadata dropped, since "build metadata MUST be ignored when
+/// determining version precedence" (semver 2.0 §10), so `1.0.0+a` and `1.0.0+b` are one
+/// version, `1.0.0` (issue 7 item 3). `None` when `s` (trimmed) is not semver.
+pub fn canonical_version(s: &str) -> Option<Version> {
+    let mut v = Version::parse(s.trim()).ok()?;
+    v.build = semver::BuildMetadata::EMPTY;
+    Some(v)
 }
 
 /// Checks one range with the seed's syntax (§5.5).
@@ -133,19 +145,30 @@ impl Manifest {
         };
         let name = PluginName::parse(&required(&obj, "name", 128)?)?;
         let version_text = required(&obj, "version", 64)?;
-        let version = Version::parse(&version_text)
-            .map_err(|_| format!("版本号 {version_text:?} 不符合语义化版本规范（例如 1.0.0）"))?;
+        let version = canonical_version(&version_text)
+            .ok_or_else(|| format!("版本号 {version_text:?} 不符合语义化版本规范（例如 1.0.0）"))?;
+        let shown = |key: &str, max: usize, multiline: bool| -> Result<Option<String>, String> {
+            let v = optional(&obj, key, max)?;
+            if let Some(t) = &v {
+                plain_text(key, t, multiline).map_err(|e| format!("plugin.json 字段 {e}"))?;
+            }
+            Ok(v)
+        };
+        let homepage_url = optional(&obj, "homepage", 500)?;
+        if let Some(h) = &homepage_url {
+            homepage(h.trim()).map_err(|e| format!("plugin.json 字段 {e}"))?;
+        }
         Ok(Manifest {
             name,
             version,
             main: required(&obj, "main", 255)?,
             entry_class: required(&obj, "entryClass", 255)?,
-            display_name: optional(&obj, "displayName", 200)?,
-            description: optional(&obj, "description", 4000)?,
-            author: optional(&obj, "author", 200)?,
-            license: optional(&obj, "license", 100)?,
-            homepage: optional(&obj, "homepage", 500)?,
-            changelog: optional(&obj, "changelog", 20_000)?,
+            display_name: shown("displayName", 200, false)?,
+            description: shown("description", 4000, true)?,
+            author: shown("author", 200, false)?,
+            license: shown("license", 100, false)?,
+            homepage: homepage_url.map(|h| h.trim().to_string()),
+            changelog: shown("changelog", 20_000, true)?,
             dependencies: ranges(&obj, "dependencies")?,
             engines: ranges(&obj, "engines")?,
         })
@@ -166,6 +189,25 @@ mod tests {
         assert_eq!(m.dependencies.len(), 5);
         assert!(m.engines.is_empty());
         assert_eq!(m.display_name.as_deref(), Some("我的插件"));
+    }
+
+    /// Issue 7 item 3: `1.0.0+a` and `1.0.0+b` were stored as two versions; build metadata
+    /// does not distinguish versions, so both read as `1.0.0`.
+    #[test]
+    fn build_metadata_is_not_part_of_the_version() {
+        for v in ["1.0.0+a", "1.0.0+b.7", " 1.0.0 ", "1.0.0"] {
+            assert_eq!(canonical_version(v).unwrap().to_string(), "1.0.0", "{v}");
+        }
+        assert_eq!(
+            canonical_version("2.0.0-rc.1+exp").unwrap().to_string(),
+            "2.0.0-rc.1"
+        );
+        assert!(canonical_version("v1.0.0").is_none());
+        let m = Manifest::parse(
+            br#"{"name":"a.b","version":"1.2.3+build.9","main":"a.dll","entryClass":"A"}"#,
+        )
+        .unwrap();
+        assert_eq!(m.version.to_string(), "1.2.3");
     }
 
     #[test]
@@ -233,7 +275,7 @@ mod tests {
                 let json = serde_json::json!({"name": name, "version": version, "main": main, "entryClass": entry});
                 if let Ok(m) = Manifest::parse(json.to_string().as_bytes()) {
                     prop_assert_eq!(m.name.as_str(), name.trim());
-                    prop_assert_eq!(m.version, Version::parse(version.trim()).unwrap());
+                    prop_assert_eq!(m.version, canonical_version(&version).unwrap());
                 }
             }
         }

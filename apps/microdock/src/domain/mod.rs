@@ -2,5 +2,7 @@
 //! user keys and file names.
 
 pub mod archive;
+pub mod disposition;
 pub mod manifest;
 pub mod names;
+pub mod zipdir;

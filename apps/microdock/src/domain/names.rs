@@ -65,9 +65,29 @@ pub fn display_file_name(raw: &str) -> String {
         })
         .take(100)
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    // What the desktop client can save on Windows (issue 7 item 7: accept only what the next
+    // component accepts): no trailing dots or spaces (Windows drops them), no device names
+    // (`CON`, `NUL`, `COM1`… with any extension open the device, not a file).
+    let cleaned = cleaned
+        .trim()
+        .trim_start_matches('.')
+        .trim_end_matches(['.', ' '])
+        .to_string();
     if cleaned.is_empty() {
-        "backup".to_string()
+        return "backup".to_string();
+    }
+    let stem = cleaned
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_uppercase();
+    let device = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if device {
+        format!("_{cleaned}").chars().take(100).collect()
     } else {
         cleaned
     }
@@ -90,6 +110,49 @@ pub fn storage_file_name(display: &str) -> String {
         "backup".to_string()
     } else {
         s
+    }
+}
+
+/// Checks a display field (shown by the console and the desktop client): no HTML markup (a
+/// `<` opening a tag, comment or declaration: `<a`, `</`, `<!`, `<?`), no control characters
+/// other than line breaks and tabs where `multiline`. A lone `<` (`a < b`) is text. Issue 7
+/// item 14: the console renders these fields.
+pub fn plain_text(field: &str, s: &str, multiline: bool) -> Result<(), String> {
+    let tag = s
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || b"/!?".contains(&w[1])));
+    if tag {
+        return Err(format!("{field} 不能包含 HTML 标签"));
+    }
+    let bad_control = s
+        .chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+    if bad_control {
+        return Err(format!("{field} 不能包含控制字符"));
+    }
+    Ok(())
+}
+
+/// Checks a homepage: an absolute `http://` or `https://` URL with a host, without spaces,
+/// control characters, quotes or angle brackets (RFC 3986 §3; other schemes such as
+/// `javascript:` or `file:` are refused: the console links it). Issue 7 item 14.
+pub fn homepage(s: &str) -> Result<(), String> {
+    let lower = s.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let host_ok = rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !host.starts_with(['@', ':'])
+    });
+    let chars_ok = !s.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`')
+    });
+    if host_ok && chars_ok {
+        Ok(())
+    } else {
+        Err("homepage 必须是 http:// 或 https:// 开头的网址".into())
     }
 }
 
@@ -131,6 +194,51 @@ mod tests {
         }
     }
 
+    /// Issue 7 item 14: display fields are rendered by the console; markup is refused,
+    /// plain comparisons are not.
+    #[test]
+    fn display_fields_refuse_html() {
+        for bad in [
+            "<script>alert(1)</script>",
+            "x<img src=x>",
+            "</b>",
+            "<!-- c -->",
+            "a\u{7}",
+        ] {
+            assert!(plain_text("displayName", bad, false).is_err(), "{bad}");
+        }
+        for ok in ["我的插件", "a < b", "1 <= 2", "x -> y", "AT&T"] {
+            assert!(plain_text("displayName", ok, false).is_ok(), "{ok}");
+        }
+        assert!(plain_text("description", "line 1\nline 2", true).is_ok());
+        assert!(plain_text("displayName", "line 1\nline 2", false).is_err());
+    }
+
+    /// Issue 7 item 14: homepage must be http or https.
+    #[test]
+    fn homepages() {
+        for ok in [
+            "https://example.com",
+            "http://example.com/a?b=1#c",
+            "HTTPS://EXAMPLE.COM",
+        ] {
+            assert!(homepage(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "ftp://x.y",
+            "https://",
+            "https:///path",
+            "//example.com",
+            "https://exa mple.com",
+            "https://example.com/\"onmouseover=\"x",
+            "data:text/html,<b>",
+        ] {
+            assert!(homepage(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn user_keys() {
         assert!(user_key("user123abc").is_ok());
@@ -148,6 +256,18 @@ mod tests {
         assert_eq!(display_file_name("a;b|c.zip"), "a_b_c.zip");
         assert_eq!(display_file_name(""), "backup");
         assert_eq!(storage_file_name("备份 1.zip"), "___1.zip");
+    }
+
+    /// Issue 7 item 7: names the Windows desktop client cannot save were accepted as given.
+    #[test]
+    fn file_names_windows_can_save() {
+        assert_eq!(display_file_name("backup.zip. . "), "backup.zip");
+        assert_eq!(display_file_name("CON.zip"), "_CON.zip");
+        assert_eq!(display_file_name("nul"), "_nul");
+        assert_eq!(display_file_name("com1.tar.gz"), "_com1.tar.gz");
+        assert_eq!(display_file_name("console.zip"), "console.zip");
+        assert_eq!(display_file_name("COM10.zip"), "COM10.zip");
+        assert_eq!(display_file_name("..."), "backup");
     }
 
     mod properties {
@@ -185,6 +305,7 @@ mod tests {
                 let shown = display_file_name(&raw);
                 prop_assert!(!shown.is_empty() && shown.chars().count() <= 100);
                 prop_assert!(!shown.contains(['/', '\\']) && !shown.starts_with('.'));
+                prop_assert!(!shown.ends_with(['.', ' ']));
                 let stored = storage_file_name(&shown);
                 prop_assert!(!stored.is_empty() && !stored.starts_with('.'));
                 prop_assert!(stored.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));

@@ -66,7 +66,7 @@ pub struct BackupList {
     responses((status = 200, body = BackupList), (status = 422, description = "user_key 无效")))]
 async fn list(State(st): State<MicroDockState>, Json(b): Json<KeyBody>) -> Reply<BackupList> {
     let key = service::parse_user_key(&b.user_key)?;
-    let backups = backups::list_for(&st.platform.db, key).await?;
+    let backups = backups::list_for(&st.platform.db, &st.owner_key(key)).await?;
     Ok(done(
         "备份列表获取成功",
         BackupList {
@@ -76,7 +76,7 @@ async fn list(State(st): State<MicroDockState>, Json(b): Json<KeyBody>) -> Reply
     ))
 }
 
-/// Every backup (administrators); owners' keys are shown as hints.
+/// Every backup (administrators); owners' keys are not shown (`***`).
 #[utoipa::path(get, path = "/api/backups/list-all", tag = "microdock",
     responses((status = 200, body = BackupList), (status = 401), (status = 403)), security(("bearer" = [])))]
 async fn list_all(State(st): State<MicroDockState>, _admin: Admin) -> Reply<BackupList> {
@@ -106,7 +106,7 @@ async fn download(
     Json(b): Json<BackupRef>,
 ) -> Result<Response, ApiError> {
     let key = service::parse_user_key(b.user_key.as_deref().unwrap_or(""))?;
-    let backup = backups::get_for(&st.platform.db, key, b.id)
+    let backup = backups::get_for(&st.platform.db, &st.owner_key(key), b.id)
         .await?
         .ok_or(MicroDockError::BackupNotFound)?;
     files::send(

@@ -13,6 +13,8 @@ use futures::Stream;
 use trellis_kernel::ApiError;
 use trellis_kernel::blob::{BlobError, BlobStore};
 
+use crate::error::MicroDockError;
+
 /// What to send.
 pub struct Download<'a> {
     pub key: &'a str,
@@ -114,8 +116,88 @@ fn parse_range(headers: &HeaderMap, size: u64) -> Option<Result<(u64, u64), ()>>
     Some(Ok(range))
 }
 
-/// Streams `d` with the headers above; `on_complete` runs when the last byte of the file has
-/// been sent (a whole download, or the range that finishes one).
+/// What the request's preconditions and `Range` ask for.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// 200 with the whole file.
+    Full,
+    /// 206 with bytes `start..=end`.
+    Partial(u64, u64),
+    /// 304.
+    NotModified,
+    /// 412.
+    Failed,
+    /// 416.
+    Unsatisfiable,
+}
+
+/// The entity tags of an `If-Match` / `If-None-Match` list; `None` for `*`.
+fn tags(v: &str) -> Option<Vec<&str>> {
+    let v = v.trim();
+    if v == "*" {
+        return None;
+    }
+    Some(
+        v.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect(),
+    )
+}
+
+/// Strong comparison (RFC 9110 §8.8.3.2): both tags strong and equal. Ours is always strong.
+fn strong_eq(tag: &str, ours: &str) -> bool {
+    !tag.starts_with("W/") && tag == ours
+}
+
+/// Weak comparison: equal once any `W/` is ignored.
+fn weak_eq(tag: &str, ours: &str) -> bool {
+    tag.trim_start_matches("W/") == ours
+}
+
+/// Evaluates the preconditions in RFC 9110 §13.2.2's order, then `Range` (§14.2):
+/// 1. `If-Match` (strong comparison; `*` matches the existing file): false → 412.
+/// 2. `If-Unmodified-Since`: ignored, the file has no modification date (§13.1.4).
+/// 3. `If-None-Match` (weak comparison): true → 304 (downloads are retrievals: MicroDock's
+///    clients POST them, with GET's meaning).
+/// 4. `If-Modified-Since`: ignored likewise (§13.1.3).
+/// 5. `If-Range` (only with `Range`): an entity tag compared strongly; a date never matches
+///    (no `Last-Modified` is sent). False → the `Range` is ignored and the whole file sent,
+///    so a resumed download never splices two files together.
+///
+/// A `Range` that is malformed, not in bytes or has several ranges is ignored (200).
+fn preconditions(h: &HeaderMap, etag: &str, size: u64) -> Outcome {
+    let get = |name: header::HeaderName| {
+        h.get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("\u{0}"))
+    };
+    if let Some(v) = get(header::IF_MATCH) {
+        let ok = tags(v).is_none_or(|t| t.iter().any(|t| strong_eq(t, etag)));
+        if !ok {
+            return Outcome::Failed;
+        }
+    }
+    if let Some(v) = get(header::IF_NONE_MATCH) {
+        let matched = tags(v).is_none_or(|t| t.iter().any(|t| weak_eq(t, etag)));
+        if matched {
+            return Outcome::NotModified;
+        }
+    }
+    if h.contains_key(header::RANGE)
+        && let Some(v) = get(header::IF_RANGE)
+        && !strong_eq(v.trim(), etag)
+    {
+        return Outcome::Full;
+    }
+    match parse_range(h, size) {
+        None => Outcome::Full,
+        Some(Ok((s, e))) => Outcome::Partial(s, e),
+        Some(Err(())) => Outcome::Unsatisfiable,
+    }
+}
+
+/// Streams `d` with the headers above; `on_complete` runs when the whole file has been sent in
+/// this response (a 200, or a 206 covering every byte), never for a part.
 pub async fn send(
     blobs: &BlobStore,
     d: Download<'_>,
@@ -135,27 +217,28 @@ pub async fn send(
     })?;
     let size = blob.size;
     let etag = format!("\"{}\"", d.sha256);
-    if request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    let (status, start, end) = match parse_range(request, size) {
-        None => (StatusCode::OK, 0, size.saturating_sub(1)),
-        Some(Ok((s, e))) => (StatusCode::PARTIAL_CONTENT, s, e),
-        Some(Err(())) => {
-            return Ok((
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-            )
-                .into_response());
+    let (status, start, end) = match preconditions(request, &etag, size) {
+        Outcome::Full => (StatusCode::OK, 0, size.saturating_sub(1)),
+        Outcome::Partial(s, e) => (StatusCode::PARTIAL_CONTENT, s, e),
+        Outcome::NotModified => {
+            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        }
+        Outcome::Failed => {
+            return Err(MicroDockError::PreconditionFailed.into());
+        }
+        Outcome::Unsatisfiable => {
+            let mut res = ApiError::from(MicroDockError::RangeNotSatisfiable).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(res);
         }
     };
     let len = if size == 0 { 0 } else { end - start + 1 };
     let range = (status == StatusCode::PARTIAL_CONTENT).then_some(start..end + 1);
-    let reaches_end = size == 0 || end + 1 == size;
+    // Counted only when the whole file went out in this response (issue 7 item 5): a range
+    // that merely reaches the end (`bytes=-1`) would count a download that never happened.
+    let reaches_end = size == 0 || (start == 0 && end + 1 == size);
     let stream = blob.into_stream(range).map_err(ApiError::internal)?;
     let body: Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin> = if reaches_end
     {
@@ -213,6 +296,57 @@ mod tests {
         assert_eq!(range("bytes=5-1", 100), Some(Err(())));
         assert_eq!(range("bytes=0-1,5-6", 100), None);
         assert_eq!(range("items=0-1", 100), None);
+    }
+
+    fn pre(headers: &[(&str, &str)]) -> Outcome {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        preconditions(&h, "\"abc\"", 1000)
+    }
+
+    /// Issue 7 item 5: `Range: bytes=100-` with `If-Range: "stale"` answered 206; a stale
+    /// validator must give the whole file.
+    #[test]
+    fn stale_if_range_sends_the_whole_file() {
+        let stale = pre(&[("range", "bytes=100-"), ("if-range", "\"stale\"")]);
+        assert_eq!(stale, Outcome::Full);
+        let weak = pre(&[("range", "bytes=100-"), ("if-range", "W/\"abc\"")]);
+        assert_eq!(weak, Outcome::Full, "If-Range compares strongly");
+        let date = pre(&[
+            ("range", "bytes=100-"),
+            ("if-range", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ]);
+        assert_eq!(date, Outcome::Full);
+        let fresh = pre(&[("range", "bytes=100-"), ("if-range", "\"abc\"")]);
+        assert_eq!(fresh, Outcome::Partial(100, 999));
+        assert_eq!(pre(&[("if-range", "\"stale\"")]), Outcome::Full);
+    }
+
+    #[test]
+    fn precondition_order_and_comparisons() {
+        assert_eq!(pre(&[("if-match", "\"x\"")]), Outcome::Failed);
+        assert_eq!(pre(&[("if-match", "W/\"abc\"")]), Outcome::Failed);
+        assert_eq!(pre(&[("if-match", "\"x\", \"abc\"")]), Outcome::Full);
+        assert_eq!(pre(&[("if-match", "*")]), Outcome::Full);
+        // If-Match is evaluated before If-None-Match.
+        assert_eq!(
+            pre(&[("if-match", "\"x\""), ("if-none-match", "\"abc\"")]),
+            Outcome::Failed
+        );
+        assert_eq!(pre(&[("if-none-match", "W/\"abc\"")]), Outcome::NotModified);
+        assert_eq!(pre(&[("if-none-match", "*")]), Outcome::NotModified);
+        assert_eq!(pre(&[("if-none-match", "\"x\"")]), Outcome::Full);
+        // If-None-Match wins over Range.
+        assert_eq!(
+            pre(&[("if-none-match", "\"abc\""), ("range", "bytes=0-1")]),
+            Outcome::NotModified
+        );
+        assert_eq!(pre(&[("range", "bytes=1000-")]), Outcome::Unsatisfiable);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use futures::TryStreamExt as _;
 use trellis_kernel::ApiError;
 use trellis_kernel::blob::{BlobError, BlobStore, PutInfo, Spooled};
 
+use crate::domain::disposition;
 use crate::error::MicroDockError;
 
 /// The file part, spooled to a local temporary file (removed when dropped unless committed
@@ -80,7 +81,14 @@ pub async fn read(mut mp: Multipart, blobs: &BlobStore, limit: u64) -> Result<Fo
                 if form.file.is_some() {
                     return Err(MicroDockError::InvalidParams("只能上传一个文件".into()).into());
                 }
-                let client_name = field.file_name().unwrap_or("").to_string();
+                // `filename*` and RFC 2047 words first (issue 7 item 7); multer reads only
+                // the plain `filename`.
+                let client_name = field
+                    .headers()
+                    .get(axum::http::header::CONTENT_DISPOSITION)
+                    .and_then(|h| disposition::file_name(h.as_bytes()))
+                    .or_else(|| field.file_name().map(str::to_string))
+                    .unwrap_or_default();
                 // The spool sees the field's errors only as text; remember a too-slow client.
                 let too_slow = std::sync::atomic::AtomicBool::new(false);
                 let field = field.inspect_err(|e| {

@@ -1,7 +1,7 @@
 //! Backup operations: store an uploaded backup (quota, pruning), delete one (administrators).
 
 use crate::domain::names::{
-    PluginName, backup_type, display_file_name, storage_file_name, user_key,
+    PluginName, backup_type, display_file_name, plain_text, storage_file_name, user_key,
 };
 use crate::error::MicroDockError;
 use crate::routes::multipart::Form;
@@ -33,39 +33,48 @@ pub async fn store(st: &MicroDockState, mut form: Form) -> Result<Backup, MicroD
             "description 超过 500 个字符".into(),
         ));
     }
+    if let Some(d) = description {
+        plain_text("description", d, true).map_err(MicroDockError::InvalidParams)?;
+    }
     let plugin_name = match (kind, form.text("plugin_name")) {
         ("plugin", Some(n)) => Some(PluginName::parse(n).map_err(MicroDockError::InvalidParams)?),
         _ => None,
     };
     let (db, blobs) = (&st.platform.db, &st.platform.blobs);
-    if let Some(quota) = st.settings.backup_quota_bytes {
-        let used = backups::usage(db, key).await? as u64;
-        if used + file.info.size > quota {
-            return Err(MicroDockError::QuotaExceeded(quota));
-        }
-    }
-    if let Some(total) = st.settings.backup_total_bytes {
-        let used = backups::total_usage(db).await? as u64;
-        if used + file.info.size > total {
-            return Err(MicroDockError::BackupStorageFull(total));
-        }
-    }
+    let owner = st.owner_key(key);
     let now = st.platform.clock.now();
     let shown = display_file_name(&file.client_name);
+    // A UUID in every key (issue 7 item 8): two backups of one user with one file name in
+    // the same millisecond must never share a storage path. Nothing of the owner's key is
+    // in it (administrators see `file_path`).
     let path = format!(
-        "{}/{kind}/{}_{}",
-        &backups::key_hash(key)[..16],
-        now.timestamp_millis(),
+        "{kind}/{}_{}",
+        uuid::Uuid::now_v7().simple(),
         storage_file_name(&shown)
     );
     let blob = storage::backup_key(&path);
     blobs.commit(file.spooled, &blob).await?;
     let saved = async {
         let mut tx = db.begin().await?;
+        // The quota is checked and the row written under the owner's lock, in one
+        // transaction: concurrent uploads cannot each see the room only one of them has.
+        backups::lock_owner(&mut tx, &owner).await?;
+        if let Some(quota) = st.settings.backup_quota_bytes {
+            let used = backups::usage(&mut tx, &owner).await?.max(0) as u64;
+            if used.saturating_add(file.info.size) > quota {
+                return Err(MicroDockError::QuotaExceeded(quota));
+            }
+        }
+        if let Some(total) = st.settings.backup_total_bytes {
+            let used = backups::total_usage(&mut tx).await?.max(0) as u64;
+            if used.saturating_add(file.info.size) > total {
+                return Err(MicroDockError::BackupStorageFull(total));
+            }
+        }
         let saved = backups::insert(
             &mut tx,
             &NewBackup {
-                user_key: key,
+                owner: &owner,
                 backup_type: kind,
                 plugin_name: plugin_name.as_ref().map(PluginName::as_str),
                 file_name: &shown,
@@ -78,7 +87,7 @@ pub async fn store(st: &MicroDockState, mut form: Form) -> Result<Backup, MicroD
         )
         .await?;
         let pruned = match st.settings.backup_max_per_user {
-            Some(keep) => backups::prune(&mut tx, key, kind, keep).await?,
+            Some(keep) => backups::prune(&mut tx, &owner, kind, keep).await?,
             None => Vec::new(),
         };
         tx.commit().await?;
@@ -112,7 +121,7 @@ pub async fn delete(
 ) -> Result<(), MicroDockError> {
     let db = &st.platform.db;
     let backup = match user_key.filter(|k| !k.is_empty()) {
-        Some(k) => backups::get_for(db, parse_user_key(k)?, id).await?,
+        Some(k) => backups::get_for(db, &st.owner_key(parse_user_key(k)?), id).await?,
         None => backups::get(db, id).await?,
     }
     .ok_or(MicroDockError::BackupNotFound)?;

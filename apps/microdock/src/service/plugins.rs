@@ -4,6 +4,7 @@
 
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
+use unicode_normalization::UnicodeNormalization;
 
 use trellis_kernel::blob::BlobError;
 
@@ -11,10 +12,10 @@ use crate::domain::archive;
 use crate::domain::manifest::Manifest;
 use crate::error::MicroDockError;
 use crate::routes::multipart::{Form, TempFile};
-use crate::service::{Actor, audit, discard_blob, lookup_name};
+use crate::service::{Actor, audit, discard_blob, lookup_name, lookup_version};
 use crate::state::MicroDockState;
 use crate::storage;
-use crate::store::plugins::{self, Deprecation, Plugin, PluginVersion, Release};
+use crate::store::plugins::{self, Deprecation, Plugin, PluginVersion, Published, Release};
 
 /// Publishes the release in an upload form (`file`, `plugin_key`, `upload_secret` when
 /// configured): checks the form, inspects the archive without extracting it, checks the key
@@ -29,9 +30,10 @@ pub async fn publish(
         .file
         .take()
         .ok_or_else(|| MicroDockError::InvalidParams("缺少 file 文件字段".into()))?;
-    let key = form
+    let raw_key = form
         .text("plugin_key")
         .ok_or_else(|| MicroDockError::InvalidParams("缺少 plugin_key".into()))?;
+    let key = &canonical_key(raw_key);
     if key.len() > 256 {
         return Err(MicroDockError::InvalidParams("plugin_key 过长".into()));
     }
@@ -50,7 +52,7 @@ pub async fn publish(
     let db = &st.platform.db;
     let key_hash = match plugins::key_hash(db, name).await? {
         Some(stored) => {
-            if !st.identity.verify_secret(key, &stored).await? {
+            if !verify_key(st, key, raw_key, &stored).await? {
                 return Err(MicroDockError::WrongKey);
             }
             stored
@@ -67,11 +69,32 @@ pub async fn publish(
     {
         return Err(MicroDockError::VersionExists(version));
     }
-    let outcome = record(st, &manifest, file, &key_hash, actor).await;
+    let outcome = record(st, &manifest, file, ((key, raw_key), key_hash), actor).await;
     if let Err(e) = kv.del(&lock).await {
         tracing::debug!(error = %e, "upload lock not released; it expires by itself");
     }
     outcome
+}
+
+/// The canonical form of a plugin key: NFC (Unicode normalization form C, UAX #15), so a key
+/// typed on a system that sends NFD (macOS input) matches the one hashed from NFC (issue 7
+/// item 3). Surrounding whitespace is already trimmed by the form reader.
+fn canonical_key(key: &str) -> String {
+    key.nfc().collect()
+}
+
+/// Checks a key against a stored hash: its NFC form, and for hashes stored before keys were
+/// normalized, the form it arrived in.
+async fn verify_key(
+    st: &MicroDockState,
+    nfc: &str,
+    raw: &str,
+    stored: &str,
+) -> Result<bool, MicroDockError> {
+    if st.identity.verify_secret(nfc, stored).await? {
+        return Ok(true);
+    }
+    Ok(raw != nfc && st.identity.verify_secret(raw, stored).await?)
 }
 
 /// Moves the file into place and records the release (rolled back, file removed, on failure).
@@ -79,7 +102,7 @@ async fn record(
     st: &MicroDockState,
     manifest: &Manifest,
     file: TempFile,
-    key_hash: &str,
+    ((key, raw_key), mut key_hash): ((&str, &str), String),
     actor: Actor,
 ) -> Result<Plugin, MicroDockError> {
     let name = manifest.name.as_str();
@@ -133,23 +156,42 @@ async fn record(
             other => other.into(),
         })?;
     let recorded = async {
-        let mut tx = db.begin().await?;
-        plugins::publish(
-            &mut tx,
-            &Release {
-                plugin: &plugin,
-                key_hash,
-                version: &release,
-            },
-        )
-        .await
-        .map_err(|e| {
-            if e.violates(plugins::VERSION_KEY) {
-                MicroDockError::VersionExists(version.clone())
-            } else {
-                e.into()
+        // The name's owner is decided inside the transaction (insert-or-nothing, then the
+        // stored hash compared). Argon2 never runs with the transaction open: on a mismatch
+        // the key is checked against the stored hash outside it, then the release retried
+        // (a concurrent first upload with the same key, or a rotation in between).
+        let mut attempts = 0;
+        let mut tx = loop {
+            let mut tx = db.begin().await?;
+            let published = plugins::publish(
+                &mut tx,
+                &Release {
+                    plugin: &plugin,
+                    key_hash: &key_hash,
+                    version: &release,
+                },
+            )
+            .await
+            .map_err(|e| {
+                if e.violates(plugins::VERSION_KEY) {
+                    MicroDockError::VersionExists(version.clone())
+                } else {
+                    e.into()
+                }
+            })?;
+            match published {
+                Published::Added => break tx,
+                Published::NameTaken(existing) => return Err(MicroDockError::NameTaken(existing)),
+                Published::KeyMismatch(stored) => {
+                    drop(tx);
+                    attempts += 1;
+                    if attempts > 2 || !verify_key(st, key, raw_key, &stored).await? {
+                        return Err(MicroDockError::WrongKey);
+                    }
+                    key_hash = stored;
+                }
             }
-        })?;
+        };
         audit(
             st,
             &mut tx,
@@ -193,7 +235,7 @@ pub async fn set_enabled(
     name: &str,
     enabled: bool,
 ) -> Result<Plugin, MicroDockError> {
-    let name = lookup_name(name)?;
+    let name = lookup_name(st, name).await?;
     let mut tx = st.platform.db.begin().await?;
     if !plugins::set_enabled(&mut tx, name.as_str(), enabled, st.platform.clock.now()).await? {
         return Err(MicroDockError::PluginNotFound);
@@ -222,7 +264,7 @@ pub async fn set_deprecated(
     name: &str,
     dep: Deprecation<'_>,
 ) -> Result<Plugin, MicroDockError> {
-    let name = lookup_name(name)?;
+    let name = lookup_name(st, name).await?;
     let mut tx = st.platform.db.begin().await?;
     if !plugins::set_deprecated(&mut tx, name.as_str(), dep, st.platform.clock.now()).await? {
         return Err(MicroDockError::PluginNotFound);
@@ -250,7 +292,13 @@ pub async fn set_version_deprecated(
     version: &str,
     dep: Deprecation<'_>,
 ) -> Result<PluginVersion, MicroDockError> {
-    let name = lookup_name(name)?;
+    let name = lookup_name(st, name).await?;
+    // The stored spelling of the canonical version (rows from before issue 7 may carry build
+    // metadata).
+    let stored = plugins::version(&st.platform.db, name.as_str(), &lookup_version(version)?)
+        .await?
+        .ok_or(MicroDockError::VersionNotFound)?;
+    let version = stored.version.as_str();
     let mut tx = st.platform.db.begin().await?;
     let now = st.platform.clock.now();
     if !plugins::set_version_deprecated(&mut tx, name.as_str(), version, dep, now).await? {
@@ -277,7 +325,7 @@ pub async fn set_version_deprecated(
 /// Deletes a plugin with all its versions, counters and files. The files are first moved
 /// aside, so a failed database delete puts them back and nothing is half-removed.
 pub async fn delete(st: &MicroDockState, actor: Actor, name: &str) -> Result<(), MicroDockError> {
-    let name = lookup_name(name)?;
+    let name = lookup_name(st, name).await?;
     let (db, blobs) = (&st.platform.db, &st.platform.blobs);
     plugins::get(db, name.as_str())
         .await?
@@ -327,15 +375,15 @@ pub async fn delete(st: &MicroDockState, actor: Actor, name: &str) -> Result<(),
     Ok(())
 }
 
-/// Replaces a plugin's upload key (`new_key`, 1-256 bytes after trimming).
+/// Replaces a plugin's upload key (`new_key`, 1-256 bytes after trimming, stored in NFC).
 pub async fn rotate_key(
     st: &MicroDockState,
     actor: Actor,
     name: &str,
     new_key: &str,
 ) -> Result<(), MicroDockError> {
-    let name = lookup_name(name)?;
-    let key = new_key.trim();
+    let name = lookup_name(st, name).await?;
+    let key = &canonical_key(new_key.trim());
     if key.is_empty() || key.len() > 256 {
         return Err(MicroDockError::InvalidParams(
             "new_key 长度须为 1-256".into(),

@@ -1,11 +1,46 @@
-//! `backups` rows. The owner's key is stored only as its SHA-256 (plus a short hint for
-//! admins), since it is the only secret guarding the backup.
+//! `backups` rows. The owner's key is the only secret guarding a backup, so it is stored
+//! only as a keyed hash (HMAC-SHA256 with a server secret, [`OwnerKey`]): a leaked table
+//! cannot be brute-forced offline, and administrators see nothing of the key (issue 7
+//! item 14). Rows written before that carry the unsalted SHA-256; lookups accept both.
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use trellis_kernel::db::{Db, StoreError, Tx};
 use trellis_kernel::{on_db, on_db_read, on_tx};
+
+/// A backup owner's key with the two forms rows may hold it in.
+pub struct OwnerKey {
+    /// The key in clear (shown back to its owner only).
+    pub key: String,
+    /// HMAC-SHA256(server secret, key), lower-case hex: what new rows store.
+    pub hash: String,
+    /// SHA-256(key), lower-case hex: what rows written before issue 7 store.
+    pub legacy: String,
+}
+
+impl OwnerKey {
+    /// The forms of `user_key` under the server's backup-key `secret`.
+    pub fn new(secret: &[u8], user_key: &str) -> OwnerKey {
+        // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
+        let hash = match Hmac::<Sha256>::new_from_slice(secret) {
+            Ok(mut mac) => {
+                mac.update(user_key.as_bytes());
+                hex::encode(mac.finalize().into_bytes())
+            }
+            Err(_) => hex::encode(Sha256::digest(user_key.as_bytes())),
+        };
+        OwnerKey {
+            key: user_key.to_string(),
+            hash,
+            legacy: hex::encode(Sha256::digest(user_key.as_bytes())),
+        }
+    }
+}
+
+/// What administrators see of an owner's key: nothing.
+pub const KEY_HINT: &str = "***";
 
 /// A backup as clients see it.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -41,20 +76,10 @@ macro_rules! columns {
     };
 }
 
-/// The stored form of a `user_key` (lower-case hex SHA-256).
-pub fn key_hash(user_key: &str) -> String {
-    hex::encode(Sha256::digest(user_key.as_bytes()))
-}
-
-/// What administrators see of a key: its first three characters.
-pub fn key_hint(user_key: &str) -> String {
-    format!("{}***", user_key.chars().take(3).collect::<String>())
-}
-
 /// A backup to record.
 pub struct NewBackup<'a> {
-    /// The owner's key in clear; only its hash and hint are stored.
-    pub user_key: &'a str,
+    /// The owner's key; only its keyed hash is stored.
+    pub owner: &'a OwnerKey,
     /// `program` or `plugin`.
     pub backup_type: &'a str,
     /// For `plugin` backups, the plugin's name.
@@ -78,12 +103,12 @@ pub async fn insert(tx: &mut Tx, b: &NewBackup<'_>) -> Result<Backup, StoreError
     let id: i64 = on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO backups (user_key_hash, user_key_hint, backup_type, plugin_name, file_name, file_path, file_size, \
          file_hash, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
-        .bind(key_hash(b.user_key)).bind(key_hint(b.user_key)).bind(b.backup_type).bind(b.plugin_name)
+        .bind(&b.owner.hash).bind(KEY_HINT).bind(b.backup_type).bind(b.plugin_name)
         .bind(b.file_name).bind(b.file_path).bind(b.file_size).bind(b.file_hash).bind(b.description).bind(b.now)
         .fetch_one(&mut *c).await)?;
     Ok(Backup {
         id,
-        user_key: b.user_key.to_string(),
+        user_key: b.owner.key.clone(),
         backup_type: b.backup_type.to_string(),
         plugin_name: b.plugin_name.map(str::to_string),
         file_name: b.file_name.to_string(),
@@ -96,23 +121,23 @@ pub async fn insert(tx: &mut Tx, b: &NewBackup<'_>) -> Result<Backup, StoreError
 }
 
 /// A user's backups, newest first, with their own key shown.
-pub async fn list_for(db: &Db, user_key: &str) -> Result<Vec<Backup>, StoreError> {
+pub async fn list_for(db: &Db, owner: &OwnerKey) -> Result<Vec<Backup>, StoreError> {
     let mut rows: Vec<Backup> = on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(),
-        " FROM backups WHERE user_key_hash = $1 ORDER BY id DESC"))
-        .bind(key_hash(user_key)).fetch_all(pool).await)?;
+        " FROM backups WHERE user_key_hash IN ($1, $2) ORDER BY id DESC"))
+        .bind(&owner.hash).bind(&owner.legacy).fetch_all(pool).await)?;
     for r in &mut rows {
-        r.user_key = user_key.to_string();
+        r.user_key = owner.key.clone();
     }
     Ok(rows)
 }
 
-/// One backup, only if it belongs to `user_key` (a wrong key looks exactly like a missing id).
-pub async fn get_for(db: &Db, user_key: &str, id: i64) -> Result<Option<Backup>, StoreError> {
+/// One backup, only if it belongs to `owner` (a wrong key looks exactly like a missing id).
+pub async fn get_for(db: &Db, owner: &OwnerKey, id: i64) -> Result<Option<Backup>, StoreError> {
     let row: Option<Backup> = on_db!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(),
-        " FROM backups WHERE id = $1 AND user_key_hash = $2"))
-        .bind(id).bind(key_hash(user_key)).fetch_optional(pool).await)?;
+        " FROM backups WHERE id = $1 AND user_key_hash IN ($2, $3)"))
+        .bind(id).bind(&owner.hash).bind(&owner.legacy).fetch_optional(pool).await)?;
     Ok(row.map(|mut b| {
-        b.user_key = user_key.to_string();
+        b.user_key = owner.key.clone();
         b
     }))
 }
@@ -140,33 +165,54 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
-/// Bytes a user's backups take (read through the writer, so the caller's quota check sees
-/// the latest committed upload).
-pub async fn usage(db: &Db, user_key: &str) -> Result<i64, StoreError> {
-    Ok(on_db!(db, pool => sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(file_size), 0) AS BIGINT) FROM backups WHERE user_key_hash = $1")
-        .bind(key_hash(user_key)).fetch_one(pool).await)?)
+/// Serializes the backup writes of one owner until the caller's transaction ends, so a quota
+/// check, the insert and the pruning see every other upload of that owner (issue 7 item 2).
+/// PostgreSQL: a transaction-level advisory lock on the key hash; SQLite: nothing to do, a
+/// write transaction (`BEGIN IMMEDIATE`) already holds the only writer.
+pub async fn lock_owner(tx: &mut Tx, owner: &OwnerKey) -> Result<(), StoreError> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 4004))")
+            .bind(&owner.hash)
+            .execute(&mut **t)
+            .await?;
+    }
+    Ok(())
 }
 
-/// Bytes all backups take together (read through the writer, like [`usage`]).
-pub async fn total_usage(db: &Db) -> Result<i64, StoreError> {
-    Ok(on_db!(db, pool => sqlx::query_scalar(
+/// Bytes and number of a user's backups, in the caller's transaction (after
+/// [`lock_owner`], so no concurrent upload of the owner is missed).
+pub async fn usage(tx: &mut Tx, owner: &OwnerKey) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(file_size), 0) AS BIGINT) FROM backups WHERE user_key_hash IN ($1, $2)")
+        .bind(&owner.hash).bind(&owner.legacy).fetch_one(&mut *c).await)?)
+}
+
+/// Bytes all backups take together, in the caller's transaction. On PostgreSQL it first takes
+/// a transaction-scoped lock shared by every uploader, so concurrent uploads of different
+/// owners cannot each see the room only one of them has (SQLite serializes writers already).
+pub async fn total_usage(tx: &mut Tx) -> Result<i64, StoreError> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock(4004)")
+            .execute(&mut **t)
+            .await?;
+    }
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(file_size), 0) AS BIGINT) FROM backups")
-        .fetch_one(pool).await)?)
+        .fetch_one(&mut *c).await)?)
 }
 
 /// Removes all but the newest `keep` backups of one user and type; returns the removed
 /// rows' storage paths.
 pub async fn prune(
     tx: &mut Tx,
-    user_key: &str,
+    owner: &OwnerKey,
     backup_type: &str,
     keep: u32,
 ) -> Result<Vec<String>, StoreError> {
-    let hash = key_hash(user_key);
     let old: Vec<(i64, String)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT id, file_path FROM backups WHERE user_key_hash = $1 AND backup_type = $2 ORDER BY id DESC LIMIT $4 OFFSET $3")
-        .bind(&hash).bind(backup_type).bind(keep as i64).bind(i64::MAX).fetch_all(&mut *c).await)?;
+        "SELECT id, file_path FROM backups WHERE user_key_hash IN ($1, $5) AND backup_type = $2 ORDER BY id DESC LIMIT $4 OFFSET $3")
+        .bind(&owner.hash).bind(backup_type).bind(keep as i64).bind(i64::MAX).bind(&owner.legacy)
+        .fetch_all(&mut *c).await)?;
     let mut paths = Vec::new();
     for (id, path) in old {
         if delete(tx, id).await? {

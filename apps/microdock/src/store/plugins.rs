@@ -162,14 +162,68 @@ pub fn current_version(rows: &[(String, bool)]) -> Option<String> {
         .map(Version::to_string)
 }
 
-/// Recomputes `current_version` inside the caller's transaction.
+/// The plugin-level fields one version's manifest sets; the plugin row shows those of its
+/// current version (issue 7 item 6: derived, never "the last upload wins").
+#[derive(Clone, Debug, Default, serde::Deserialize, Serialize)]
+pub struct PluginFields {
+    /// `displayName`.
+    pub display_name: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `author`.
+    pub author: Option<String>,
+    /// `license`.
+    pub license: Option<String>,
+    /// `homepage`.
+    pub homepage: Option<String>,
+    /// `main`.
+    pub main_dll: String,
+    /// `entryClass`.
+    pub entry_class: String,
+}
+
+impl PluginFields {
+    /// The fields of `p`.
+    pub fn of(p: &Plugin) -> PluginFields {
+        PluginFields {
+            display_name: p.display_name.clone(),
+            description: p.description.clone(),
+            author: p.author.clone(),
+            license: p.license.clone(),
+            homepage: p.homepage.clone(),
+            main_dll: p.main_dll.clone(),
+            entry_class: p.entry_class.clone(),
+        }
+    }
+}
+
+/// Recomputes `current_version` inside the caller's transaction, and copies the plugin-level
+/// fields from that version's manifest (versions stored before migration 4003 carry none:
+/// the plugin keeps its fields).
 async fn recompute_current(tx: &mut Tx, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let rows: Vec<(String, bool)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT version, is_deprecated FROM plugin_versions WHERE plugin_name = $1")
+    let rows: Vec<(String, bool, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT version, is_deprecated, plugin_fields FROM plugin_versions WHERE plugin_name = $1")
         .bind(name).fetch_all(&mut *c).await)?;
-    if let Some(current) = current_version(&rows) {
-        on_tx!(tx, c => sqlx::query("UPDATE plugins SET current_version = $2, updated_at = $3 WHERE name = $1")
-            .bind(name).bind(current).bind(now).execute(&mut *c).await.map(|_| ()))?;
+    let flags: Vec<(String, bool)> = rows.iter().map(|(v, d, _)| (v.clone(), *d)).collect();
+    let Some(current) = current_version(&flags) else {
+        return Ok(());
+    };
+    let fields: Option<PluginFields> = rows
+        .iter()
+        .find(|(v, _, _)| Version::parse(v).is_ok_and(|v| v.to_string() == current))
+        .and_then(|(_, _, f)| f.as_deref())
+        .and_then(|f| serde_json::from_str(f).ok());
+    match fields {
+        Some(f) => on_tx!(tx, c => sqlx::query(
+            "UPDATE plugins SET current_version = $2, updated_at = $3, display_name = $4, description = $5, \
+             author = $6, license = $7, homepage = $8, main_dll = $9, entry_class = $10 WHERE name = $1")
+            .bind(name).bind(&current).bind(now).bind(&f.display_name).bind(&f.description).bind(&f.author)
+            .bind(&f.license).bind(&f.homepage).bind(&f.main_dll).bind(&f.entry_class)
+            .execute(&mut *c).await.map(|_| ()))?,
+        None => {
+            on_tx!(tx, c => sqlx::query("UPDATE plugins SET current_version = $2, updated_at = $3 WHERE name = $1")
+            .bind(name).bind(&current).bind(now).execute(&mut *c).await.map(|_| ()))?
+        }
     }
     Ok(())
 }
@@ -178,6 +232,14 @@ async fn recompute_current(tx: &mut Tx, name: &str, now: DateTime<Utc>) -> Resul
 pub async fn get(db: &Db, name: &str) -> Result<Option<Plugin>, StoreError> {
     Ok(
         on_db!(db, pool => sqlx::query_as(concat!("SELECT ", plugin_columns!(), " FROM plugins WHERE name = $1"))
+        .bind(name).fetch_optional(pool).await)?,
+    )
+}
+
+/// The spelling a plugin is stored under, found by its canonical (ASCII lower-case) form.
+pub async fn stored_name(db: &Db, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        on_db!(db, pool => sqlx::query_scalar("SELECT name FROM plugins WHERE LOWER(name) = LOWER($1)")
         .bind(name).fetch_optional(pool).await)?,
     )
 }
@@ -233,9 +295,14 @@ pub async fn version(
     name: &str,
     version: &str,
 ) -> Result<Option<PluginVersion>, StoreError> {
+    // `version` is canonical (no build metadata). Rows stored before issue 7 may still carry
+    // it (`1.0.0+a`); they answer the canonical lookup too (semver characters are never LIKE
+    // wildcards), the exact row first.
+    let legacy = format!("{version}+%");
     let row: Option<VersionRow> = on_db!(db, pool => sqlx::query_as(concat!("SELECT ", version_columns!(),
-        " FROM plugin_versions WHERE plugin_name = $1 AND version = $2"))
-        .bind(name).bind(version).fetch_optional(pool).await)?;
+        " FROM plugin_versions WHERE plugin_name = $1 AND (version = $2 OR version LIKE $3) \
+         ORDER BY CASE WHEN version = $2 THEN 0 ELSE 1 END, version LIMIT 1"))
+        .bind(name).bind(version).bind(&legacy).fetch_optional(pool).await)?;
     Ok(row.map(Into::into))
 }
 
@@ -243,43 +310,71 @@ pub async fn version(
 pub struct Release<'a> {
     /// The plugin's fields from the release's manifest.
     pub plugin: &'a Plugin,
-    /// Set only when the plugin is new.
+    /// The hash of the uploader's key: stored when the plugin is new, else it must equal
+    /// the stored one.
     pub key_hash: &'a str,
     /// The new version.
     pub version: &'a PluginVersion,
 }
 
-/// Publishes a release in the caller's transaction: creates the plugin or refreshes its
-/// display fields from the newest manifest, adds the immutable version (a second one is
-/// [`StoreError::Constraint`] on [`VERSION_KEY`]) and recomputes the current version.
-pub async fn publish(tx: &mut Tx, r: &Release<'_>) -> Result<(), StoreError> {
+/// What [`publish`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Published {
+    /// The version was added.
+    Added,
+    /// The plugin belongs to another key hash (returned; nothing was written): a concurrent
+    /// first upload won the name, or the key was rotated meanwhile.
+    KeyMismatch(String),
+    /// Another plugin has this name in another case (returned; nothing was written).
+    NameTaken(String),
+}
+
+/// Publishes a release in the caller's transaction. The plugin row is created only if the
+/// name is free in any case (insert-or-nothing, `plugins_lower_name_key`), then the stored key hash is compared with the
+/// uploader's inside the same transaction, so of two simultaneous first uploads exactly one
+/// owns the name (issue 7 item 2). Then the immutable version is added (a second one is
+/// [`StoreError::Constraint`] on [`VERSION_KEY`]) and the plugin's current version and fields
+/// are derived again.
+pub async fn publish(tx: &mut Tx, r: &Release<'_>) -> Result<Published, StoreError> {
     let p = r.plugin;
     let v = r.version;
     let deps =
         serde_json::to_string(&v.dependencies).map_err(|e| StoreError::Other(e.to_string()))?;
     let engines =
         serde_json::to_string(&v.engines).map_err(|e| StoreError::Other(e.to_string()))?;
-    on_tx!(tx, c => {
+    let fields = serde_json::to_string(&PluginFields::of(p))
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    let stored = on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO plugins (name, display_name, description, author, license, homepage, main_dll, entry_class, \
              current_version, is_enabled, is_deprecated, upload_key_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, TRUE, FALSE, $10, $11, $11) \
-             ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, description = excluded.description, \
-             author = excluded.author, license = excluded.license, homepage = excluded.homepage, \
-             main_dll = excluded.main_dll, entry_class = excluded.entry_class, updated_at = excluded.updated_at")
+             ON CONFLICT DO NOTHING")
             .bind(&p.name).bind(&p.display_name).bind(&p.description).bind(&p.author).bind(&p.license)
             .bind(&p.homepage).bind(&p.main_dll).bind(&p.entry_class).bind(&v.version).bind(r.key_hash)
             .bind(p.updated_at)
             .execute(&mut *c).await?;
+        sqlx::query_as("SELECT name, upload_key_hash FROM plugins WHERE LOWER(name) = LOWER($1)")
+            .bind(&p.name).fetch_one(&mut *c).await?
+    });
+    let (stored_name, stored): (String, String) = stored;
+    if stored_name != p.name {
+        return Ok(Published::NameTaken(stored_name));
+    }
+    if stored != r.key_hash {
+        return Ok(Published::KeyMismatch(stored));
+    }
+    on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO plugin_versions (plugin_name, version, file_name, file_path, file_size, file_hash, changelog, \
-             dependencies, engines, is_deprecated, download_count, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, 0, $10)")
+             dependencies, engines, is_deprecated, download_count, created_at, plugin_fields) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, 0, $10, $11)")
             .bind(&v.plugin_name).bind(&v.version).bind(&v.file_name).bind(&v.file_path).bind(v.file_size)
-            .bind(&v.file_hash).bind(&v.changelog).bind(&deps).bind(&engines).bind(v.created_at)
+            .bind(&v.file_hash).bind(&v.changelog).bind(&deps).bind(&engines).bind(v.created_at).bind(&fields)
             .execute(&mut *c).await?;
     });
-    recompute_current(tx, &p.name, p.updated_at).await
+    recompute_current(tx, &p.name, p.updated_at).await?;
+    Ok(Published::Added)
 }
 
 /// Sets `is_enabled`; `false` if the plugin does not exist.

@@ -94,7 +94,8 @@ async fn ranges_and_conditional_requests(b: Backend) {
         0,
         "a partial transfer is not a download"
     );
-    // Resuming to the end completes the download.
+    // Issue 7 item 5: only a response carrying the whole file counts; a range that reaches
+    // the end is not one (`bytes=-1` repeated would count downloads that never happened).
     let r = app
         .fetch(
             "/api/plugins/download",
@@ -104,7 +105,22 @@ async fn ranges_and_conditional_requests(b: Backend) {
         .await;
     assert_eq!(r.status, 206);
     assert_eq!(r.bytes, zip[10..]);
+    let r = app
+        .fetch(
+            "/api/plugins/download",
+            body.clone(),
+            &[("range", "bytes=0-")],
+        )
+        .await;
+    assert_eq!(r.status, 206);
+    assert_eq!(r.bytes, zip);
     wait_count(&app, "1.0.0", 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        count(&app, "1.0.0").await,
+        1,
+        "the tail range was not counted"
+    );
     let r = app
         .fetch(
             "/api/plugins/download",
@@ -125,6 +141,11 @@ async fn ranges_and_conditional_requests(b: Backend) {
         r.headers["content-range"],
         format!("bytes */{}", zip.len()).as_str()
     );
+    // Issue 7 item 14: the 416 is an envelope with its own code, in Chinese.
+    let e: serde_json::Value = serde_json::from_slice(&r.bytes).unwrap();
+    assert_eq!(e["success"], false);
+    assert_eq!(e["error"], "range_not_satisfiable");
+    assert!(!e["message"].as_str().unwrap().is_ascii(), "{e}");
     let etag = format!("\"{}\"", hex_sha(&zip));
     let r = app
         .fetch("/api/plugins/download", body, &[("if-none-match", &etag)])

@@ -100,6 +100,24 @@ impl TestApp {
         self.upload(plugin_zip(name, version), key).await.ok()
     }
 
+    /// Stored plugin files with the per-upload id segment left out
+    /// (`{name}/{uuid}/{file}` -> `{name}/{file}`), sorted.
+    pub fn plugin_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = self
+            .stored_files("plugins")
+            .iter()
+            .map(|f| {
+                let parts: Vec<&str> = f.split('/').collect();
+                match parts.as_slice() {
+                    [name, id, file] if id.len() == 32 => format!("{name}/{file}"),
+                    _ => f.clone(),
+                }
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
     /// Files under MicroDock's blob area (`plugins`, `backups`), or left in the upload
     /// spool (`tmp`: the local store's `.tmp`).
     pub fn stored_files(&self, area: &str) -> Vec<String> {

@@ -10,6 +10,7 @@ mod harness;
 mod auth;
 mod backups;
 mod downloads;
+mod hardening;
 mod instances;
 mod plugins;
 mod python_client;

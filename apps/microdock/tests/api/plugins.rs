@@ -10,7 +10,7 @@ use crate::harness::{TestApp, manifest, plugin_zip, zip_with};
 backend_tests!(
     first_upload_binds_the_key,
     current_version_follows_semver_rules,
-    newest_manifest_updates_display_fields,
+    plugin_fields_follow_the_current_version,
     enable_disable,
     deprecate_and_undeprecate,
     delete_removes_everything,
@@ -45,9 +45,13 @@ async fn first_upload_binds_the_key(b: Backend) {
         )
         .await
         .ok();
-    assert_eq!(
-        v["file_path"],
-        "com.example.alpha/com.example.alpha@1.1.0.zip"
+    // Issue 7 item 8: every upload's storage key has its own id.
+    let path = v["file_path"].as_str().unwrap();
+    assert!(
+        path.starts_with("com.example.alpha/")
+            && path.ends_with("/com.example.alpha@1.1.0.zip")
+            && path.split('/').nth(1).is_some_and(|id| id.len() == 32),
+        "{path}"
     );
     assert_eq!(v["file_name"], "com.example.alpha@1.1.0.zip");
     assert_eq!(v["dependencies"], json!({"com.other.plugin": ">=1.0.0"}));
@@ -55,7 +59,7 @@ async fn first_upload_binds_the_key(b: Backend) {
     assert_eq!(v["changelog"], "changes in 1.1.0");
     assert_eq!(v["file_hash"].as_str().unwrap().len(), 64);
     assert_eq!(
-        app.stored_files("plugins"),
+        app.plugin_files(),
         vec![
             "com.example.alpha/com.example.alpha@1.0.0.zip",
             "com.example.alpha/com.example.alpha@1.1.0.zip"
@@ -141,17 +145,59 @@ async fn current(app: &TestApp, name: &str) -> String {
     d["plugin"]["current_version"].as_str().unwrap().to_string()
 }
 
-async fn newest_manifest_updates_display_fields(b: Backend) {
+/// Issue 7 item 6: upload 2.0.0, then a backport 1.0.1: `current_version` stayed 2.0.0 but
+/// `main_dll`, `entry_class` and the display name became 1.0.1's. Plugin-level fields are
+/// those of the current version, recomputed on publish, deprecate and undeprecate.
+async fn plugin_fields_follow_the_current_version(b: Backend) {
     let app = TestApp::spawn(b).await;
-    app.publish("com.example.delta", "2.0.0", "k").await;
-    let mut m = manifest("com.example.delta", "1.0.0");
-    m["displayName"] = json!("旧名字");
-    let p = app
-        .upload(zip_with(&m, &[("Main.dll", b"MZ")]), "k")
+    let admin = app.admin().await;
+    let mut m2 = manifest("com.example.delta", "2.0.0");
+    m2["displayName"] = json!("新名字");
+    m2["main"] = json!("New.dll");
+    m2["entryClass"] = json!("New.Entry");
+    app.upload(zip_with(&m2, &[("New.dll", b"MZ")]), "k")
         .await
         .ok();
-    assert_eq!(p["display_name"], "旧名字");
+    let mut m1 = manifest("com.example.delta", "1.0.1");
+    m1["displayName"] = json!("旧名字");
+    let p = app
+        .upload(zip_with(&m1, &[("Main.dll", b"MZ")]), "k")
+        .await
+        .ok();
     assert_eq!(p["current_version"], "2.0.0");
+    assert_eq!(p["display_name"], "新名字");
+    assert_eq!(p["main_dll"], "New.dll");
+    assert_eq!(p["entry_class"], "New.Entry");
+    // Deprecating 2.0.0 makes 1.0.1 current, with its fields; undeprecating restores them.
+    let dep = json!({"name": "com.example.delta", "version": "2.0.0"});
+    app.post("/api/plugins/version/deprecate", dep.clone(), Some(&admin))
+        .await
+        .ok();
+    let d = app
+        .post(
+            "/api/plugins/detail",
+            json!({"name": "com.example.delta"}),
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(d["plugin"]["current_version"], "1.0.1");
+    assert_eq!(d["plugin"]["display_name"], "旧名字");
+    assert_eq!(d["plugin"]["main_dll"], "Main.dll");
+    app.post("/api/plugins/undeprecate", dep, Some(&admin))
+        .await
+        .ok();
+    let d = app
+        .post(
+            "/api/plugins/detail",
+            json!({"name": "com.example.delta"}),
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(d["plugin"]["current_version"], "2.0.0");
+    assert_eq!(d["plugin"]["display_name"], "新名字");
+    assert_eq!(d["plugin"]["entry_class"], "New.Entry");
 }
 
 async fn enable_disable(b: Backend) {
@@ -297,7 +343,7 @@ async fn delete_removes_everything(b: Backend) {
     .await
     .err(404, "version_not_found");
     assert_eq!(
-        app.stored_files("plugins"),
+        app.plugin_files(),
         vec!["com.example.keep/com.example.keep@1.0.0.zip"]
     );
     assert!(app.stored_files("trash").is_empty());

@@ -100,7 +100,7 @@ async fn shutdown_during_upload_and_code_send_lets_both_finish(b: Backend) {
     assert_eq!(upload["data"]["current_version"], "1.0.0");
     assert_eq!(code.await.unwrap(), 200);
     assert_eq!(
-        app.stored_files("plugins"),
+        app.plugin_files(),
         vec!["com.tx.shutdown/com.tx.shutdown@1.0.0.zip"]
     );
     assert!(app.stored_files("tmp").is_empty());

@@ -1,5 +1,7 @@
 //! Plugin downloads: current version or a given one, streamed with checksums and ranges,
-//! counted once when the transfer completes. Disabled plugins answer 403.
+//! counted once when a response delivered the whole file. Disabled plugins answer 403
+//! `plugin_disabled` to everyone, as detail, versions and version detail do to anyone but
+//! administrators.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -10,7 +12,7 @@ use trellis_kernel::extract::Json;
 use super::{NameBody, VersionBody};
 use crate::error::MicroDockError;
 use crate::routes::files::{self, Download};
-use crate::service::lookup_name;
+use crate::service::{lookup_name, lookup_version, visible_plugin};
 use crate::state::MicroDockState;
 use crate::storage;
 use crate::store::plugins;
@@ -21,16 +23,16 @@ async fn send(
     version: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let name = lookup_name(name)?;
+    let name = lookup_name(st, name).await?;
     let db = &st.platform.db;
-    let plugin = plugins::get(db, name.as_str())
-        .await?
-        .ok_or(MicroDockError::PluginNotFound)?;
-    if !plugin.is_enabled {
-        return Err(MicroDockError::PluginDisabled.into());
-    }
-    let version = version.unwrap_or(&plugin.current_version);
-    let v = plugins::version(db, name.as_str(), version)
+    // Disabled means unavailable (seed §4.2.5), so downloads are refused to everyone, the
+    // seed's own client (which holds an admin token) included.
+    let plugin = visible_plugin(st, &name, false).await?;
+    let version = match version {
+        Some(v) => lookup_version(v)?,
+        None => plugin.current_version.clone(),
+    };
+    let v = plugins::version(db, name.as_str(), &version)
         .await?
         .ok_or(MicroDockError::VersionNotFound)?;
     let (db, n, ver) = (db.clone(), v.plugin_name.clone(), v.version.clone());
@@ -77,5 +79,5 @@ pub async fn download_version(
     headers: HeaderMap,
     Json(b): Json<VersionBody>,
 ) -> Result<Response, ApiError> {
-    send(&st, &b.name, Some(b.version.trim()), &headers).await
+    send(&st, &b.name, Some(&b.version), &headers).await
 }

@@ -9,6 +9,7 @@ use trellis_kernel::ApiError;
 use trellis_kernel::extract::Json;
 
 use super::NameBody;
+use crate::domain::names::plain_text;
 use crate::envelope::{Reply, done};
 use crate::error::MicroDockError;
 use crate::routes::access::Admin;
@@ -62,13 +63,17 @@ pub struct DeprecateBody {
     pub replacement: Option<String>,
 }
 
-/// A trimmed note of at most 500 characters; empty means none.
+/// A trimmed note of at most 500 characters of plain text (no HTML); empty means none.
 fn note(s: &Option<String>, what: &str) -> Result<Option<String>, MicroDockError> {
     match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(t) if t.chars().count() > 500 => Err(MicroDockError::InvalidParams(format!(
             "{what} 超过 500 个字符"
         ))),
-        other => Ok(other.map(str::to_string)),
+        Some(t) => {
+            plain_text(what, t, true).map_err(MicroDockError::InvalidParams)?;
+            Ok(Some(t.to_string()))
+        }
+        None => Ok(None),
     }
 }
 

@@ -15,7 +15,7 @@ use super::{NameBody, VersionBody};
 use crate::envelope::{Reply, done};
 use crate::error::MicroDockError;
 use crate::routes::access::MaybeAdmin;
-use crate::service::lookup_name;
+use crate::service::{lookup_name, lookup_version, visible_plugin};
 use crate::state::{Cached, MicroDockState};
 use crate::store::plugins::{self, Plugin, PluginVersion};
 use trellis_kernel::envelope::json_response;
@@ -35,10 +35,15 @@ fn etag_of(body: &[u8]) -> String {
 }
 
 fn with_etag(headers: &HeaderMap, body: Bytes, etag: &str) -> Response {
+    // RFC 9110 §13.1.2: `*` or any listed tag equal under weak comparison (`W/` ignored).
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+        .is_some_and(|v| {
+            v.trim() == "*"
+                || v.split(',')
+                    .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
     let mut res = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -100,32 +105,30 @@ pub struct PluginDetail {
 
 /// Plugin detail with every version, newest first.
 #[utoipa::path(post, path = "/api/plugins/detail", tag = "microdock", request_body = NameBody,
-    responses((status = 200, body = PluginDetail), (status = 404, description = "插件不存在")))]
+    responses((status = 200, body = PluginDetail), (status = 403, description = "插件已被禁用（管理员除外）"), (status = 404, description = "插件不存在")))]
 pub async fn detail(
     State(st): State<MicroDockState>,
+    MaybeAdmin(admin): MaybeAdmin,
     Json(b): Json<NameBody>,
 ) -> Reply<PluginDetail> {
-    let name = lookup_name(&b.name)?;
+    let name = lookup_name(&st, &b.name).await?;
     let db = &st.platform.db;
-    let plugin = plugins::get(db, name.as_str())
-        .await?
-        .ok_or(MicroDockError::PluginNotFound)?;
+    let plugin = visible_plugin(&st, &name, admin.is_some()).await?;
     let versions = plugins::versions(db, name.as_str()).await?;
     Ok(done("插件详情获取成功", PluginDetail { plugin, versions }))
 }
 
 /// Every version of a plugin, newest first.
 #[utoipa::path(post, path = "/api/plugins/versions", tag = "microdock", request_body = NameBody,
-    responses((status = 200, body = [PluginVersion]), (status = 404, description = "插件不存在")))]
+    responses((status = 200, body = [PluginVersion]), (status = 403, description = "插件已被禁用（管理员除外）"), (status = 404, description = "插件不存在")))]
 pub async fn versions(
     State(st): State<MicroDockState>,
+    MaybeAdmin(admin): MaybeAdmin,
     Json(b): Json<NameBody>,
 ) -> Reply<Vec<PluginVersion>> {
-    let name = lookup_name(&b.name)?;
+    let name = lookup_name(&st, &b.name).await?;
     let db = &st.platform.db;
-    plugins::get(db, name.as_str())
-        .await?
-        .ok_or(MicroDockError::PluginNotFound)?;
+    visible_plugin(&st, &name, admin.is_some()).await?;
     Ok(done(
         "版本列表获取成功",
         plugins::versions(db, name.as_str()).await?,
@@ -134,14 +137,16 @@ pub async fn versions(
 
 /// One version.
 #[utoipa::path(post, path = "/api/plugins/version/detail", tag = "microdock", request_body = VersionBody,
-    responses((status = 200, body = PluginVersion), (status = 404, description = "插件或版本不存在")))]
+    responses((status = 200, body = PluginVersion), (status = 403, description = "插件已被禁用（管理员除外）"), (status = 404, description = "插件或版本不存在")))]
 pub async fn version_detail(
     State(st): State<MicroDockState>,
+    MaybeAdmin(admin): MaybeAdmin,
     Json(b): Json<VersionBody>,
 ) -> Reply<PluginVersion> {
-    let name = lookup_name(&b.name)?;
-    let v = plugins::version(&st.platform.db, name.as_str(), b.version.trim())
+    let name = lookup_name(&st, &b.name).await?;
+    let v = plugins::version(&st.platform.db, name.as_str(), &lookup_version(&b.version)?)
         .await?
         .ok_or(MicroDockError::VersionNotFound)?;
+    visible_plugin(&st, &name, admin.is_some()).await?;
     Ok(done("版本详情获取成功", v))
 }
