@@ -153,6 +153,84 @@ fn migrate_then_create_admin() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Issue 7, item 10: S3-compatible storage that does not answer fails fast and visibly:
+/// `/health` says `blobs: unhealthy` with a 503, and an upload answers 503
+/// `storage_unavailable` (not a 500, not a long wait).
+#[test]
+fn unreachable_s3_fails_fast_and_health_says_so() {
+    let dir = tempdir();
+    // A port nothing listens on: bind one, note it, free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = trellis(&dir)
+        .env("PORT", "0")
+        .env("TRELLIS_BLOB_URL", "s3://nowhere/trellis")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("RATE_LIMIT_ENABLED", "false")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("trellis: listening on ")
+                .and_then(|r| r.split_whitespace().next().map(str::to_string))
+        })
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (health, health_body, upload, upload_body) = rt.block_on(async {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let h = client.get(format!("{base}/health")).send().await.unwrap();
+        let hs = h.status();
+        let hb: serde_json::Value = h.json().await.unwrap();
+        let zip = {
+            use std::io::Write;
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            w.start_file("plugin.json", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(
+                br#"{"name":"com.s3.down","version":"1.0.0","main":"M.dll","entryClass":"M.E"}"#,
+            )
+            .unwrap();
+            w.start_file("M.dll", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(b"MZ").unwrap();
+            w.finish().unwrap().into_inner()
+        };
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(zip).file_name("p.zip"),
+            )
+            .text("plugin_key", "k");
+        let u = client
+            .post(format!("{base}/api/plugins/upload"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let us = u.status();
+        let ub: serde_json::Value = u.json().await.unwrap();
+        (hs, hb, us, ub)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(health, 503, "{health_body}");
+    assert_eq!(health_body["blobs"], "unhealthy");
+    assert_eq!(health_body["database"], "healthy");
+    assert_eq!(upload, 503, "{upload_body}");
+    assert_eq!(upload_body["error"], "storage_unavailable");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn serves_and_stops_gracefully_on_sigterm() {
     let dir = tempdir();

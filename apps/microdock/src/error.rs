@@ -149,6 +149,16 @@ impl From<MicroDockError> for ApiError {
             MicroDockError::Identity(e) => e.into(),
             MicroDockError::Store(e) => e.into(),
             MicroDockError::Kv(e) => e.into(),
+            // Storage that does not answer is an outage to retry, not a bug (issue 7 item 10).
+            MicroDockError::Blob(BlobError::Backend(e)) => {
+                tracing::error!(error = %e, "blob storage unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "存储服务暂时不可用，请稍后重试",
+                )
+                .with_retry_after(5)
+            }
             MicroDockError::Blob(e) => ApiError::internal(e),
             MicroDockError::Internal(e) => ApiError::internal(e),
             other => ApiError::new(other.status(), other.code(), other.to_string()),

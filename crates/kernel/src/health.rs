@@ -1,6 +1,6 @@
-//! `GET /health`: liveness plus the state of the database and Redis. 503 when the database,
-//! or Redis when `REDIS_URL` configures it, is unreachable, so load balancers take the
-//! instance out.
+//! `GET /health`: liveness plus the state of the database, Redis and blob storage. 503 when
+//! the database, Redis when `REDIS_URL` configures it, or S3 when `TRELLIS_BLOB_URL`
+//! configures it, is unreachable, so load balancers take the instance out.
 
 use std::time::Duration;
 
@@ -26,13 +26,16 @@ pub struct Health {
     pub database: &'static str,
     /// `healthy`, `unhealthy`, or `in-process` when `REDIS_URL` is unset.
     pub redis: &'static str,
+    /// Blob storage: `local` (a directory), or `healthy` / `unhealthy` for S3-compatible
+    /// storage (`TRELLIS_BLOB_URL=s3://…`), which is then required.
+    pub blobs: &'static str,
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Liveness with the database and Redis status.
 #[utoipa::path(get, path = "/health", tag = "platform",
-    responses((status = 200, body = Health), (status = 503, body = Health, description = "Database or configured Redis unreachable")))]
+    responses((status = 200, body = Health), (status = 503, body = Health, description = "Database, configured Redis or configured S3 unreachable")))]
 pub async fn handler(State(p): State<Platform>) -> Response {
     let db_ok = matches!(
         tokio::time::timeout(PROBE_TIMEOUT, p.db.ping()).await,
@@ -47,8 +50,13 @@ pub async fn handler(State(p): State<Platform>) -> Response {
             _ => "unhealthy",
         },
     };
-    // Redis is required when configured (codes, revocations, shared limits live there).
-    let ok = db_ok && redis != "unhealthy";
+    let blobs = match p.blobs.kind() {
+        "local" => "local",
+        _ if p.blobs.ping(PROBE_TIMEOUT).await => "healthy",
+        _ => "unhealthy",
+    };
+    // Redis and S3 are required when configured (codes, revocations, shared limits, files).
+    let ok = db_ok && redis != "unhealthy" && blobs != "unhealthy";
     let body = Health {
         status: if ok { "healthy" } else { "unhealthy" },
         timestamp: p
@@ -58,6 +66,7 @@ pub async fn handler(State(p): State<Platform>) -> Response {
         version: env!("CARGO_PKG_VERSION"),
         database: if db_ok { "healthy" } else { "unhealthy" },
         redis,
+        blobs,
     };
     let status = if ok {
         StatusCode::OK

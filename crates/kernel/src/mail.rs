@@ -10,6 +10,9 @@ use secrecy::ExposeSecret;
 
 use crate::config::SmtpConfig;
 
+/// How long one SMTP command may take before the send fails (issue 7 item 10).
+pub const SMTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why a message could not be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -65,7 +68,8 @@ impl Mailer {
             AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
                 .map_err(|e| MailError::Smtp(e.to_string()))?
         };
-        let mut builder = builder.port(s.port);
+        // A relay that does not answer must not hold a send for lettre's default of 60 s.
+        let mut builder = builder.port(s.port).timeout(Some(SMTP_TIMEOUT));
         if let (Some(u), Some(p)) = (&s.username, &s.password) {
             builder =
                 builder.credentials(Credentials::new(u.clone(), p.expose_secret().to_string()));

@@ -213,7 +213,7 @@ pub async fn send(
                 "文件不存在或路径错误",
             )
         }
-        other => ApiError::internal(other),
+        other => crate::error::MicroDockError::Blob(other).into(),
     })?;
     let size = blob.size;
     let etag = format!("\"{}\"", d.sha256);
@@ -239,7 +239,9 @@ pub async fn send(
     // Counted only when the whole file went out in this response (issue 7 item 5): a range
     // that merely reaches the end (`bytes=-1`) would count a download that never happened.
     let reaches_end = size == 0 || (start == 0 && end + 1 == size);
-    let stream = blob.into_stream(range).map_err(ApiError::internal)?;
+    let stream = blob
+        .into_stream(range)
+        .map_err(|e| ApiError::from(crate::error::MicroDockError::Blob(e)))?;
     let body: Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin> = if reaches_end
     {
         Box::new(OnComplete {

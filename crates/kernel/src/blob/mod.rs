@@ -457,6 +457,26 @@ impl BlobStore {
         }
     }
 
+    /// Whether the store answers: for S3 one `HEAD` of a key that does not exist (a 404 is a
+    /// healthy answer), bounded by `timeout`; a local directory is always reachable.
+    pub async fn ping(&self, timeout: std::time::Duration) -> bool {
+        match &self.inner.backend {
+            Backend::Local(_) => true,
+            Backend::S3(s) => matches!(
+                tokio::time::timeout(timeout, s.exists("health-probe")).await,
+                Ok(Ok(_))
+            ),
+        }
+    }
+
+    /// `local` or `s3`, for `/health` and start-up lines.
+    pub fn kind(&self) -> &'static str {
+        match &self.inner.backend {
+            Backend::Local(_) => "local",
+            Backend::S3(_) => "s3",
+        }
+    }
+
     /// Every key under `prefix`, sorted, relative to the store root. The prefix matches
     /// whole segments (`a/b` lists `a/b/c` but not `a/bc`); `""` lists the whole store.
     /// Spool files and other hidden names are never listed.

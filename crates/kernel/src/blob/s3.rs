@@ -13,6 +13,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+
+/// Time to open a connection to the S3-compatible server.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Time one request may take, body included (a part is at most 8 MiB).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Time after the first try of a request past which it is not retried.
+const RETRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{
@@ -56,7 +64,21 @@ impl S3Store {
         // `from_env` reads every AWS_* variable it knows (keys, session token, region,
         // AWS_ENDPOINT_URL / AWS_ENDPOINT, AWS_COPY_IF_NOT_EXISTS, …) in no fixed order;
         // the settings below make the documented precedence explicit.
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        // Outside services fail fast (issue 7 item 10): a short connect timeout, a bounded
+        // request time (an 8 MiB part over a slow link fits), and a few quick retries instead
+        // of object_store's default of 10 retries within 3 minutes.
+        let options = ClientOptions::new()
+            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_timeout(REQUEST_TIMEOUT);
+        let retry = RetryConfig {
+            backoff: BackoffConfig::default(),
+            max_retries: 2,
+            retry_timeout: RETRY_TIMEOUT,
+        };
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_client_options(options)
+            .with_retry(retry);
         if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
             builder = builder.with_region(region);
         }
