@@ -71,8 +71,10 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
         settings: Arc::new(settings),
         list_cache: Arc::default(),
     };
-    Ok(OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router(max_upload))
         .with_state(state)
-        .split_for_parts())
+        .split_for_parts();
+    trellis_kernel::docs::document_app(&mut doc, "microdock", &envelope::openapi_envelope());
+    Ok((router, doc))
 }
