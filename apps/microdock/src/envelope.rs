@@ -72,7 +72,10 @@ pub type Reply<T> = Result<Done<T>, ApiError>;
 /// fields of `SuccessBody`; a test keeps the two equal).
 pub fn openapi_envelope() -> trellis_kernel::docs::EnvelopeDoc {
     use utoipa::PartialSchema as _;
+    let mut error_refs = Vec::new();
+    <ErrorBody as utoipa::ToSchema>::schemas(&mut error_refs);
     trellis_kernel::docs::EnvelopeDoc {
+        error_refs,
         error_name: "MicroDockError",
         error_schema: ErrorBody::schema(),
         success: success_schema,

@@ -27,8 +27,15 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::settings::Settings;
 use crate::state::MicroDockState;
 
-/// The URL prefixes this app owns.
-pub const PREFIXES: &[&str] = &["/api/plugins", "/api/auth", "/api/backups", "/api/health"];
+/// The URL prefixes this app owns. `/` (the server-info page, seed 004) matches only
+/// itself, so its errors (a 429 from the rate limiter) are in MicroDock's envelope too.
+pub const PREFIXES: &[&str] = &[
+    "/api/plugins",
+    "/api/auth",
+    "/api/backups",
+    "/api/health",
+    "/",
+];
 
 /// The app, as the server mounts it.
 pub const APP: AppDescriptor = AppDescriptor {

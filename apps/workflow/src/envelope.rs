@@ -71,7 +71,10 @@ pub type Reply<T> = Result<Done<T>, ApiError>;
 /// handler's data (the fields of `SuccessBody`; a test keeps the two equal).
 pub fn openapi_envelope() -> trellis_kernel::docs::EnvelopeDoc {
     use utoipa::PartialSchema as _;
+    let mut error_refs = Vec::new();
+    <ErrorBody as utoipa::ToSchema>::schemas(&mut error_refs);
     trellis_kernel::docs::EnvelopeDoc {
+        error_refs,
         error_name: "WorkflowError",
         error_schema: ErrorBody::schema(),
         success: success_schema,
@@ -105,7 +108,10 @@ mod tests {
     use super::*;
 
     fn keys(v: serde_json::Value) -> Vec<String> {
-        let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
         k.sort();
         k
     }
@@ -126,7 +132,10 @@ mod tests {
         .unwrap();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(keys(body), schema_keys(success_schema(None).into()));
-        let err = WorkflowProfile.error_body(&ApiError::from_status(axum::http::StatusCode::NOT_FOUND), "r");
+        let err = WorkflowProfile.error_body(
+            &ApiError::from_status(axum::http::StatusCode::NOT_FOUND),
+            "r",
+        );
         let err: serde_json::Value = serde_json::from_slice(&err).unwrap();
         assert_eq!(keys(err), schema_keys(openapi_envelope().error_schema));
     }

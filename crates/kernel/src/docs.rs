@@ -33,6 +33,8 @@ pub struct EnvelopeDoc {
     pub error_name: &'static str,
     /// The schema of the app's error body (from the `ToSchema` of the type it serializes).
     pub error_schema: RefOr<Schema>,
+    /// The schemas the error body refers to (`FieldError`), from `ToSchema::schemas`.
+    pub error_refs: Vec<(String, RefOr<Schema>)>,
     /// Builds the success envelope around the schema of `data` (`None`: `data` is null).
     pub success: fn(Option<RefOr<Schema>>) -> Schema,
 }
@@ -45,15 +47,28 @@ fn common_errors(op: &Operation) -> Vec<(&'static str, &'static str)> {
         .security
         .as_ref()
         .is_some_and(|s| !s.is_empty() && !is_optional(s));
+    let in_path = op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Path)
+    });
     let mut out = vec![("400", "Malformed request (JSON, query, path or headers)")];
     if secured {
         out.push(("401", "Missing, invalid, expired or revoked bearer token"));
+    }
+    if in_path {
+        out.push((
+            "404",
+            "No such resource, or a path parameter that cannot be parsed",
+        ));
     }
     if has_body {
         out.push(("413", "Request body too large"));
         out.push(("415", "Unsupported Content-Type"));
     }
-    out.push(("422", "A field is missing, has the wrong type or is invalid"));
+    out.push((
+        "422",
+        "A field is missing, has the wrong type or is invalid",
+    ));
     out.push(("429", "Rate limited (Retry-After)"));
     out.push(("500", "Internal error"));
     out.push(("503", "Server busy or a backing service unavailable"));
@@ -78,8 +93,19 @@ pub fn document_app(doc: &mut OpenApi, app: &str, env: &EnvelopeDoc) {
     components
         .schemas
         .insert(env.error_name.to_owned(), env.error_schema.clone());
+    components.schemas.extend(env.error_refs.iter().cloned());
     let schemas = components.schemas.clone();
     let error_ref = RefOr::Ref(utoipa::openapi::Ref::from_schema_name(env.error_name));
+    // Handler names repeat across resources (`plugins::delete`, `backups::delete`): such ids
+    // are replaced by one made of the method and the path, which is unique by construction.
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for item in doc.paths.paths.values() {
+        for op in operations(item) {
+            if let Some(id) = &op.operation_id {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+    }
     for (path, item) in doc.paths.paths.iter_mut() {
         for (method, op) in [
             ("get", &mut item.get),
@@ -91,10 +117,13 @@ pub fn document_app(doc: &mut OpenApi, app: &str, env: &EnvelopeDoc) {
             ("options", &mut item.options),
         ] {
             let Some(op) = op.as_mut() else { continue };
-            let id = op
-                .operation_id
-                .clone()
-                .unwrap_or_else(|| format!("{method}{}", path.replace(['/', '{', '}', '-'], "_")));
+            let id = match &op.operation_id {
+                Some(id) if seen.get(id).copied().unwrap_or(0) <= 1 => id.clone(),
+                _ => format!(
+                    "{method}{}",
+                    path.replace(['/', '-'], "_").replace(['{', '}'], "")
+                ),
+            };
             if !id.starts_with(&format!("{app}_")) {
                 op.operation_id = Some(format!("{app}_{id}"));
             }
@@ -129,6 +158,20 @@ pub fn document_app(doc: &mut OpenApi, app: &str, env: &EnvelopeDoc) {
     }
 }
 
+fn operations(item: &utoipa::openapi::PathItem) -> impl Iterator<Item = &Operation> {
+    [
+        &item.get,
+        &item.put,
+        &item.post,
+        &item.delete,
+        &item.patch,
+        &item.head,
+        &item.options,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 fn wrap_success(
     response: &mut Response,
     env: &EnvelopeDoc,
@@ -152,7 +195,10 @@ fn wrap_success(
 }
 
 /// A body that already carries `success` is an envelope written by its handler.
-fn is_envelope(s: &RefOr<Schema>, schemas: &std::collections::BTreeMap<String, RefOr<Schema>>) -> bool {
+fn is_envelope(
+    s: &RefOr<Schema>,
+    schemas: &std::collections::BTreeMap<String, RefOr<Schema>>,
+) -> bool {
     let resolved = match s {
         RefOr::T(s) => Some(s),
         RefOr::Ref(r) => r
@@ -168,8 +214,8 @@ fn is_envelope(s: &RefOr<Schema>, schemas: &std::collections::BTreeMap<String, R
     matches!(resolved, Some(Schema::Object(o)) if o.properties.contains_key("success"))
 }
 
-/// Merges `other` into `into`, refusing a schema name that `into` already defines
-/// differently (two apps' `LoginBody` or `Health` would otherwise silently document one
+/// Merges `other` into `into`, refusing an operation id `into` already has and a schema
+/// name that `into` already defines differently (two apps' `LoginBody` or `Health` would otherwise silently document one
 /// app's body under the other's operation). Returns the conflicting names.
 pub fn merge_checked(into: &mut OpenApi, other: OpenApi) -> Result<(), String> {
     if let (Some(a), Some(b)) = (into.components.as_ref(), other.components.as_ref()) {
@@ -186,6 +232,25 @@ pub fn merge_checked(into: &mut OpenApi, other: OpenApi) -> Result<(), String> {
             ));
         }
     }
+    let ids = |doc: &OpenApi| -> Vec<String> {
+        doc.paths
+            .paths
+            .values()
+            .flat_map(operations)
+            .filter_map(|op| op.operation_id.clone())
+            .collect()
+    };
+    let mine = ids(into);
+    let twice: Vec<String> = ids(&other)
+        .into_iter()
+        .filter(|id| mine.contains(id))
+        .collect();
+    if !twice.is_empty() {
+        return Err(format!(
+            "OpenAPI operation id(s) used by two apps: {}",
+            twice.join(", ")
+        ));
+    }
     into.merge(other);
     Ok(())
 }
@@ -195,15 +260,20 @@ pub fn merge_checked(into: &mut OpenApi, other: OpenApi) -> Result<(), String> {
 pub fn finish(doc: &mut OpenApi) {
     doc.info.title = "Trellis".to_owned();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    doc.info.description =
-        Some("One server, several apps (one tag each). Every JSON body is the owning app's envelope.".to_owned());
-    doc.components.get_or_insert_with(Default::default).security_schemes.insert(
-        BEARER.to_owned(),
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .bearer_format("JWT")
-                .build(),
-        ),
+    doc.info.description = Some(
+        "One server, several apps (one tag each). Every JSON body is the owning app's envelope."
+            .to_owned(),
     );
+    doc.components
+        .get_or_insert_with(Default::default)
+        .security_schemes
+        .insert(
+            BEARER.to_owned(),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
 }

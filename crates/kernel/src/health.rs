@@ -30,7 +30,7 @@ pub struct Health {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Liveness with the database and Redis status.
-#[utoipa::path(get, path = "/health", tag = "platform",
+#[utoipa::path(get, path = "/health", tag = "platform", operation_id = "platform_health",
     responses((status = 200, body = Health), (status = 503, body = Health, description = "Database unreachable")))]
 pub async fn handler(State(p): State<Platform>) -> Response {
     let db_ok = matches!(
