@@ -62,7 +62,7 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     }
 }
 
-fn json_schema<'a>(response: &'a Value) -> Option<&'a Value> {
+fn json_schema(response: &Value) -> Option<&Value> {
     response["content"]["application/json"].get("schema")
 }
 
