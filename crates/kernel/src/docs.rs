@@ -39,8 +39,9 @@ pub struct EnvelopeDoc {
     pub success: fn(Option<RefOr<Schema>>) -> Schema,
 }
 
-/// The statuses the kernel's layers may answer on any operation, whatever its handler does:
-/// `(status, description, applies)`.
+/// The statuses the kernel's layers may answer on an operation whatever its handler does, as
+/// `(status, description)`: extractor and JSON errors, missing tokens, unparsable path
+/// parameters, body limits and content types, rate limits, internal errors and overload.
 fn common_errors(op: &Operation) -> Vec<(&'static str, &'static str)> {
     let has_body = op.request_body.is_some();
     let secured = op
