@@ -278,3 +278,43 @@ pub fn finish(doc: &mut OpenApi) {
             ),
         );
 }
+
+#[cfg(test)]
+mod tests {
+    //! Regression (issue 7, item 13): two apps' `LoginBody` shadowed each other and handler
+    //! names gave eight operations the same id; merging now refuses both.
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
+    use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::{OpenApi, OpenApiBuilder};
+
+    use super::merge_checked;
+
+    fn doc(path: &str, id: &str, schema_type: Type) -> OpenApi {
+        OpenApiBuilder::new()
+            .paths(PathsBuilder::new().path(
+                path,
+                PathItem::new(
+                    HttpMethod::Post,
+                    OperationBuilder::new().operation_id(Some(id)).build(),
+                ),
+            ))
+            .components(Some(
+                ComponentsBuilder::new()
+                    .schema("LoginBody", ObjectBuilder::new().schema_type(schema_type))
+                    .build(),
+            ))
+            .build()
+    }
+
+    #[test]
+    fn clashing_schema_names_and_operation_ids_are_refused() {
+        let mut a = doc("/a/login", "a_login", Type::Object);
+        let clash = merge_checked(&mut a, doc("/b/login", "b_login", Type::String)).unwrap_err();
+        assert!(clash.contains("LoginBody"), "{clash}");
+        let twice = merge_checked(&mut a, doc("/b/login", "a_login", Type::Object)).unwrap_err();
+        assert!(twice.contains("a_login"), "{twice}");
+        // The same schema under the same name (shared identity types) is fine.
+        merge_checked(&mut a, doc("/b/login", "b_login", Type::Object)).unwrap();
+        assert_eq!(a.paths.paths.len(), 2);
+    }
+}
