@@ -62,6 +62,9 @@ pub enum BuildError {
         /// The unknown names, comma-separated.
         unknown: String,
     },
+    /// Two apps (or an app and the platform) document different schemas under one name.
+    #[error("{0}")]
+    OpenApi(String),
     /// Identity's or an app's settings are invalid.
     #[error("invalid configuration: {}", .0.join("; "))]
     Settings(Vec<String>),
@@ -113,12 +116,12 @@ pub async fn build_on(platform: Platform) -> Result<Server, BuildError> {
     };
     let mut profiles = Profiles::default();
     let mut apps = Router::new();
-    let mut api = utoipa::openapi::OpenApiBuilder::new().build();
+    let mut api = trellis_kernel::http::platform_doc();
     let mut mounted = Vec::new();
     for app in APPS.iter().filter(|a| platform.config.app_enabled(a.name)) {
         let (router, doc) = (app.router)(&ctx).map_err(|e| BuildError::Settings(vec![e]))?;
         apps = apps.merge(router);
-        api.merge(doc);
+        trellis_kernel::docs::merge_checked(&mut api, doc).map_err(BuildError::OpenApi)?;
         let profile = (app.profile)();
         for prefix in app.prefixes {
             profiles.add(prefix, profile.clone());

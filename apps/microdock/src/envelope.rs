@@ -8,12 +8,26 @@ use trellis_kernel::envelope::{self, Profile, Success};
 /// MicroDock's profile.
 pub struct MicroDockProfile;
 
-#[derive(Serialize)]
+/// The error body every MicroDock error is rendered as (`MicroDockError` in the OpenAPI
+/// document; seed 004 "统一响应格式" plus the stable `error` code).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MicroDockError)]
 struct ErrorBody<'a> {
+    /// Always false.
     success: bool,
+    /// The human message, in Chinese as in the seed.
     message: &'a str,
+    /// Always null.
+    #[schema(schema_with = null_schema)]
     data: (),
+    /// The stable snake_case code (`crate::error::MicroDockError::code`).
     error: &'a str,
+}
+
+fn null_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .build()
 }
 
 #[derive(Serialize)]
@@ -71,23 +85,90 @@ pub fn done<T: Serialize>(message: &'static str, data: T) -> Done<T> {
 /// Handler result.
 pub type Reply<T> = Result<Done<T>, ApiError>;
 
+/// How MicroDock's envelope appears in the OpenAPI document: errors are [`ErrorBody`]
+/// (`MicroDockError`), successes `{success, message, data}` around the handler's data (the
+/// fields of `SuccessBody`; a test keeps the two equal).
+pub fn openapi_envelope() -> trellis_kernel::docs::EnvelopeDoc {
+    use utoipa::PartialSchema as _;
+    let mut error_refs = Vec::new();
+    <ErrorBody as utoipa::ToSchema>::schemas(&mut error_refs);
+    trellis_kernel::docs::EnvelopeDoc {
+        error_refs,
+        error_name: "MicroDockError",
+        error_schema: ErrorBody::schema(),
+        success: success_schema,
+    }
+}
+
+fn success_schema(
+    data: Option<utoipa::openapi::RefOr<utoipa::openapi::Schema>>,
+) -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let data = data.unwrap_or_else(|| null_schema().into());
+    ObjectBuilder::new()
+        .property("success", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property("message", ObjectBuilder::new().schema_type(Type::String))
+        .property("data", data)
+        .required("success")
+        .required("message")
+        .required("data")
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
-    use axum::http::StatusCode;
-
+    //! The documented envelope keeps the fields the profile writes (issue 7, item 13:
+    //! response schemas without the envelope).
     use super::*;
+
+    fn keys(v: serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    }
+
+    fn schema_keys(s: utoipa::openapi::RefOr<utoipa::openapi::Schema>) -> Vec<String> {
+        let v = serde_json::to_value(s).unwrap();
+        keys(v["properties"].clone())
+    }
+
+    #[test]
+    fn documented_success_and_error_bodies_match_the_profile() {
+        let body = MicroDockProfile::success_body(&Success {
+            status: axum::http::StatusCode::OK,
+            data: &1,
+            message: "ok",
+            request_id: "r",
+        })
+        .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(keys(body), schema_keys(success_schema(None).into()));
+        let err = MicroDockProfile.error_body(
+            &ApiError::from_status(axum::http::StatusCode::NOT_FOUND),
+            "r",
+        );
+        let err: serde_json::Value = serde_json::from_slice(&err).unwrap();
+        assert_eq!(keys(err), schema_keys(openapi_envelope().error_schema));
+    }
 
     /// Issue 7 item 14: MicroDock answered 413/429/503 in English, its own errors in Chinese.
     #[test]
     fn platform_errors_are_answered_in_chinese() {
         for status in [413u16, 416, 429, 503, 500] {
-            let s = StatusCode::from_u16(status).unwrap();
+            let s = axum::http::StatusCode::from_u16(status).unwrap();
             let body = MicroDockProfile.error_body(&ApiError::from_status(s), "r");
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
             let m = v["message"].as_str().unwrap();
             assert!(!m.is_ascii(), "{status}: {m}");
         }
-        let own = ApiError::new(StatusCode::NOT_FOUND, "plugin_not_found", "插件不存在");
+        let own = ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "plugin_not_found",
+            "插件不存在",
+        );
         let v: serde_json::Value =
             serde_json::from_slice(&MicroDockProfile.error_body(&own, "r")).unwrap();
         assert_eq!(v["message"], "插件不存在");

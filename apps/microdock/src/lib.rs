@@ -27,8 +27,15 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::settings::Settings;
 use crate::state::MicroDockState;
 
-/// The URL prefixes this app owns.
-pub const PREFIXES: &[&str] = &["/api/plugins", "/api/auth", "/api/backups", "/api/health"];
+/// The URL prefixes this app owns. `/` (the server-info page, seed 004) matches only
+/// itself, so its errors (a 429 from the rate limiter) are in MicroDock's envelope too.
+pub const PREFIXES: &[&str] = &[
+    "/api/plugins",
+    "/api/auth",
+    "/api/backups",
+    "/api/health",
+    "/",
+];
 
 /// The app, as the server mounts it.
 pub const APP: AppDescriptor = AppDescriptor {
@@ -80,8 +87,10 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
     ctx.platform.tasks.spawn(async move {
         service::reconcile::run(&reconciling, grace).await;
     });
-    Ok(OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router(max_upload, &ctx.platform))
         .with_state(state)
-        .split_for_parts())
+        .split_for_parts();
+    trellis_kernel::docs::document_app(&mut doc, "microdock", &envelope::openapi_envelope());
+    Ok((router, doc))
 }

@@ -9,13 +9,22 @@ use trellis_kernel::error::FieldError;
 /// The workflow app's profile.
 pub struct WorkflowProfile;
 
-#[derive(Serialize)]
+/// The error body every workflow error is rendered as (`WorkflowError` in the OpenAPI
+/// document, seed 000 "统一响应格式").
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WorkflowError)]
 struct ErrorBody<'a> {
+    /// Always false.
     success: bool,
+    /// The stable upper-case code, e.g. `VALIDATION_ERROR` (docs/API.md lists them).
     error: String,
+    /// The human message.
     message: &'a str,
+    /// Per-field problems of a validation error, otherwise null.
     details: Option<&'a [FieldError]>,
+    /// The request's `X-Request-ID`.
     request_id: &'a str,
+    /// RFC 3339 UTC with milliseconds.
     timestamp: String,
 }
 
@@ -56,3 +65,78 @@ pub type Done<T> = envelope::Done<WorkflowProfile, T>;
 
 /// Handler result.
 pub type Reply<T> = Result<Done<T>, ApiError>;
+
+/// How the workflow envelope appears in the OpenAPI document: errors are [`ErrorBody`]
+/// (`WorkflowError`), successes `{success, data, message, request_id, timestamp}` around the
+/// handler's data (the fields of `SuccessBody`; a test keeps the two equal).
+pub fn openapi_envelope() -> trellis_kernel::docs::EnvelopeDoc {
+    use utoipa::PartialSchema as _;
+    let mut error_refs = Vec::new();
+    <ErrorBody as utoipa::ToSchema>::schemas(&mut error_refs);
+    trellis_kernel::docs::EnvelopeDoc {
+        error_refs,
+        error_name: "WorkflowError",
+        error_schema: ErrorBody::schema(),
+        success: success_schema,
+    }
+}
+
+fn success_schema(
+    data: Option<utoipa::openapi::RefOr<utoipa::openapi::Schema>>,
+) -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    let data = data.unwrap_or_else(|| ObjectBuilder::new().schema_type(Type::Null).into());
+    ObjectBuilder::new()
+        .property("success", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property("data", data)
+        .property("message", string())
+        .property("request_id", string())
+        .property("timestamp", string())
+        .required("success")
+        .required("data")
+        .required("message")
+        .required("request_id")
+        .required("timestamp")
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The documented envelope keeps the fields the profile writes (issue 7, item 13:
+    //! response schemas without the envelope).
+    use super::*;
+
+    fn keys(v: serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    }
+
+    fn schema_keys(s: utoipa::openapi::RefOr<utoipa::openapi::Schema>) -> Vec<String> {
+        let v = serde_json::to_value(s).unwrap();
+        keys(v["properties"].clone())
+    }
+
+    #[test]
+    fn documented_success_and_error_bodies_match_the_profile() {
+        let body = WorkflowProfile::success_body(&Success {
+            status: axum::http::StatusCode::OK,
+            data: &1,
+            message: "ok",
+            request_id: "r",
+        })
+        .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(keys(body), schema_keys(success_schema(None).into()));
+        let err = WorkflowProfile.error_body(
+            &ApiError::from_status(axum::http::StatusCode::NOT_FOUND),
+            "r",
+        );
+        let err: serde_json::Value = serde_json::from_slice(&err).unwrap();
+        assert_eq!(keys(err), schema_keys(openapi_envelope().error_schema));
+    }
+}

@@ -42,7 +42,6 @@ fn profile() -> Arc<dyn Profile> {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "Trellis", description = "One server for the Workflow Platform, Momentum, the pet diet planner and MicroDock."),
     tags((name = "workflow", description = "Workflow Platform (seed 000): user management"))
 )]
 struct ApiDoc;
@@ -53,8 +52,10 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
         platform: ctx.platform.clone(),
         identity: ctx.identity.clone(),
     };
-    Ok(OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::users::router())
         .with_state(state)
-        .split_for_parts())
+        .split_for_parts();
+    trellis_kernel::docs::document_app(&mut doc, "workflow", &envelope::openapi_envelope());
+    Ok((router, doc))
 }

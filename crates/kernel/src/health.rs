@@ -34,7 +34,7 @@ pub struct Health {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Liveness with the database and Redis status.
-#[utoipa::path(get, path = "/health", tag = "platform",
+#[utoipa::path(get, path = "/health", tag = "platform", operation_id = "platform_health",
     responses((status = 200, body = Health), (status = 503, body = Health, description = "Database, configured Redis or configured S3 unreachable")))]
 pub async fn handler(State(p): State<Platform>) -> Response {
     let db_ok = matches!(

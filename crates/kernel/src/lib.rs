@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http;
+pub mod json_int;
 pub mod kv;
 pub mod mail;
 pub mod tasks;

@@ -24,7 +24,9 @@ pub fn router() -> OpenApiRouter<MicroDockState> {
         .routes(routes!(me))
 }
 
+/// The administrator's credentials (seed 004 `POST /api/auth/login`).
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = MicroDockLoginBody)]
 pub struct LoginBody {
     pub username: String,
     pub password: String,
@@ -37,7 +39,10 @@ pub struct TokenData {
     pub expires_in: i64,
 }
 
-#[derive(Serialize)]
+/// The login answer: the envelope with the token also top-level (seed 004's clients read it
+/// there), so it is documented whole rather than wrapped.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MicroDockLoginResponse)]
 struct LoginResponse<'a> {
     success: bool,
     message: &'a str,
@@ -50,7 +55,7 @@ struct LoginResponse<'a> {
 /// Administrator login. The token is returned top-level (as the seed's clients read it) and
 /// in `data` (as its API reference shows).
 #[utoipa::path(post, path = "/api/auth/login", tag = "microdock", request_body = LoginBody,
-    responses((status = 200, body = TokenData), (status = 401, description = "用户名或密码错误"), (status = 403, description = "不是管理员")))]
+    responses((status = 200, body = LoginResponse), (status = 401, description = "用户名或密码错误"), (status = 403, description = "不是管理员")))]
 async fn login(
     State(st): State<MicroDockState>,
     ctx: ClientCtx,

@@ -39,10 +39,32 @@ pub fn router(max_upload: u64, platform: &Platform) -> OpenApiRouter<MicroDockSt
         .routes(routes!(delete))
 }
 
+/// The backup upload form (seed 004 `POST /api/backups/upload`).
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart form that `multipart::read` parses"
+)]
+pub struct BackupForm {
+    /// The backup file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// The owner's key: 1-128 letters, digits, `_` or `-`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$")]
+    user_key: String,
+    /// `program` or `plugin`.
+    #[schema(pattern = "^(program|plugin)$")]
+    backup_type: String,
+    /// Free text.
+    description: Option<String>,
+    /// The plugin, for plugin backups.
+    plugin_name: Option<String>,
+}
+
 /// Upload a backup (multipart: `file`, `user_key`, `backup_type` program|plugin,
 /// `description`?, `plugin_name`? for plugin backups).
 #[utoipa::path(post, path = "/api/backups/upload", tag = "microdock",
-    request_body(content_type = "multipart/form-data", description = "file, user_key, backup_type, description?, plugin_name?"),
+    request_body(content_type = "multipart/form-data", content = BackupForm),
     responses((status = 200, body = Backup), (status = 413, description = "文件过大"), (status = 422, description = "参数验证失败"),
         (status = 507, description = "超出用户备份配额")))]
 async fn upload(State(st): State<MicroDockState>, mp: Multipart) -> Reply<Backup> {
@@ -52,6 +74,8 @@ async fn upload(State(st): State<MicroDockState>, mp: Multipart) -> Reply<Backup
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct KeyBody {
+    /// The owner's key: 1-128 letters, digits, `_` or `-` (seed 004 backups).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$")]
     pub user_key: String,
 }
 
@@ -93,19 +117,32 @@ async fn list_all(State(st): State<MicroDockState>, _admin: Admin) -> Reply<Back
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct BackupRef {
     /// The owner's key; optional for administrators deleting by id.
+    #[schema(pattern = "^[A-Za-z0-9_-]{0,128}$")]
     pub user_key: Option<String>,
+    #[serde(deserialize_with = "trellis_kernel::json_int::i64")]
+    pub id: i64,
+}
+
+/// A backup its owner asks for: the key is required (seed 004 `POST /api/backups/download`).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct OwnedBackupRef {
+    /// The owner's key: 1-128 letters, digits, `_` or `-`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$")]
+    pub user_key: String,
+    /// The backup's id.
+    #[serde(deserialize_with = "trellis_kernel::json_int::i64")]
     pub id: i64,
 }
 
 /// Download a backup (application/octet-stream).
-#[utoipa::path(post, path = "/api/backups/download", tag = "microdock", request_body = BackupRef,
+#[utoipa::path(post, path = "/api/backups/download", tag = "microdock", request_body = OwnedBackupRef,
     responses((status = 200, content_type = "application/octet-stream", description = "The file"), (status = 404, description = "备份不存在")))]
 async fn download(
     State(st): State<MicroDockState>,
     headers: HeaderMap,
-    Json(b): Json<BackupRef>,
+    Json(b): Json<OwnedBackupRef>,
 ) -> Result<Response, ApiError> {
-    let key = service::parse_user_key(b.user_key.as_deref().unwrap_or(""))?;
+    let key = service::parse_user_key(&b.user_key)?;
     let backup = backups::get_for(&st.platform.db, &st.owner_key(key), b.id)
         .await?
         .ok_or(MicroDockError::BackupNotFound)?;

@@ -18,7 +18,10 @@ pub fn router() -> OpenApiRouter<MicroDockState> {
         .routes(routes!(root))
 }
 
+/// MicroDock's own health document (seed 004 `GET /api/health`), distinct from the
+/// platform's `/health`.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MicroDockHealth)]
 pub struct Health {
     pub status: &'static str,
     pub version: &'static str,

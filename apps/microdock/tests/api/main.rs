@@ -9,6 +9,7 @@ mod harness;
 
 mod auth;
 mod backups;
+mod document;
 mod downloads;
 mod hardening;
 mod instances;

@@ -10,6 +10,7 @@ mod harness;
 
 mod admin;
 mod codes;
+mod document;
 mod envelope;
 mod login;
 mod me;

@@ -168,7 +168,7 @@ pub async fn layer(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
 }
 
 /// Prometheus metrics of this instance.
-#[utoipa::path(get, path = "/metrics", tag = "platform",
+#[utoipa::path(get, path = "/metrics", tag = "platform", operation_id = "platform_metrics",
     responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn handler(State(m): State<Arc<Metrics>>) -> Response {
     ([("content-type", "text/plain; version=0.0.4")], m.render()).into_response()

@@ -36,7 +36,8 @@ pub fn assemble(
     profiles: Profiles,
     mut openapi: utoipa::openapi::OpenApi,
 ) -> Router {
-    openapi.merge(<PlatformDoc as utoipa::OpenApi>::openapi());
+    openapi.merge(platform_doc());
+    crate::docs::finish(&mut openapi);
     let limit = platform.config.max_request_size;
     let common = Router::new()
         .route("/health", get(crate::health::handler))
@@ -89,6 +90,12 @@ pub fn assemble(
     tags((name = "platform", description = "Health and metrics of this instance"))
 )]
 struct PlatformDoc;
+
+/// The OpenAPI document of the platform's own endpoints (`/health`, `/metrics`), which the
+/// server merges with the apps' documents (checking that no schema name collides).
+pub fn platform_doc() -> utoipa::openapi::OpenApi {
+    <PlatformDoc as utoipa::OpenApi>::openapi()
+}
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {

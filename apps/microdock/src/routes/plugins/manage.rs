@@ -114,19 +114,32 @@ pub async fn undeprecate(
     Ok(done("插件已取消过时标记", p).into_response())
 }
 
+/// Body of `POST /api/plugins/version/deprecate`: as [`DeprecateBody`], with `version`
+/// required (the document said optional, and the server refused bodies without it).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct VersionDeprecateBody {
+    /// The plugin.
+    pub name: String,
+    /// The version; absent or blank is answered 422 "缺少 version" (so `default`).
+    #[serde(default)]
+    #[schema(required = true, pattern = r"\S")]
+    pub version: String,
+    /// Why, shown to users.
+    pub message: Option<String>,
+    /// What to use instead (a plugin name or version).
+    pub replacement: Option<String>,
+}
+
 /// Mark one version deprecated; the current version is recomputed.
-#[utoipa::path(post, path = "/api/plugins/version/deprecate", tag = "microdock", request_body = DeprecateBody,
+#[utoipa::path(post, path = "/api/plugins/version/deprecate", tag = "microdock", request_body = VersionDeprecateBody,
     responses((status = 200, body = PluginVersion), (status = 401), (status = 403), (status = 404)), security(("bearer" = [])))]
 pub async fn deprecate_version(
     State(st): State<MicroDockState>,
     admin: Admin,
     ctx: ClientCtx,
-    Json(b): Json<DeprecateBody>,
+    Json(b): Json<VersionDeprecateBody>,
 ) -> Reply<PluginVersion> {
-    let version = b
-        .version
-        .as_deref()
-        .map(str::trim)
+    let version = Some(b.version.trim())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| MicroDockError::InvalidParams("缺少 version".into()))?;
     let (msg, repl) = (

@@ -23,6 +23,7 @@ use trellis_kernel::envelope::json_response;
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     /// Substring of name, display name or description.
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]{0,100}$")]
     pub search: Option<String>,
     /// 1-based page; without it every plugin is returned (the seed's behaviour).
     pub page: Option<i64>,
@@ -64,10 +65,15 @@ pub async fn list(
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    if search.is_some_and(|s| s.chars().count() > 100 || s.chars().any(char::is_control)) {
+    // Checked before trimming, as the document's pattern says: a trailing control character
+    // (U+0085 is both control and white space) was trimmed away and accepted (issue 7, item 13).
+    if q.search
+        .as_deref()
+        .is_some_and(|s| s.chars().count() > 100 || s.chars().any(char::is_control))
+    {
         return Err(MicroDockError::InvalidParams("search 过长或包含控制字符".into()).into());
     }
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let cacheable = admin.is_none() && search.is_none() && q.page.is_none();
     if cacheable && let Some(c) = st.list_cache.get() {
         return Ok(with_etag(&headers, c.body, &c.etag));

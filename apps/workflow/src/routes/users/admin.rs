@@ -29,7 +29,8 @@ pub fn router() -> OpenApiRouter<WorkflowState> {
 pub struct ListQuery {
     pub status: Option<UserStatus>,
     pub role: Option<Role>,
-    /// Substring of username or email.
+    /// Substring of username or email: at most 100 characters, no control characters.
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]{0,100}$")]
     pub search: Option<String>,
     /// 1-based page (default 1).
     pub page: Option<i64>,
@@ -39,7 +40,7 @@ pub struct ListQuery {
 
 /// List users, newest first, filtered by status and role.
 #[utoipa::path(get, path = "/api/v1/users/admin/users", tag = "workflow", params(ListQuery),
-    responses((status = 200, description = "A page of users"), (status = 403, description = "Not an admin")), security(("bearer" = [])))]
+    responses((status = 200, body = Page<User>, description = "A page of users"), (status = 403, description = "Not an admin")), security(("bearer" = [])))]
 async fn list_users(
     State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
@@ -48,7 +49,11 @@ async fn list_users(
     let filter = ListFilter {
         status: q.status,
         role: q.role,
-        search: q.search.filter(|s| !s.trim().is_empty()),
+        // Blank means no filter; control characters are refused even in an otherwise blank
+        // search (`\t` was dropped as blank although the document forbids it).
+        search: q
+            .search
+            .filter(|s| !s.trim().is_empty() || s.chars().any(char::is_control)),
     };
     let page = id
         .list_users(&p, filter, q.page.unwrap_or(1), q.page_size.unwrap_or(20))

@@ -28,10 +28,17 @@ pub fn router() -> OpenApiRouter<WorkflowState> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
+    /// 3-50 letters, digits or underscores, unique ignoring case (docs/API.md "Rules").
+    #[schema(pattern = "^[A-Za-z0-9_]{3,50}$")]
     pub username: String,
+    /// An e-mail address (RFC 5322 addr-spec, at most 254 characters; trimmed, lower-cased).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 8-128 characters of at least two classes, not a common password (docs/API.md "Rules").
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// The code mailed by send-verification-code with purpose `register`.
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -91,17 +98,19 @@ async fn refresh(
 }
 
 /// Log out the current session (and the refresh token's session, if given).
-#[utoipa::path(post, path = "/api/v1/users/auth/logout", tag = "workflow", request_body = LogoutBody,
+#[utoipa::path(post, path = "/api/v1/users/auth/logout", tag = "workflow", request_body = Option<LogoutBody>,
     responses((status = 200, description = "Signed out"), (status = 401, description = "Not authenticated")), security(("bearer" = [])))]
 async fn logout(
     State(WorkflowState { identity: id, .. }): State<WorkflowState>,
     p: Principal,
-    body: Option<Json<LogoutBody>>,
+    // No body, `null` and `{}` all mean "no refresh token" (the document marks the body
+    // optional and nullable; `null` was refused, issue 7 item 13).
+    body: Option<Json<Option<LogoutBody>>>,
 ) -> Reply<()> {
     id.logout_principal(&p).await?;
-    if let Some(Json(LogoutBody {
+    if let Some(Json(Some(LogoutBody {
         refresh_token: Some(t),
-    })) = body
+    }))) = body
     {
         id.logout_refresh(&t).await?;
     }
@@ -110,7 +119,11 @@ async fn logout(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ResetBody {
+    /// An e-mail address (RFC 5322 addr-spec, at most 254 characters; trimmed, lower-cased).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// The six-digit code that was mailed.
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
     pub new_password: String,
 }
@@ -141,6 +154,8 @@ async fn send_code_auth(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct UsernameQuery {
+    /// 3-50 letters, digits or underscores (docs/API.md "Rules").
+    #[param(pattern = "^[A-Za-z0-9_]{3,50}$")]
     pub username: String,
 }
 
@@ -173,6 +188,8 @@ async fn check_username(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct EmailQuery {
+    /// An e-mail address (RFC 5322 addr-spec, at most 254 characters).
+    #[param(format = Email, max_length = 254)]
     pub email: String,
 }
 

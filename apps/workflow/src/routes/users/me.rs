@@ -35,10 +35,23 @@ async fn me(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ProfileBody {
+    /// Shown name. At most 100 characters, no control characters but newline (identity's profile rules).
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$")]
     pub display_name: Option<String>,
+    /// Empty, or an http(s) URL of at most 500 characters without control characters but newline.
+    #[schema(
+        max_length = 500,
+        pattern = r"^(https?://[^\x00-\x09\x0b-\x1f\x7f-\x9f]*)?$"
+    )]
     pub avatar_url: Option<String>,
+    /// About the user. At most 500 characters, no control characters but newline (identity's profile rules).
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$")]
     pub bio: Option<String>,
+    /// An IANA zone name. At most 64 characters, no control characters but newline (identity's profile rules).
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$")]
     pub timezone: Option<String>,
+    /// A language tag. At most 16 characters, no control characters but newline (identity's profile rules).
+    #[schema(max_length = 16, pattern = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$")]
     pub language: Option<String>,
 }
 

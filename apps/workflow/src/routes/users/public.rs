@@ -21,6 +21,8 @@ pub fn router() -> OpenApiRouter<WorkflowState> {
 /// Body of the send-verification-code endpoints.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SendCodeBody {
+    /// An e-mail address (RFC 5322 addr-spec, at most 254 characters; trimmed, lower-cased).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// `register`, `reset_password` or `change_email`.
     pub purpose: CodePurpose,
@@ -53,14 +55,16 @@ pub struct LogoutBody {
 
 /// Log out with a refresh token; idempotent, needs no access token.
 #[utoipa::path(post, path = "/api/v1/users/public/logout", tag = "workflow",
-    request_body = LogoutBody, responses((status = 200, description = "Signed out")))]
+    request_body = Option<LogoutBody>, responses((status = 200, description = "Signed out")))]
 async fn logout_public(
     State(WorkflowState { identity: id, .. }): State<WorkflowState>,
-    body: Option<Json<LogoutBody>>,
+    // No body, `null` and `{}` all mean "no refresh token" (the document marks the body
+    // optional and nullable; `null` was refused, issue 7 item 13).
+    body: Option<Json<Option<LogoutBody>>>,
 ) -> Reply<()> {
-    if let Some(Json(LogoutBody {
+    if let Some(Json(Some(LogoutBody {
         refresh_token: Some(t),
-    })) = body
+    }))) = body
     {
         id.logout_refresh(&t).await?;
     }
