@@ -57,9 +57,18 @@ pub struct DeprecateBody {
     pub name: String,
     /// Only for version deprecation.
     pub version: Option<String>,
-    /// Why, shown to users.
+    /// Why, shown to users: plain text (no HTML tags, no control characters but line breaks
+    /// and tabs), at most 500 characters.
+    #[schema(
+        max_length = 500,
+        pattern = r"^(?:[^<\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|<[^A-Za-z/!?<\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f])*<?$"
+    )]
     pub message: Option<String>,
-    /// What to use instead (a plugin name or version).
+    /// What to use instead (a plugin name or version), plain text like `message`.
+    #[schema(
+        max_length = 500,
+        pattern = r"^(?:[^<\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|<[^A-Za-z/!?<\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f])*<?$"
+    )]
     pub replacement: Option<String>,
 }
 
@@ -124,9 +133,18 @@ pub struct VersionDeprecateBody {
     #[serde(default)]
     #[schema(required = true, pattern = r"\S")]
     pub version: String,
-    /// Why, shown to users.
+    /// Why, shown to users: plain text (no HTML tags, no control characters but line breaks
+    /// and tabs), at most 500 characters.
+    #[schema(
+        max_length = 500,
+        pattern = r"^(?:[^<\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|<[^A-Za-z/!?<\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f])*<?$"
+    )]
     pub message: Option<String>,
-    /// What to use instead (a plugin name or version).
+    /// What to use instead (a plugin name or version), plain text like `message`.
+    #[schema(
+        max_length = 500,
+        pattern = r"^(?:[^<\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|<[^A-Za-z/!?<\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f])*<?$"
+    )]
     pub replacement: Option<String>,
 }
 
