@@ -107,36 +107,8 @@ mod tests {
     //! response schemas without the envelope).
     use super::*;
 
-    fn keys(v: serde_json::Value) -> Vec<String> {
-        let mut k: Vec<String> = v
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        k.sort();
-        k
-    }
-
-    fn schema_keys(s: utoipa::openapi::RefOr<utoipa::openapi::Schema>) -> Vec<String> {
-        let v = serde_json::to_value(s).unwrap();
-        keys(v["properties"].clone())
-    }
-
     #[test]
     fn documented_success_and_error_bodies_match_the_profile() {
-        let body = WorkflowProfile::success_body(&Success {
-            status: axum::http::StatusCode::OK,
-            data: &1,
-            message: "ok",
-            request_id: "r",
-        })
-        .unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(keys(body), schema_keys(success_schema(None).into()));
-        let err = WorkflowProfile.error_body(
-            &ApiError::from_status(axum::http::StatusCode::NOT_FOUND),
-            "r",
-        );
-        let err: serde_json::Value = serde_json::from_slice(&err).unwrap();
-        assert_eq!(keys(err), schema_keys(openapi_envelope().error_schema));
+        trellis_kernel::testing::assert_envelope_documented(&WorkflowProfile, &openapi_envelope());
     }
 }

@@ -663,3 +663,39 @@ impl TestApp {
         out
     }
 }
+
+/// Asserts that the OpenAPI description of an app's envelope (`doc`) has exactly the fields
+/// its profile writes, for a success and for an error body (issue 7, item 13: the document is
+/// what the server serves).
+pub fn assert_envelope_documented<P: crate::envelope::Profile>(
+    profile: &P,
+    doc: &crate::docs::EnvelopeDoc,
+) {
+    fn keys(v: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    }
+    fn schema_keys(s: &utoipa::openapi::RefOr<utoipa::openapi::Schema>) -> Vec<String> {
+        let v = serde_json::to_value(s).expect("schema serializes");
+        keys(&v["properties"])
+    }
+    let body = P::success_body(&crate::envelope::Success {
+        status: axum::http::StatusCode::OK,
+        data: &1,
+        message: "ok",
+        request_id: "r",
+    })
+    .expect("success body");
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("success body is JSON");
+    assert_eq!(keys(&body), schema_keys(&(doc.success)(None).into()));
+    let err = profile.error_body(
+        &crate::ApiError::from_status(axum::http::StatusCode::NOT_FOUND),
+        "r",
+    );
+    let err: serde_json::Value = serde_json::from_slice(&err).expect("error body is JSON");
+    assert_eq!(keys(&err), schema_keys(&doc.error_schema));
+}

@@ -232,24 +232,15 @@ impl S3Store {
             .collect())
     }
 
+    /// Every key under `prefix` (see [`S3Store::list_times`]). Objects written by other tools
+    /// may not be valid keys; they cannot be opened through this interface, so they are not
+    /// listed either.
     pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
-        let prefix = if prefix.is_empty() {
-            None
-        } else {
-            Some(object_path(prefix)?)
-        };
-        let metas: Vec<_> = self
-            .store
-            .list(prefix.as_ref())
-            .try_collect()
-            .await
-            .map_err(backend)?;
-        // Objects written by other tools may not be valid keys; they cannot be opened
-        // through this interface, so they are not listed either.
-        Ok(metas
+        Ok(self
+            .list_times(prefix)
+            .await?
             .into_iter()
-            .map(|m| m.location.to_string())
-            .filter(|k| super::validate_key(k).is_ok())
+            .map(|(key, _)| key)
             .collect())
     }
 
