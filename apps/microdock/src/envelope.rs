@@ -89,15 +89,7 @@ pub type Reply<T> = Result<Done<T>, ApiError>;
 /// (`MicroDockError`), successes `{success, message, data}` around the handler's data (the
 /// fields of `SuccessBody`; a test keeps the two equal).
 pub fn openapi_envelope() -> trellis_kernel::docs::EnvelopeDoc {
-    use utoipa::PartialSchema as _;
-    let mut error_refs = Vec::new();
-    <ErrorBody as utoipa::ToSchema>::schemas(&mut error_refs);
-    trellis_kernel::docs::EnvelopeDoc {
-        error_refs,
-        error_name: "MicroDockError",
-        error_schema: ErrorBody::schema(),
-        success: success_schema,
-    }
+    trellis_kernel::docs::EnvelopeDoc::of::<ErrorBody>("MicroDockError", success_schema)
 }
 
 fn success_schema(

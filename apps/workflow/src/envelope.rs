@@ -70,15 +70,7 @@ pub type Reply<T> = Result<Done<T>, ApiError>;
 /// (`WorkflowError`), successes `{success, data, message, request_id, timestamp}` around the
 /// handler's data (the fields of `SuccessBody`; a test keeps the two equal).
 pub fn openapi_envelope() -> trellis_kernel::docs::EnvelopeDoc {
-    use utoipa::PartialSchema as _;
-    let mut error_refs = Vec::new();
-    <ErrorBody as utoipa::ToSchema>::schemas(&mut error_refs);
-    trellis_kernel::docs::EnvelopeDoc {
-        error_refs,
-        error_name: "WorkflowError",
-        error_schema: ErrorBody::schema(),
-        success: success_schema,
-    }
+    trellis_kernel::docs::EnvelopeDoc::of::<ErrorBody>("WorkflowError", success_schema)
 }
 
 fn success_schema(

@@ -39,6 +39,24 @@ pub struct EnvelopeDoc {
     pub success: fn(Option<RefOr<Schema>>) -> Schema,
 }
 
+impl EnvelopeDoc {
+    /// The description of an envelope whose error body is `E` (its `ToSchema`, documented as
+    /// `error_name`) and whose success body `success` builds around a handler's data.
+    pub fn of<E: utoipa::ToSchema>(
+        error_name: &'static str,
+        success: fn(Option<RefOr<Schema>>) -> Schema,
+    ) -> EnvelopeDoc {
+        let mut error_refs = Vec::new();
+        E::schemas(&mut error_refs);
+        EnvelopeDoc {
+            error_name,
+            error_schema: E::schema(),
+            error_refs,
+            success,
+        }
+    }
+}
+
 /// The statuses the kernel's layers may answer on an operation whatever its handler does, as
 /// `(status, description)`: extractor and JSON errors, missing tokens, unparsable path
 /// parameters, body limits and content types, rate limits, internal errors and overload.
