@@ -104,11 +104,12 @@ async fn redis_outage_fails_fast_and_health_says_so(b: Backend) {
         .to_string();
     let relay = Relay::start(target).await;
     let t = trellis_kernel::testing::platform(b, trellis_kernel::testing::TEST_DEFAULTS).await;
-    let mut platform = t.platform.clone();
     let prefix = format!("t:{}:", uuid::Uuid::new_v4().simple());
-    platform.kv = Kv::redis(&format!("redis://{}", relay.addr), &prefix)
-        .await
-        .unwrap();
+    let platform = t.platform.clone().with_kv(
+        Kv::redis(&format!("redis://{}", relay.addr), &prefix)
+            .await
+            .unwrap(),
+    );
     let launched = trellis::testing::launch(platform, vec![]).await;
     let s = TestServer::at(launched.addr, Some(launched.stop));
 

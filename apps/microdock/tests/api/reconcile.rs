@@ -42,10 +42,15 @@ async fn restart_removes_files_no_row_references(b: Backend) {
     put(&app, "microdock/trash/0123abcd/com.gone/com.gone@1.0.0.zip").await;
 
     // A restart on the same database and store, with no grace period for young files.
-    let mut platform = app.platform().clone();
-    let mut vars: std::collections::HashMap<String, String> = (*platform.config.vars).clone();
+    let old = app.platform();
+    let mut vars: std::collections::HashMap<String, String> = (*old.config.vars).clone();
     vars.insert("MICRODOCK_ORPHAN_GRACE_SECONDS".into(), "0".into());
-    platform.config = std::sync::Arc::new(Config::from_vars(&vars).unwrap());
+    let platform = trellis_kernel::Platform::with_parts(
+        Config::from_vars(&vars).unwrap(),
+        old.db.clone(),
+        old.kv.clone(),
+    )
+    .unwrap();
     let restarted = trellis::build_on(platform).await.unwrap();
 
     let mut clean = false;

@@ -98,14 +98,14 @@ impl TestApp {
     /// empty in-process key-value store.
     pub async fn restarted(&self) -> Instance {
         let p = &self.t.platform;
-        let mut platform = trellis_kernel::Platform::with_parts(
+        // One test clock for both, so `advance` moves the new process's time too.
+        let platform = trellis_kernel::Platform::with_parts(
             (*p.config).clone(),
             p.db.clone(),
             trellis_kernel::kv::Kv::memory(),
         )
-        .unwrap();
-        // One test clock for both, so `advance` moves the new process's time too.
-        platform.clock = p.clock.clone();
+        .unwrap()
+        .with_clock(p.clock.clone());
         let launched = trellis::testing::launch(platform, vec![]).await;
         Instance(testing::TestServer::at(launched.addr, Some(launched.stop)))
     }

@@ -15,7 +15,7 @@ use tokio_util::io::ReaderStream;
 use super::{BlobError, BlobReader, ByteStream, ReaderSource};
 
 /// Read buffer of a download stream.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 
 pub(super) struct LocalStore {
     root: PathBuf,
