@@ -20,6 +20,15 @@ fn trellis(dir: &std::path::Path) -> Command {
     c
 }
 
+/// A port nothing listens on: bind one, note it, free it.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn tempdir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("trellis-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&d).unwrap();
@@ -47,12 +56,7 @@ fn invalid_config_names_every_offending_variable() {
 #[test]
 fn unreachable_redis_is_reported_once_at_start_up() {
     let dir = tempdir();
-    // A port nothing listens on: bind one, note it, free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let out = trellis(&dir)
         .env("REDIS_URL", format!("redis://127.0.0.1:{port}"))
         .env("PORT", "0")
@@ -159,12 +163,7 @@ fn migrate_then_create_admin() {
 #[test]
 fn unreachable_s3_fails_fast_and_health_says_so() {
     let dir = tempdir();
-    // A port nothing listens on: bind one, note it, free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let mut child = trellis(&dir)
         .env("PORT", "0")
         .env("TRELLIS_BLOB_URL", "s3://nowhere/trellis")
