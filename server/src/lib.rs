@@ -17,7 +17,11 @@ use trellis_kernel::envelope::Profiles;
 use trellis_kernel::{Platform, StartupError};
 
 /// Every app this binary can mount, in mount order.
-pub const APPS: &[&AppDescriptor] = &[&trellis_workflow::APP, &trellis_microdock::APP];
+pub const APPS: &[&AppDescriptor] = &[
+    &trellis_workflow::APP,
+    &trellis_microdock::APP,
+    &trellis_momentum::APP,
+];
 
 /// The names `TRELLIS_APPS` accepts.
 pub fn app_names() -> Vec<&'static str> {

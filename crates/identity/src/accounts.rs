@@ -15,6 +15,7 @@ use crate::store::sessions;
 use crate::store::users::{self, ProfilePatch, User, UserRecord};
 use crate::tokens::{AUD_API, hash_refresh_token};
 use crate::{ClientCtx, Identity};
+use trellis_kernel::db::Tx;
 
 /// Consecutive failures from one source (client IP) that lock that source out of an account;
 /// other sources are not affected (issue 7 item 12), and each further failure after a lock
@@ -57,6 +58,35 @@ pub struct Registration<'a> {
     pub password: &'a str,
     /// The 6-digit code emailed for [`CodePurpose::Register`].
     pub code: &'a str,
+}
+
+/// A new account's checked credentials and password hash ([`Identity::prepare_account`]).
+pub struct NewAccount {
+    username: Username,
+    email: Email,
+    password_hash: String,
+}
+
+impl NewAccount {
+    /// The username as it will be stored.
+    pub fn username(&self) -> &str {
+        self.username.as_str()
+    }
+
+    /// The normalized (lower-cased) e-mail address.
+    pub fn email(&self) -> &str {
+        self.email.as_str()
+    }
+}
+
+fn map_taken(e: trellis_kernel::db::StoreError) -> IdentityError {
+    if e.violates(users::USERNAME_KEY) {
+        IdentityError::UsernameTaken
+    } else if e.violates(users::EMAIL_KEY) {
+        IdentityError::EmailTaken
+    } else {
+        e.into()
+    }
 }
 
 /// The source a login attempt is counted against: an IPv4 address, or the /64 network of an
@@ -123,6 +153,90 @@ impl Identity {
             .await?;
         tx.commit().await?;
         self.user(id).await
+    }
+
+    /// Checks and hashes a new account's credentials outside any transaction (Argon2id is
+    /// slow; on SQLite an open transaction holds the only writer), for
+    /// [`Identity::insert_account`]. For apps whose seed registers without an emailed code
+    /// (seed 002 `POST /auth/register`). Errors: invalid username or email, weak password,
+    /// `UsernameTaken`/`EmailTaken` when already known to be taken.
+    pub async fn prepare_account(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<NewAccount, IdentityError> {
+        let username = Username::parse(username)?;
+        let email = Email::parse(email)?;
+        check_policy(password, username.as_str(), email.as_str())?;
+        let db = &self.inner.platform.db;
+        if users::username_exists(db, &username.key()).await? {
+            return Err(IdentityError::UsernameTaken);
+        }
+        if users::email_exists(db, email.as_str()).await? {
+            return Err(IdentityError::EmailTaken);
+        }
+        let password_hash = self.inner.hasher.hash(password).await?;
+        Ok(NewAccount {
+            username,
+            email,
+            password_hash,
+        })
+    }
+
+    /// Stores a prepared account (active, role `user`) in the caller's transaction with its
+    /// `register` audit row, so an app can provision the account's own rows in the same
+    /// transaction (all or nothing). A username or e-mail taken meanwhile is
+    /// `UsernameTaken` / `EmailTaken`.
+    pub async fn insert_account(
+        &self,
+        tx: &mut Tx,
+        a: &NewAccount,
+        ctx: &ClientCtx,
+    ) -> Result<Uuid, IdentityError> {
+        let id = Uuid::now_v7();
+        let now = self.now();
+        users::insert(
+            tx,
+            &users::NewUser {
+                id,
+                username: a.username.as_str(),
+                username_key: &a.username.key(),
+                email: a.email.as_str(),
+                password_hash: &a.password_hash,
+                status: UserStatus::Active,
+                role: Role::User,
+                now,
+            },
+        )
+        .await
+        .map_err(map_taken)?;
+        self.audit(tx, Some(id), Some(id), "register", Some(ctx.ip), None)
+            .await?;
+        Ok(id)
+    }
+
+    /// Changes the account's username and/or e-mail in the caller's transaction (same rules
+    /// as registration; comparisons ignore case). Taken: `UsernameTaken` / `EmailTaken`.
+    pub async fn rename_account(
+        &self,
+        tx: &mut Tx,
+        user_id: Uuid,
+        username: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<(), IdentityError> {
+        let username = username.map(Username::parse).transpose()?;
+        let email = email.map(Email::parse).transpose()?;
+        users::rename(
+            tx,
+            user_id,
+            username.as_ref().map(|u| (u.as_str(), u.key())),
+            email.as_ref().map(Email::as_str),
+            self.now(),
+        )
+        .await
+        .map_err(map_taken)?;
+        Ok(())
     }
 
     /// Logs in by username or email to the `/api/v1` user API ([`AUD_API`], the configured
@@ -322,6 +436,17 @@ impl Identity {
     /// chains (issue 7 item 14). After the grace window it revokes the whole session (it was
     /// probably stolen).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IdentityError> {
+        self.refresh_with(refresh_token, self.access_lifetime())
+            .await
+    }
+
+    /// [`Identity::refresh`] issuing an access token valid for `access` (an app's own
+    /// lifetime, capped to the refresh lifetime).
+    pub async fn refresh_with(
+        &self,
+        refresh_token: &str,
+        access: chrono::Duration,
+    ) -> Result<TokenPair, IdentityError> {
         let db = &self.inner.platform.db;
         let now = self.now();
         let old_hash = hash_refresh_token(refresh_token);
@@ -387,7 +512,7 @@ impl Identity {
             record.user.role,
             &session.audience,
             new,
-            self.access_lifetime(),
+            access.min(self.refresh_lifetime()),
         )
     }
 

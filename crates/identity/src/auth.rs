@@ -34,6 +34,11 @@ pub struct Principal {
     pub session_id: Uuid,
     /// The caller's current role (read from the users row, not from the token).
     pub role: Role,
+    /// When the presented access token expires (Unix seconds, its `exp`); apps that renew
+    /// tokens before expiry (Momentum's `X-New-Access-Token`) read it.
+    pub expires_at: i64,
+    /// The presented token's audience (`aud`), for [`Identity::reissue_access`].
+    pub audience: String,
 }
 
 impl Principal {
@@ -214,6 +219,30 @@ impl Identity {
             session_id: claims.sid,
             // The CHECK constraint guarantees a known role; an unknown one gets the least.
             role: Role::parse(&a.role).unwrap_or(Role::User),
+            expires_at: claims.exp,
+            audience: claims.aud.clone(),
+        })
+    }
+
+    /// A fresh access token for the principal's session and audience, valid for `life`
+    /// (capped to the refresh lifetime): the token renewal of seed 002 ("令牌自动续期"),
+    /// which hands a client a new token before its current one expires. The session stays
+    /// the same, so signing it out revokes both.
+    pub fn reissue_access(
+        &self,
+        p: &Principal,
+        life: chrono::Duration,
+    ) -> Result<String, IdentityError> {
+        let life = life.min(self.refresh_lifetime());
+        let now = self.now();
+        self.inner.keys.sign(&Claims {
+            sub: p.user_id,
+            sid: p.session_id,
+            jti: Uuid::new_v4(),
+            role: p.role,
+            aud: p.audience.clone(),
+            iat: now.timestamp(),
+            exp: (now + life).timestamp(),
         })
     }
 
@@ -251,6 +280,20 @@ impl Identity {
             token_type: "Bearer",
             expires_in: life.num_seconds(),
         })
+    }
+
+    /// Opens a session for an account this request just created (an app whose seed signs
+    /// the user in on registration, seed 002), with the app's audience and access lifetime.
+    pub async fn sign_in_new_account(
+        &self,
+        user_id: Uuid,
+        ctx: &crate::ClientCtx,
+        audience: &str,
+        access: chrono::Duration,
+    ) -> Result<TokenPair, IdentityError> {
+        let access = access.min(self.refresh_lifetime());
+        self.open_session(user_id, Role::User, ctx, self.now(), audience, access)
+            .await
     }
 
     /// Opens a session for a user who just proved who they are, recording the login and

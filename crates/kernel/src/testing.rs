@@ -429,12 +429,17 @@ impl Resp {
         self.body["success"] == serde_json::json!(true) || self.body["code"] == serde_json::json!(0)
     }
 
-    /// The error's stable code as the envelope carries it (`error`, or Momentum's string
-    /// `code`), lower-cased (workflow sends it upper-case).
+    /// The error's stable code as the envelope carries it (`error`, a string `code`, or
+    /// Momentum's `errors[0].code`), lower-cased (workflow sends it upper-case).
     pub fn code(&self) -> String {
-        let code = match &self.body["error"] {
-            serde_json::Value::String(s) => s.clone(),
-            _ => self.body["code"].as_str().unwrap_or("").to_string(),
+        let code = match (&self.body["error"], &self.body["code"]) {
+            (serde_json::Value::String(s), _) => s.clone(),
+            (_, serde_json::Value::String(s)) => s.clone(),
+            // Momentum: `code` is the HTTP status; the stable code is the first error's.
+            _ => self.body["errors"][0]["code"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
         };
         code.to_ascii_lowercase()
     }

@@ -140,5 +140,9 @@ fn all_migrations() -> Vec<trellis_kernel::db::Migrations> {
             sqlx::migrate!("../../apps/microdock/migrations/sqlite"),
             sqlx::migrate!("../../apps/microdock/migrations/postgres"),
         ),
+        trellis_kernel::db::Migrations::new(
+            sqlx::migrate!("../../apps/momentum/migrations/sqlite"),
+            sqlx::migrate!("../../apps/momentum/migrations/postgres"),
+        ),
     ]
 }

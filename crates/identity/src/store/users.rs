@@ -232,6 +232,26 @@ pub async fn update_profile(
     Ok(())
 }
 
+/// Sets a new username (display form and lower-cased key) and/or e-mail; absent ones stay.
+pub async fn rename(
+    tx: &mut Tx,
+    id: Uuid,
+    username: Option<(&str, String)>,
+    email: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (name, key) = match username {
+        Some((n, k)) => (Some(n), Some(k)),
+        None => (None, None),
+    };
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE users SET username = COALESCE($2, username), username_key = COALESCE($3, username_key), \
+         email = COALESCE($4, email), updated_at = $5 WHERE id = $1")
+        .bind(id).bind(name).bind(key).bind(email).bind(now)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// Returns whether the user existed.
 pub async fn set_status(
     tx: &mut Tx,

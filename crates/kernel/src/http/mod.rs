@@ -120,6 +120,8 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             HeaderName::from_static("x-ratelimit-limit"),
             HeaderName::from_static("x-ratelimit-remaining"),
             HeaderName::from_static("x-ratelimit-reset"),
+            // Momentum's token renewal (seed 002 "令牌自动续期").
+            HeaderName::from_static("x-new-access-token"),
             axum::http::header::RETRY_AFTER,
         ]);
     if origins.iter().any(|o| o == "*") {

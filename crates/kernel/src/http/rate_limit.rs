@@ -80,6 +80,10 @@ pub async fn layer(State(p): State<Platform>, req: Request, next: Next) -> Respo
         return refusal(&decision, "rate_limited", "too many requests, slow down");
     }
     let mut res = next.run(req).await;
-    set_headers(res.headers_mut(), &decision);
+    // An app that limits the request more specifically (Momentum's per-user bucket) has
+    // already reported its own figures: those are the ones the client is closest to.
+    if !res.headers().contains_key("x-ratelimit-limit") {
+        set_headers(res.headers_mut(), &decision);
+    }
     res
 }
