@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod provision;
+pub mod transitions;
 
 use serde::Serialize;
 use trellis_kernel::db::Tx;

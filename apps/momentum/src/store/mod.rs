@@ -38,3 +38,26 @@ macro_rules! user_summary_columns {
         "u.id, u.email, u.username, COALESCE(p.name, u.username) AS name, p.avatar_url"
     };
 }
+
+/// A list of ids bound as one parameter, for `… IN (…)` on either backend (the list
+/// endpoints load related rows for a whole page in one query, never one per row).
+///
+/// The two dialects take it differently, so a query using it is written twice side by side
+/// (`docs/DATABASE.md`): PostgreSQL `col = ANY($n)` binding [`IdList::pg`] (a `uuid[]`),
+/// SQLite `col IN (SELECT unhex(value) FROM json_each($n))` binding [`IdList::sqlite`] (a
+/// JSON array of hex strings; SQLite stores UUIDs as 16-byte blobs, `unhex` needs 3.41+,
+/// the bundled one is 3.46).
+pub struct IdList<'a>(pub &'a [Uuid]);
+
+impl IdList<'_> {
+    /// The PostgreSQL parameter.
+    pub fn pg(&self) -> Vec<Uuid> {
+        self.0.to_vec()
+    }
+
+    /// The SQLite parameter.
+    pub fn sqlite(&self) -> String {
+        let hex: Vec<String> = self.0.iter().map(|u| u.simple().to_string()).collect();
+        serde_json::to_string(&hex).unwrap_or_else(|_| "[]".into())
+    }
+}

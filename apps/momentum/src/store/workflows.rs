@@ -118,3 +118,66 @@ pub async fn default_state(tx: &mut Tx, team_id: Uuid) -> Result<Option<(Uuid, U
          WHERE w.team_id = $1 ORDER BY w.is_default DESC, w.created_at, s.is_default DESC, s.position LIMIT 1")
         .bind(team_id).fetch_optional(&mut *c).await)?)
 }
+
+/// A transition rule: from `from_state_id` (`None`: any state) to `to_state_id`, for the
+/// workspace roles in `roles` (`None`: everyone).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TransitionRule {
+    /// The state the issue is in; null means any state.
+    pub from_state_id: Option<Uuid>,
+    /// The state it may move to.
+    pub to_state_id: Uuid,
+    /// Workspace roles allowed to make the move; absent means everyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<crate::domain::WorkspaceRole>>,
+}
+
+/// The transition rules of a workflow (empty: every move allowed).
+pub async fn transitions(db: &Db, workflow_id: Uuid) -> Result<Vec<TransitionRule>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        from_state_id: Option<Uuid>,
+        to_state_id: Uuid,
+        roles: Option<String>,
+    }
+    let rows: Vec<Row> = on_db_read!(db, pool => sqlx::query_as(
+        "SELECT from_state_id, to_state_id, roles FROM mm_workflow_transitions WHERE workflow_id = $1 ORDER BY created_at, id")
+        .bind(workflow_id).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TransitionRule {
+            from_state_id: r.from_state_id,
+            to_state_id: r.to_state_id,
+            roles: r.roles.and_then(|s| {
+                serde_json::from_str::<Vec<String>>(&s).ok().map(|v| {
+                    v.iter()
+                        .filter_map(|x| crate::domain::WorkspaceRole::parse(x))
+                        .collect()
+                })
+            }),
+        })
+        .collect())
+}
+
+/// Replaces the transition rules of a workflow.
+pub async fn replace_transitions(
+    tx: &mut Tx,
+    workflow_id: Uuid,
+    rules: &[TransitionRule],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM mm_workflow_transitions WHERE workflow_id = $1")
+        .bind(workflow_id).execute(&mut *c).await.map(|_| ()))?;
+    for r in rules {
+        let roles = r.roles.as_ref().map(|v| {
+            serde_json::to_string(&v.iter().map(|x| x.as_str()).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".into())
+        });
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO mm_workflow_transitions (id, workflow_id, from_state_id, to_state_id, roles, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(Uuid::now_v7()).bind(workflow_id).bind(r.from_state_id).bind(r.to_state_id).bind(roles).bind(now)
+            .execute(&mut *c).await.map(|_| ()))?;
+    }
+    Ok(())
+}
