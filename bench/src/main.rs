@@ -9,6 +9,7 @@
 
 mod accounts;
 mod microdock;
+mod momentum;
 mod probe;
 mod server;
 mod slow_clients;
@@ -30,6 +31,9 @@ enum Scenario {
     Accounts(accounts::Args),
     /// Plugin list vs a FastAPI reference, 100 MiB uploads and downloads.
     Microdock(microdock::Args),
+    /// Momentum REST reads and issue creation at 64 connections, queries per request, and
+    /// optionally the original project side by side (issue 8).
+    Momentum(momentum::Args),
     /// Slowloris headers, idle keep-alive and trickled uploads: connections held over time
     /// and downloads served meanwhile (issue 7).
     SlowClients(slow_clients::Args),
@@ -40,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Accounts(a) => accounts::run(a).await,
         Scenario::Microdock(a) => microdock::run(a).await,
+        Scenario::Momentum(a) => momentum::run(a).await,
         Scenario::SlowClients(a) => slow_clients::run(a).await,
     }
 }

@@ -8,6 +8,7 @@ pub struct Server {
     child: Child,
     pub base: String,
     dir: PathBuf,
+    log: Option<PathBuf>,
 }
 
 pub const ADMIN_PASSWORD: &str = "Bench-Admin-Password-1";
@@ -18,7 +19,23 @@ impl Server {
         let dir = std::env::temp_dir().join(format!("trellis-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        Self::start_in(dir, bin, cpus, env)
+        Self::start_in(dir, bin, cpus, env, false)
+    }
+
+    /// Starts `bin` unpinned with its log (stderr) kept in a file, for [`Server::log_lines`].
+    pub fn start_logged(bin: &str, env: &[(&str, &str)]) -> anyhow::Result<Server> {
+        let dir = std::env::temp_dir().join(format!("trellis-bench-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Self::start_in(dir, bin, None, env, true)
+    }
+
+    /// Lines of the kept log containing `needle` (0 without a kept log).
+    pub fn log_lines(&self, needle: &str) -> usize {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map_or(0, |s| s.lines().filter(|l| l.contains(needle)).count())
     }
 
     /// Stops this server and starts the same binary on the same data directory (a restart:
@@ -27,7 +44,7 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let dir = std::mem::take(&mut self.dir);
-        Self::start_in(dir, bin, None, env)
+        Self::start_in(dir, bin, None, env, false)
     }
 
     fn start_in(
@@ -35,6 +52,7 @@ impl Server {
         bin: &str,
         cpus: Option<&str>,
         env: &[(&str, &str)],
+        keep_log: bool,
     ) -> anyhow::Result<Server> {
         let mut cmd = match cpus {
             Some(c) => {
@@ -58,21 +76,36 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let log = keep_log.then(|| dir.join("server.log"));
         let mut child = cmd.spawn()?;
         let out = child
             .stdout
             .take()
             .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut reader = BufReader::new(out);
         let mut base = None;
-        for line in BufReader::new(out).lines() {
-            let line = line?;
-            if let Some(rest) = line.strip_prefix("trellis: listening on ") {
+        let mut line = String::new();
+        while reader.read_line(&mut line)? > 0 {
+            if let Some(rest) = line.trim_end().strip_prefix("trellis: listening on ") {
                 base = rest.split_whitespace().next().map(str::to_string);
                 break;
             }
+            line.clear();
+        }
+        if let Some(path) = &log {
+            // The log is on stdout after the start-up line: keep it in a file.
+            let mut file = std::fs::File::create(path)?;
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut reader, &mut file);
+            });
         }
         let base = base.ok_or_else(|| anyhow::anyhow!("server did not start"))?;
-        Ok(Server { child, base, dir })
+        Ok(Server {
+            child,
+            base,
+            dir,
+            log,
+        })
     }
 
     /// Resident set size in KiB (of the server, not of `taskset`, which execs it).

@@ -97,3 +97,25 @@ pub fn post_json(host: &str, path: &str, body: &str) -> Vec<u8> {
 pub fn get(host: &str, path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes()
 }
+
+/// A request with extra headers (`Authorization`, say) and an optional JSON body.
+pub fn request(
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    json_body: Option<&str>,
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    match json_body {
+        Some(b) => format!(
+            "{head}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        )
+        .into_bytes(),
+        None => format!("{head}\r\n").into_bytes(),
+    }
+}
