@@ -60,7 +60,7 @@ INSERT INTO issues (id, project_id, creator_id, assignee_id, title, description,
          'Steps to reproduce: open the page, click the button, see the error.',
          (ARRAY['low','medium','high','urgent'])[i % 4 + 1],
          '00000000-0000-0000-0000-0000000000c1', '00000000-0000-0000-0000-0000000000d1',
-         (SELECT id FROM workflow_states WHERE name = 'Backlog')
+         (SELECT id FROM workflow_states WHERE name = 'Backlog' AND workflow_id = '00000000-0000-0000-0000-0000000000d1')
   FROM generate_series(0, 99) AS i;
 INSERT INTO issue_labels (issue_id, label_id)
   SELECT ('00000000-0000-0000-0001-' || lpad(i::text, 12, '0'))::uuid, ('00000000-0000-0000-0000-00000000010' || ((i + k) % 6))::uuid

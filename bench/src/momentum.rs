@@ -284,11 +284,7 @@ fn scenarios(
         ("GET /labels", get("/labels".into()), 200),
         ("GET /issues?limit=50", get("/issues?limit=50".into()), 200),
         ("GET /issues/{key}", get(format!("/issues/{}", t.key)), 200),
-        (
-            "POST /issues",
-            post,
-            if t.name == "original" { 200 } else { 201 },
-        ),
+        ("POST /issues", post, 201),
     ]
 }
 
