@@ -87,6 +87,7 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
         platform: ctx.platform.clone(),
         identity: ctx.identity.clone(),
         settings: Arc::new(settings),
+        memberships: Arc::default(),
     };
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router())

@@ -224,17 +224,23 @@ pub async fn ensure_profile(
 /// The workspace a request of `user_id` works in and the user's role there, read from the
 /// database: the current workspace if still a member, else the oldest other membership
 /// (which becomes current), so a user whose workspace was deleted or who left it is never
-/// stuck. [`MomentumError::NoWorkspace`] only when the user belongs to none.
+/// stuck. [`MomentumError::NoWorkspace`] only when the user belongs to none. Answers from
+/// [`crate::state::MembershipCache`] for a few seconds after a read; every operation that
+/// changes memberships or the current workspace forgets the entries it affects.
 pub async fn current_workspace(
     st: &MomentumState,
     user_id: Uuid,
 ) -> Result<(Uuid, WorkspaceRole), MomentumError> {
+    if let Some(hit) = st.memberships.get(user_id) {
+        return Ok(hit);
+    }
     let db = &st.platform.db;
     let (current, role) = match members::current(db, user_id).await? {
         Some(found) => found,
         None => (None, None),
     };
     if let (Some(ws), Some(role)) = (current, role.as_deref().and_then(WorkspaceRole::parse)) {
+        st.memberships.put(user_id, ws, role);
         return Ok((ws, role));
     }
     let Some((ws, role)) = members::first_other(db, user_id, current).await? else {
@@ -244,6 +250,7 @@ pub async fn current_workspace(
     profiles::set_current_workspace(&mut tx, user_id, Some(ws), st.now()).await?;
     tx.commit().await?;
     let role = WorkspaceRole::parse(&role).unwrap_or(WorkspaceRole::Guest);
+    st.memberships.put(user_id, ws, role);
     Ok((ws, role))
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use trellis_kernel::db::{Db, StoreError, Tx};
-use trellis_kernel::{on_db, on_db_read, on_tx};
+use trellis_kernel::{on_db_read, on_tx};
 use uuid::Uuid;
 
 /// The caller's current workspace and role in it, as stored: `(current_workspace_id,
@@ -16,8 +16,7 @@ pub async fn current(
         current_workspace_id: Option<Uuid>,
         role: Option<String>,
     }
-    // The writer pool: a switch or a membership change made a moment ago must be seen.
-    let row: Option<Row> = on_db!(db, pool => sqlx::query_as(
+    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(
         "SELECT p.current_workspace_id, m.role FROM mm_profiles p \
          LEFT JOIN mm_members m ON m.workspace_id = p.current_workspace_id AND m.user_id = p.user_id \
          WHERE p.user_id = $1")
@@ -31,7 +30,7 @@ pub async fn first_other(
     user_id: Uuid,
     except: Option<Uuid>,
 ) -> Result<Option<(Uuid, String)>, StoreError> {
-    Ok(on_db!(db, pool => sqlx::query_as(
+    Ok(on_db_read!(db, pool => sqlx::query_as(
         "SELECT workspace_id, role FROM mm_members WHERE user_id = $1 AND ($2 IS NULL OR workspace_id <> $2) \
          ORDER BY joined_at, workspace_id LIMIT 1")
         .bind(user_id).bind(except).fetch_optional(pool).await)?)
