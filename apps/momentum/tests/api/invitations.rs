@@ -92,7 +92,7 @@ async fn invite_mails_and_accept_joins(b: Backend) {
     // Bob registers with the invited address afterwards and finds the invitation.
     let bob = app.register("bob").await;
     let mine = app.get_ok("/invitations", &bob).await;
-    assert_eq!(crate::harness::ids(&mine), [id.clone()]);
+    assert_eq!(crate::harness::ids(&mine), [id.as_str()]);
     assert_eq!(
         app.get_ok(&format!("/invitations/{id}"), &bob).await["status"],
         "pending"

@@ -617,6 +617,36 @@ async fn leaving_and_removal_take_team_memberships(b: Backend) {
     assert_eq!(deletes, ["member", "team_member", "member", "team_member"]);
 }
 
+/// Puts a project, an issue (in a workflow state, with a label) and a comment into workspace
+/// `id`, straight into the tables (their routes are other modules').
+async fn fill(app: &TestApp, id: &str) {
+    let ws = Uuid::parse_str(id).unwrap();
+    let (project, issue, now) = (Uuid::now_v7(), Uuid::now_v7(), chrono::Utc::now());
+    let db = &app.platform().db;
+    on_db!(db, pool => sqlx::query(
+        "INSERT INTO mm_projects (id, workspace_id, name, project_key, project_status_id, priority, created_at, updated_at) \
+         SELECT $1, $2, 'Launch', 'LCH', id, 'none', $3, $3 FROM mm_project_statuses WHERE workspace_id = $2 LIMIT 1")
+        .bind(project).bind(ws).bind(now).execute(pool).await.map(|_| ()))
+    .unwrap();
+    on_db!(db, pool => sqlx::query(
+        "INSERT INTO mm_issues (id, workspace_id, team_id, number, title, priority, workflow_id, workflow_state_id, \
+         project_id, sort_order, created_at, updated_at) \
+         SELECT $1, $2, t.id, 1, 'First', 'none', w.id, s.id, $3, 1.0, $4, $4 FROM mm_teams t \
+         JOIN mm_workflows w ON w.team_id = t.id JOIN mm_workflow_states s ON s.workflow_id = w.id \
+         WHERE t.workspace_id = $2 LIMIT 1")
+        .bind(issue).bind(ws).bind(project).bind(now).execute(pool).await.map(|_| ()))
+    .unwrap();
+    on_db!(db, pool => sqlx::query(
+        "INSERT INTO mm_issue_labels (issue_id, label_id) SELECT $1, id FROM mm_labels WHERE workspace_id = $2")
+        .bind(issue).bind(ws).execute(pool).await.map(|_| ()))
+    .unwrap();
+    on_db!(db, pool => sqlx::query(
+        "INSERT INTO mm_comments (id, workspace_id, issue_id, content, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'hi', $4, $4)")
+        .bind(Uuid::now_v7()).bind(ws).bind(issue).bind(now).execute(pool).await.map(|_| ()))
+    .unwrap();
+}
+
 async fn deleting_a_workspace_falls_back(b: Backend) {
     let app = TestApp::spawn(b).await;
     let alice = app.register("alice").await;
@@ -636,6 +666,8 @@ async fn deleting_a_workspace_falls_back(b: Backend) {
         .await
         .err(403, "FORBIDDEN");
     assert!(rows(&app, "mm_teams", "workspace_id", &id).await > 0);
+    fill(&app, &id).await;
+    assert_eq!(rows(&app, "mm_issues", "workspace_id", &id).await, 1);
     app.delete(&format!("/workspaces/{id}"), alice.t())
         .await
         .ok();
@@ -647,6 +679,9 @@ async fn deleting_a_workspace_falls_back(b: Backend) {
         "mm_project_statuses",
         "mm_invitations",
         "mm_changes",
+        "mm_projects",
+        "mm_issues",
+        "mm_comments",
     ] {
         assert_eq!(rows(&app, table, "workspace_id", &id).await, 0, "{table}");
     }
