@@ -3,7 +3,9 @@
 
 pub mod access;
 mod auth;
+mod invitations;
 mod sync;
+mod workspaces;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -14,4 +16,6 @@ pub fn router() -> OpenApiRouter<MomentumState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(sync::router())
+        .merge(workspaces::router())
+        .merge(invitations::router())
 }

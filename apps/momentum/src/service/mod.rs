@@ -2,8 +2,10 @@
 //! change-log entry, answer Momentum's error enum.
 
 pub mod auth;
+pub mod invitations;
 pub mod provision;
 pub mod transitions;
+pub mod workspaces;
 
 use serde::Serialize;
 use trellis_kernel::db::Tx;

@@ -85,3 +85,39 @@ pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<bool, StoreError> {
         .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
+
+/// Locks the workspace row until the transaction ends (PostgreSQL: a row lock; SQLite: the
+/// single writer already serializes), so checks like "at least one owner stays" cannot race;
+/// `false` when the workspace does not exist.
+pub async fn lock(tx: &mut Tx, id: Uuid) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query("UPDATE mm_workspaces SET last_sync_id = last_sync_id WHERE id = $1")
+        .bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// The workspace `id`, read inside `tx`.
+pub async fn get_tx(tx: &mut Tx, id: Uuid) -> Result<Option<Workspace>, StoreError> {
+    Ok(
+        on_tx!(tx, c => sqlx::query_as(concat!("SELECT ", columns!(), " FROM mm_workspaces w WHERE w.id = $1"))
+        .bind(id).fetch_optional(&mut *c).await)?,
+    )
+}
+
+/// The workspace `id` with the role of `user_id` in it, if `user_id` is a member (another
+/// workspace is `None`, exactly like a missing one).
+pub async fn of_member(
+    db: &Db,
+    id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<(Workspace, String)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        w: Workspace,
+        role: String,
+    }
+    let row: Option<Row> = on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", columns!(), ", m.role FROM mm_workspaces w \
+        JOIN mm_members m ON m.workspace_id = w.id WHERE w.id = $1 AND m.user_id = $2"))
+        .bind(id).bind(user_id).fetch_optional(pool).await)?;
+    Ok(row.map(|r| (r.w, r.role)))
+}

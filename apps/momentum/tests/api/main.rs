@@ -8,4 +8,6 @@
 mod harness;
 
 mod auth;
+mod invitations;
 mod sync;
+mod workspaces;
