@@ -235,10 +235,7 @@ pub async fn current_workspace(
         return Ok(hit);
     }
     let db = &st.platform.db;
-    let (current, role) = match members::current(db, user_id).await? {
-        Some(found) => found,
-        None => (None, None),
-    };
+    let (current, role) = members::current(db, user_id).await?.unwrap_or_default();
     if let (Some(ws), Some(role)) = (current, role.as_deref().and_then(WorkspaceRole::parse)) {
         st.memberships.put(user_id, ws, role);
         return Ok((ws, role));

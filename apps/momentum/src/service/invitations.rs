@@ -304,6 +304,7 @@ async fn respond(
         profiles::set_current_workspace(&mut tx, user_id, Some(inv.workspace_id), now).await?;
     }
     tx.commit().await?;
+    st.memberships.forget(user_id);
     Ok(inv)
 }
 

@@ -177,6 +177,7 @@ pub async fn create(
         match provision::workspace(&mut tx, user_id, &name, &key, logo.clone(), &team, now).await {
             Ok(ws) => {
                 tx.commit().await?;
+                st.memberships.forget(user_id);
                 return Ok(view(st, ws, WorkspaceRole::Owner));
             }
             Err(MomentumError::Conflict {
@@ -307,6 +308,7 @@ pub async fn delete(st: &MomentumState, user_id: Uuid, id: Uuid) -> Result<(), M
         return Err(not_found());
     }
     tx.commit().await?;
+    st.memberships.forget_all();
     Ok(())
 }
 
@@ -330,6 +332,7 @@ pub async fn switch(
         .ok_or_else(not_found)?;
     profiles::set_current_workspace(&mut tx, user_id, Some(id), st.now()).await?;
     tx.commit().await?;
+    st.memberships.forget(user_id);
     Ok(view(st, w, me.role))
 }
 
@@ -402,6 +405,7 @@ pub async fn set_role(
     let m = Member { role, ..old };
     log_change(&mut tx, &scope, "member", target, Action::Update, &m).await?;
     tx.commit().await?;
+    st.memberships.forget(target);
     Ok(m)
 }
 
@@ -459,5 +463,6 @@ pub async fn remove_member(
         .await?;
     }
     tx.commit().await?;
+    st.memberships.forget(target);
     Ok(old)
 }

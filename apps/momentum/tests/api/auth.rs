@@ -205,7 +205,7 @@ async fn token_renewal_header(b: Backend) {
     let fresh = r
         .headers
         .get("x-new-access-token")
-        .expect("renewed token")
+        .unwrap()
         .to_str()
         .unwrap()
         .to_string();
