@@ -3,6 +3,8 @@
 
 pub mod access;
 mod auth;
+mod comments;
+mod cycles;
 mod sync;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -14,4 +16,6 @@ pub fn router() -> OpenApiRouter<MomentumState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(sync::router())
+        .merge(comments::router())
+        .merge(cycles::router())
 }

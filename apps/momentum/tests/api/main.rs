@@ -8,4 +8,6 @@
 mod harness;
 
 mod auth;
+mod comments;
+mod cycles;
 mod sync;
