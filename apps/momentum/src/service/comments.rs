@@ -35,6 +35,23 @@ pub async fn resolve_issue(
     found.ok_or(MomentumError::NotFound("issue"))
 }
 
+/// Comment content: markdown of 1–10,000 characters, not blank, without control characters
+/// other than newlines and tabs. Trailing white space and leading blank lines are dropped;
+/// leading spaces stay (they are markdown: an indented first line is code).
+fn markdown(check: &mut Check, v: &str) -> Option<String> {
+    let kept = v.trim_end().trim_start_matches(['\n', '\r']);
+    check.text("content", kept, 1, LONG_TEXT)?;
+    if kept.chars().count() > LONG_TEXT {
+        check.fail(
+            "content",
+            "too_long",
+            format!("must be at most {LONG_TEXT} characters"),
+        );
+        return None;
+    }
+    Some(kept.to_string())
+}
+
 /// Orders an issue's comments (oldest first) into threads: each top-level comment, oldest
 /// first, followed depth-first by its replies, oldest first.
 pub fn thread(comments: Vec<Comment>) -> Vec<Comment> {
@@ -105,7 +122,7 @@ pub async fn create(
             None
         }
     };
-    let content = check.text("content", &input.content, 1, LONG_TEXT);
+    let content = markdown(&mut check, &input.content);
     let parent = input
         .parent_comment_id
         .as_deref()
@@ -184,7 +201,7 @@ pub async fn update(
     content: &str,
 ) -> Result<Comment, MomentumError> {
     let mut check = Check::new();
-    let content = check.text("content", content, 1, LONG_TEXT);
+    let content = markdown(&mut check, content);
     check.finish()?;
     let content = content.unwrap_or_default();
     let mut tx = st.platform.db.begin().await?;

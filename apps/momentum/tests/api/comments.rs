@@ -358,6 +358,9 @@ async fn bad_input_lists_every_field(b: Backend) {
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(fields(&r.body), ["content"]);
     assert_eq!(r.body["errors"][0]["code"], "too_long");
+    // Markdown keeps its leading indentation; blank edges go.
+    let code = comment(&app, &u, oid, "\n\n    let x = 1;\n  \n", None).await;
+    assert_eq!(code["content"], "    let x = 1;");
     let max = comment(&app, &u, iid, &"y".repeat(10_000), None).await;
     assert_eq!(max["content"].as_str().unwrap().len(), 10_000);
     let r = app

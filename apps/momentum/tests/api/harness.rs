@@ -133,7 +133,7 @@ impl TestApp {
             .await
             .iter()
             .find(|c| c["entity"] == "team" && c["action"] == "create")
-            .expect("a team")["entity_id"]
+            .unwrap()["entity_id"]
             .as_str()
             .unwrap()
             .to_string()
@@ -175,7 +175,7 @@ impl TestApp {
             .unwrap()
             .iter()
             .find(|i| i["workspace_id"] == json!(workspace_id) && i["status"] == "pending")
-            .expect("the invitation")
+            .unwrap()
             .clone();
         let id = inv["id"].as_str().unwrap();
         self.post_ok(&format!("/invitations/{id}/accept"), json!({}), &u)
