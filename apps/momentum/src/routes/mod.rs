@@ -3,6 +3,8 @@
 
 pub mod access;
 mod auth;
+mod comments;
+mod cycles;
 mod invitations;
 mod sync;
 mod workspaces;
@@ -18,4 +20,6 @@ pub fn router() -> OpenApiRouter<MomentumState> {
         .merge(sync::router())
         .merge(workspaces::router())
         .merge(invitations::router())
+        .merge(comments::router())
+        .merge(cycles::router())
 }

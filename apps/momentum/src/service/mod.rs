@@ -2,6 +2,8 @@
 //! change-log entry, answer Momentum's error enum.
 
 pub mod auth;
+pub mod comments;
+pub mod cycles;
 pub mod invitations;
 pub mod provision;
 pub mod transitions;

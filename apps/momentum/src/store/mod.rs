@@ -3,6 +3,8 @@
 //! Tables are prefixed `mm_`.
 
 pub mod changes;
+pub mod comments;
+pub mod cycles;
 pub mod invitations;
 pub mod labels;
 pub mod members;

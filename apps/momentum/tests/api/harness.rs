@@ -91,6 +91,103 @@ impl TestApp {
     pub async fn first_team(&self, u: &User) -> Value {
         self.get_ok("/teams", u).await[0].clone()
     }
+
+    /// Creates an issue titled `title` in team `team_id` (`POST /issues`) and returns it
+    /// (`id`, `key`, `team_id`, `workflow_state_id`, `cycle_id`, `estimate`, …).
+    pub async fn create_issue(&self, u: &User, team_id: &str, title: &str) -> Value {
+        self.post_ok("/issues", json!({"title": title, "team_id": team_id}), u)
+            .await
+    }
+
+    /// Changes an issue (`PUT /issues/{id}`, e.g. `{workflow_state_id}` or `{estimate}`).
+    pub async fn update_issue(&self, u: &User, issue_id: &str, body: Value) -> Value {
+        self.put(&format!("/issues/{issue_id}"), body, u.t())
+            .await
+            .ok()
+    }
+
+    /// The issue `id_or_key` (`GET /issues/{id}`).
+    pub async fn get_issue(&self, u: &User, id_or_key: &str) -> Value {
+        self.get_ok(&format!("/issues/{id_or_key}"), u).await
+    }
+
+    /// Creates a team (`POST /teams {name, team_key}`) in the caller's workspace.
+    pub async fn create_team(&self, u: &User, name: &str, team_key: &str) -> Value {
+        self.post_ok("/teams", json!({"name": name, "team_key": team_key}), u)
+            .await
+    }
+
+    /// The caller's workspace's changes so far (`GET /sync/delta`, first 1000).
+    pub async fn changes(&self, u: &User) -> Vec<Value> {
+        self.get_ok("/sync/delta?after=0&limit=1000", u)
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// The id of the first team created in the caller's current workspace (from the change
+    /// log, so it needs no team route).
+    pub async fn first_team_id(&self, u: &User) -> String {
+        self.changes(u)
+            .await
+            .iter()
+            .find(|c| c["entity"] == "team" && c["action"] == "create")
+            .unwrap()["entity_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The states of the first team's default workflow, by category (`backlog` → id).
+    pub async fn state_ids(&self, u: &User) -> std::collections::HashMap<String, String> {
+        self.changes(u)
+            .await
+            .iter()
+            .filter(|c| c["entity"] == "workflow_state" && c["action"] == "create")
+            .take(6)
+            .map(|c| {
+                (
+                    c["data"]["category"].as_str().unwrap().to_string(),
+                    c["entity_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Registers `username` and makes them a member of `owner`'s current workspace with
+    /// `role` (invitation, acceptance, switch), working there.
+    pub async fn join_workspace(&self, owner: &User, username: &str, role: &str) -> User {
+        let u = self.register(username).await;
+        let workspace_id = self.get_ok("/auth/profile", owner).await["current_workspace_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.post_ok(
+            "/invitations",
+            json!({"emails": [u.email], "role": role}),
+            owner,
+        )
+        .await;
+        let mine = self.get_ok("/invitations", &u).await;
+        let inv = mine
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["workspace_id"] == json!(workspace_id) && i["status"] == "pending")
+            .unwrap()
+            .clone();
+        let id = inv["id"].as_str().unwrap();
+        self.post_ok(&format!("/invitations/{id}/accept"), json!({}), &u)
+            .await;
+        self.post_ok(
+            "/workspaces/switch",
+            json!({"workspace_id": workspace_id}),
+            &u,
+        )
+        .await;
+        u
+    }
 }
 
 /// The ids in a list of objects.

@@ -8,6 +8,8 @@
 mod harness;
 
 mod auth;
+mod comments;
+mod cycles;
 mod invitations;
 mod sync;
 mod workspaces;
