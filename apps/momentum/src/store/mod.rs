@@ -7,6 +7,7 @@ pub mod labels;
 pub mod members;
 pub mod profiles;
 pub mod project_statuses;
+pub mod projects;
 pub mod teams;
 pub mod workflows;
 pub mod workspaces;
