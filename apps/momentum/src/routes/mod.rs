@@ -3,6 +3,9 @@
 
 pub mod access;
 mod auth;
+mod labels;
+mod project_statuses;
+mod projects;
 mod sync;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -14,4 +17,7 @@ pub fn router() -> OpenApiRouter<MomentumState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(sync::router())
+        .merge(labels::router())
+        .merge(project_statuses::router())
+        .merge(projects::router())
 }

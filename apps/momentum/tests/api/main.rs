@@ -8,4 +8,7 @@
 mod harness;
 
 mod auth;
+mod labels;
+mod project_statuses;
+mod projects;
 mod sync;
