@@ -69,9 +69,13 @@ impl MembershipCache {
 }
 
 impl MomentumState {
-    /// The platform clock's now.
+    /// The platform clock's now, cut to microseconds: what PostgreSQL stores, so an answer
+    /// shows the same timestamps a later read returns.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.platform.clock.now()
+        use chrono::Timelike;
+        let now = self.platform.clock.now();
+        now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
     }
 }
 

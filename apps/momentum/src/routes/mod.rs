@@ -6,6 +6,9 @@ mod auth;
 mod comments;
 mod cycles;
 mod invitations;
+mod labels;
+mod project_statuses;
+mod projects;
 mod sync;
 mod workspaces;
 
@@ -22,4 +25,7 @@ pub fn router() -> OpenApiRouter<MomentumState> {
         .merge(invitations::router())
         .merge(comments::router())
         .merge(cycles::router())
+        .merge(labels::router())
+        .merge(project_statuses::router())
+        .merge(projects::router())
 }

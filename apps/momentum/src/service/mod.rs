@@ -5,6 +5,9 @@ pub mod auth;
 pub mod comments;
 pub mod cycles;
 pub mod invitations;
+pub mod labels;
+pub mod project_statuses;
+pub mod projects;
 pub mod provision;
 pub mod transitions;
 pub mod workspaces;
@@ -98,4 +101,11 @@ pub async fn log_change<T: Serialize>(
         },
     )
     .await?)
+}
+
+/// `scope.now` at the databases' precision (microseconds, PostgreSQL's), so an object a
+/// mutation answers with equals the one a later read returns.
+pub fn stamp(scope: &Scope) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    scope.now.trunc_subsecs(6)
 }

@@ -10,6 +10,7 @@ pub mod labels;
 pub mod members;
 pub mod profiles;
 pub mod project_statuses;
+pub mod projects;
 pub mod teams;
 pub mod workflows;
 pub mod workspaces;

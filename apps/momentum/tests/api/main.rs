@@ -11,5 +11,8 @@ mod auth;
 mod comments;
 mod cycles;
 mod invitations;
+mod labels;
+mod project_statuses;
+mod projects;
 mod sync;
 mod workspaces;
