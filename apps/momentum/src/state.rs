@@ -20,9 +20,10 @@ pub struct MomentumState {
 }
 
 impl MomentumState {
-    /// The platform clock's now.
+    /// The platform clock's now, to the microsecond: what PostgreSQL's `TIMESTAMPTZ` keeps,
+    /// so an object a write answers equals the one a later read answers.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.platform.clock.now()
+        chrono::SubsecRound::trunc_subsecs(self.platform.clock.now(), 6)
     }
 }
 
