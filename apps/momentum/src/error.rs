@@ -42,7 +42,8 @@ pub enum MomentumError {
         /// `WORKSPACE_URL_KEY_EXISTS`, `PROJECT_STATUS_EXISTS`, `WORKFLOW_EXISTS`,
         /// `STATE_EXISTS`, `INVITATION_PENDING`, `ALREADY_MEMBER`, `LAST_OWNER`,
         /// `TRANSITION_NOT_ALLOWED`, `IN_USE`, `CYCLE_OVERLAP`, `RELATION_EXISTS`,
-        /// `INVITATION_CLOSED`, `PARENT_CYCLE`, `LAST_STATE`, `CYCLE_COMPLETED`.
+        /// `INVITATION_CLOSED`, `PARENT_CYCLE`, `LAST_STATE`, `CYCLE_COMPLETED`,
+        /// `DEFAULT_WORKFLOW`.
         code: &'static str,
         /// The human message.
         message: String,

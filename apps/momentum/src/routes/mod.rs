@@ -4,6 +4,8 @@
 pub mod access;
 mod auth;
 mod sync;
+mod teams;
+mod workflows;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -14,4 +16,6 @@ pub fn router() -> OpenApiRouter<MomentumState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(sync::router())
+        .merge(teams::router())
+        .merge(workflows::router())
 }

@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod provision;
+pub mod teams;
 pub mod transitions;
+pub mod workflows;
 
 use serde::Serialize;
 use trellis_kernel::db::Tx;
