@@ -9,3 +9,5 @@ mod harness;
 
 mod auth;
 mod sync;
+mod teams;
+mod workflows;
