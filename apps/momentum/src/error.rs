@@ -44,6 +44,7 @@ pub enum MomentumError {
         /// `TRANSITION_NOT_ALLOWED`, `IN_USE`, `CYCLE_OVERLAP`, `RELATION_EXISTS`,
         /// `INVITATION_CLOSED`, `PARENT_CYCLE`, `LAST_STATE`, `CYCLE_COMPLETED`,
         /// `COMMENT_DELETED`.
+        /// `DEFAULT_WORKFLOW`.
         code: &'static str,
         /// The human message.
         message: String,

@@ -69,13 +69,10 @@ impl MembershipCache {
 }
 
 impl MomentumState {
-    /// The platform clock's now, cut to microseconds: what PostgreSQL stores, so an answer
-    /// shows the same timestamps a later read returns.
+    /// The platform clock's now, to the microsecond: what PostgreSQL's `TIMESTAMPTZ` keeps,
+    /// so an object a write answers equals the one a later read answers.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        use chrono::Timelike;
-        let now = self.platform.clock.now();
-        now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
-            .unwrap_or(now)
+        chrono::SubsecRound::trunc_subsecs(self.platform.clock.now(), 6)
     }
 }
 

@@ -10,6 +10,8 @@ mod labels;
 mod project_statuses;
 mod projects;
 mod sync;
+mod teams;
+mod workflows;
 mod workspaces;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -28,4 +30,6 @@ pub fn router() -> OpenApiRouter<MomentumState> {
         .merge(labels::router())
         .merge(project_statuses::router())
         .merge(projects::router())
+        .merge(teams::router())
+        .merge(workflows::router())
 }

@@ -9,7 +9,9 @@ pub mod labels;
 pub mod project_statuses;
 pub mod projects;
 pub mod provision;
+pub mod teams;
 pub mod transitions;
+pub mod workflows;
 pub mod workspaces;
 
 use serde::Serialize;

@@ -212,11 +212,22 @@ pub async fn team(
     };
     workflows::insert(tx, &wf).await?;
     log_change(tx, scope, "workflow", wf.id, Action::Create, &wf).await?;
+    let states = default_states(tx, scope, wf.id).await?;
+    Ok((wf, states))
+}
+
+/// Stores the default states of a new workflow (one per category: Triage, Backlog, Todo,
+/// In Progress, Done, Canceled; Backlog is the default) and logs each.
+pub async fn default_states(
+    tx: &mut Tx,
+    scope: &Scope,
+    workflow_id: Uuid,
+) -> Result<Vec<WorkflowState>, MomentumError> {
     let mut states = Vec::with_capacity(STATES.len());
     for (i, (name, category, color)) in STATES.iter().enumerate() {
         let s = WorkflowState {
             id: Uuid::now_v7(),
-            workflow_id: wf.id,
+            workflow_id,
             name: (*name).to_string(),
             description: None,
             color: (*color).to_string(),
@@ -230,7 +241,7 @@ pub async fn team(
         log_change(tx, scope, "workflow_state", s.id, Action::Create, &s).await?;
         states.push(s);
     }
-    Ok((wf, states))
+    Ok(states)
 }
 
 #[cfg(test)]

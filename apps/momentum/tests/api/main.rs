@@ -15,4 +15,6 @@ mod labels;
 mod project_statuses;
 mod projects;
 mod sync;
+mod teams;
+mod workflows;
 mod workspaces;
