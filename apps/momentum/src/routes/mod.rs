@@ -3,6 +3,7 @@
 
 pub mod access;
 mod auth;
+mod issues;
 mod sync;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -14,4 +15,5 @@ pub fn router() -> OpenApiRouter<MomentumState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(sync::router())
+        .merge(issues::router())
 }

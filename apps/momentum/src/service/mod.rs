@@ -2,6 +2,7 @@
 //! change-log entry, answer Momentum's error enum.
 
 pub mod auth;
+pub mod issues;
 pub mod provision;
 pub mod transitions;
 

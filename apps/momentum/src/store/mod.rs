@@ -3,6 +3,7 @@
 //! Tables are prefixed `mm_`.
 
 pub mod changes;
+pub mod issues;
 pub mod labels;
 pub mod members;
 pub mod profiles;
