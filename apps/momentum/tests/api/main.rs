@@ -8,4 +8,6 @@
 mod harness;
 
 mod auth;
+mod issues;
+mod relations;
 mod sync;
