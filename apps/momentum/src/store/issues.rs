@@ -1086,7 +1086,7 @@ pub async fn lock(
     }))
 }
 
-/// Inserts an issue. A NaN `sort_order` (none given) puts it after the team's last issue
+/// Inserts an issue. Without a `sort_order` it goes after the team's last issue
 /// (its largest `sort_order` + 1024, or 1024); returns the stored `sort_order`.
 pub async fn insert(
     tx: &mut Tx,
