@@ -51,6 +51,9 @@ pub struct Args {
     original_team: Option<String>,
 }
 
+/// Builds the `i`-th request of a load (the same bytes, or a fresh body each time).
+type Req = Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>;
+
 const DB_NAME: &str = "trellis_bench_momentum";
 
 fn psql(base: &str, sql: &str) -> anyhow::Result<()> {
@@ -208,13 +211,7 @@ async fn seed(base: &str, issues: usize) -> anyhow::Result<Seed> {
 
 /// `connections` keep-alive clients sending `request(i)` for `secs`; returns (requests/s,
 /// p99 ms). Any status other than `expect` stops that connection and is reported.
-async fn load(
-    addr: &str,
-    request: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>,
-    expect: u16,
-    connections: usize,
-    secs: u64,
-) -> (f64, f64) {
+async fn load(addr: &str, request: Req, expect: u16, connections: usize, secs: u64) -> (f64, f64) {
     let stop = Instant::now() + Duration::from_secs(secs);
     let counter = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..connections)
@@ -257,20 +254,14 @@ struct Target {
     team_id: String,
 }
 
-fn scenarios(
-    t: &Target,
-) -> Vec<(
-    &'static str,
-    Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>,
-    u16,
-)> {
+fn scenarios(t: &Target) -> Vec<(&'static str, Req, u16)> {
     let auth = format!("Bearer {}", t.token);
-    let get = |path: String| -> Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync> {
+    let get = |path: String| -> Req {
         let req = wire::request("GET", &t.addr, &path, &[("Authorization", &auth)], None);
         Arc::new(move |_| req.clone())
     };
     let (addr, auth2, team) = (t.addr.clone(), auth.clone(), t.team_id.clone());
-    let post: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync> = Arc::new(move |i| {
+    let post: Req = Arc::new(move |i| {
         let body = json!({"title": format!("Load issue {i}"), "team_id": team}).to_string();
         wire::request(
             "POST",

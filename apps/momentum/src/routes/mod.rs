@@ -6,6 +6,7 @@ mod auth;
 mod comments;
 mod cycles;
 mod invitations;
+mod issues;
 mod labels;
 mod project_statuses;
 mod projects;
@@ -32,4 +33,5 @@ pub fn router() -> OpenApiRouter<MomentumState> {
         .merge(projects::router())
         .merge(teams::router())
         .merge(workflows::router())
+        .merge(issues::router())
 }

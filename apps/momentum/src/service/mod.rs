@@ -5,6 +5,7 @@ pub mod auth;
 pub mod comments;
 pub mod cycles;
 pub mod invitations;
+pub mod issues;
 pub mod labels;
 pub mod project_statuses;
 pub mod projects;

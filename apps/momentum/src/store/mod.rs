@@ -6,6 +6,7 @@ pub mod changes;
 pub mod comments;
 pub mod cycles;
 pub mod invitations;
+pub mod issues;
 pub mod labels;
 pub mod members;
 pub mod profiles;

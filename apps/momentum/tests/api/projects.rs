@@ -46,52 +46,34 @@ pub async fn workspace_of(app: &TestApp, u: &User) -> Uuid {
     p["current_workspace_id"].as_str().unwrap().parse().unwrap()
 }
 
-/// Makes `u` a member of `owner`'s current workspace with `role` and switches `u` to it
-/// (written to the store directly: membership routes belong to the workspaces resource).
+/// Makes `u` a member of `owner`'s current workspace with `role` (invitation + acceptance,
+/// which makes it `u`'s current workspace).
 pub async fn join_as(app: &TestApp, owner: &User, u: &User, role: &str) {
     let ws = workspace_of(app, owner).await;
-    let uid: Uuid = u.id.parse().unwrap();
-    let p = app.platform();
-    let now = p.clock.now();
-    let mut tx = p.db.begin().await.unwrap();
-    trellis_momentum::store::members::insert(&mut tx, ws, uid, role, now)
-        .await
-        .unwrap();
-    trellis_momentum::store::profiles::set_current_workspace(&mut tx, uid, Some(ws), now)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    crate::invitations::join(app, owner, u, role).await;
     assert_eq!(workspace_of(app, u).await, ws);
 }
 
-/// Inserts an issue of `u`'s first team, in `project_id` if given (issues are another resource's
-/// routes; the row is all this file needs). Returns its id.
-pub async fn insert_issue(app: &TestApp, u: &User, project_id: Option<&str>, number: i64) -> Uuid {
-    let ws = workspace_of(app, u).await;
-    let project: Option<Uuid> = project_id.map(|p| p.parse().unwrap());
-    let db = &app.platform().db;
-    let team: Uuid = trellis_kernel::on_db!(db, pool => sqlx::query_scalar(
-        "SELECT id FROM mm_teams WHERE workspace_id = $1 ORDER BY created_at LIMIT 1")
-        .bind(ws).fetch_one(pool).await)
-    .unwrap();
-    let id = Uuid::now_v7();
-    let now = app.platform().clock.now();
-    trellis_kernel::on_db!(db, pool => sqlx::query(
-        "INSERT INTO mm_issues (id, workspace_id, team_id, number, title, priority, project_id, sort_order, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'An issue', 'none', $5, 1.0, $6, $6)")
-        .bind(id).bind(ws).bind(team).bind(number).bind(project).bind(now)
-        .execute(pool).await.map(|_| ()))
-    .unwrap();
-    id
+/// Creates an issue in `u`'s first team (in `project_id` if given) through `POST /issues`;
+/// returns its id.
+pub async fn insert_issue(app: &TestApp, u: &User, project_id: Option<&str>, _number: i64) -> Uuid {
+    let team = app.first_team(u).await["id"].clone();
+    let mut body = json!({"title": "An issue", "team_id": team});
+    if let Some(p) = project_id {
+        body["project_id"] = json!(p);
+    }
+    app.post_ok("/issues", body, u).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
-/// The project of an issue row.
-async fn issue_project(app: &TestApp, issue: Uuid) -> Option<Uuid> {
-    let db = &app.platform().db;
-    trellis_kernel::on_db!(db, pool => sqlx::query_scalar(
-        "SELECT project_id FROM mm_issues WHERE id = $1")
-        .bind(issue).fetch_one(pool).await)
-    .unwrap()
+/// The project of an issue, as `GET /issues/{id}` answers it.
+async fn issue_project(app: &TestApp, u: &User, issue: Uuid) -> Option<Uuid> {
+    app.get_ok(&format!("/issues/{issue}"), u).await["project_id"]
+        .as_str()
+        .map(|p| p.parse().unwrap())
 }
 
 /// The change-log entries of `entity` after `after`: `(action, entity_id)`.
@@ -604,6 +586,6 @@ async fn deleting_a_project_keeps_its_issues(b: Backend) {
     let listed: Value = app.get_ok("/projects", &u).await;
     assert_eq!(listed[0]["issue_count"], 2);
     app.delete(&format!("/projects/{pid}"), u.t()).await.ok();
-    assert_eq!(issue_project(&app, i1).await, None);
-    assert_eq!(issue_project(&app, i2).await, None);
+    assert_eq!(issue_project(&app, &u, i1).await, None);
+    assert_eq!(issue_project(&app, &u, i2).await, None);
 }
