@@ -234,10 +234,11 @@ pub async fn current_workspace(
     if let Some(hit) = st.memberships.get(user_id) {
         return Ok(hit);
     }
+    let ticket = st.memberships.ticket();
     let db = &st.platform.db;
     let (current, role) = members::current(db, user_id).await?.unwrap_or_default();
     if let (Some(ws), Some(role)) = (current, role.as_deref().and_then(WorkspaceRole::parse)) {
-        st.memberships.put(user_id, ws, role);
+        st.memberships.put(ticket, user_id, ws, role);
         return Ok((ws, role));
     }
     let Some((ws, role)) = members::first_other(db, user_id, current).await? else {
@@ -247,7 +248,7 @@ pub async fn current_workspace(
     profiles::set_current_workspace(&mut tx, user_id, Some(ws), st.now()).await?;
     tx.commit().await?;
     let role = WorkspaceRole::parse(&role).unwrap_or(WorkspaceRole::Guest);
-    st.memberships.put(user_id, ws, role);
+    st.memberships.put(ticket, user_id, ws, role);
     Ok((ws, role))
 }
 

@@ -18,5 +18,6 @@ mod projects;
 mod relations;
 mod sync;
 mod teams;
+mod tenants;
 mod workflows;
 mod workspaces;
