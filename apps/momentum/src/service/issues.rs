@@ -390,14 +390,12 @@ pub async fn create(db: &Db, scope: &Scope, b: CreateIssue) -> Result<IssueItem,
         return Err(MomentumError::Fields(bad));
     };
 
-    // From here the team's counter row is locked until commit: keep this part short.
-    let number = teams::next_issue_number(&mut tx, team_id).await?;
     let mut rec = IssueRecord {
         id: Uuid::now_v7(),
         workspace_id: ws,
         team_id,
-        key: format!("{team_key}-{number}"),
-        number,
+        key: String::new(),
+        number: 0,
         title,
         description,
         priority,
@@ -415,7 +413,11 @@ pub async fn create(db: &Db, scope: &Scope, b: CreateIssue) -> Result<IssueItem,
         created_at: scope.now,
         updated_at: scope.now,
     };
-    rec.sort_order = issues::insert(&mut tx, &rec, order).await?;
+    // From here the team's counter row is locked until commit: keep this part short.
+    let (number, sort_order) = issues::insert_numbered(&mut tx, &rec, order).await?;
+    rec.number = number;
+    rec.key = format!("{team_key}-{number}");
+    rec.sort_order = sort_order;
     issues::add_labels(&mut tx, rec.id, &rec.label_ids).await?;
     log_change(&mut tx, scope, "issue", rec.id, Action::Create, &rec).await?;
     tx.commit().await?;

@@ -1086,21 +1086,30 @@ pub async fn lock(
     }))
 }
 
-/// Inserts an issue. Without a `sort_order` it goes after the team's last issue
-/// (its largest `sort_order` + 1024, or 1024); returns the stored `sort_order`.
-pub async fn insert(
+/// Takes the team's next issue number and inserts the issue with it; returns `(number,
+/// sort_order)`. `sort_order` `None` puts it after the team's last issue (+1024).
+///
+/// The number comes from the team row's counter, in this transaction (no gaps under
+/// concurrent creates, never reused). Two statements, not one: the insert's `MAX(sort_order)`
+/// must be read after the counter row's lock is held, and a PostgreSQL statement reads with
+/// the snapshot it started with (a one-statement `WITH … UPDATE … INSERT` gave concurrent
+/// creates the same position; `concurrent_creates_number_without_gaps` caught it).
+pub async fn insert_numbered(
     tx: &mut Tx,
     i: &IssueRecord,
     sort_order: Option<f64>,
-) -> Result<f64, StoreError> {
-    Ok(on_tx!(tx, c => sqlx::query_scalar(
+) -> Result<(i64, f64), StoreError> {
+    let number: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "UPDATE mm_teams SET issue_counter = issue_counter + 1 WHERE id = $1 RETURNING issue_counter")
+        .bind(i.team_id).fetch_one(&mut *c).await)?;
+    Ok(on_tx!(tx, c => sqlx::query_as(
         "INSERT INTO mm_issues (id, workspace_id, team_id, number, title, description, priority, workflow_id, \
          workflow_state_id, project_id, cycle_id, parent_issue_id, creator_id, assignee_id, estimate, due_date, \
          sort_order, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
          COALESCE($17, (SELECT MAX(x.sort_order) FROM mm_issues x WHERE x.team_id = $3) + 1024.0, 1024.0), $18, $19) \
-         RETURNING sort_order")
-        .bind(i.id).bind(i.workspace_id).bind(i.team_id).bind(i.number).bind(&i.title).bind(&i.description)
+         RETURNING number, sort_order")
+        .bind(i.id).bind(i.workspace_id).bind(i.team_id).bind(number).bind(&i.title).bind(&i.description)
         .bind(i.priority.as_str()).bind(i.workflow_id).bind(i.workflow_state_id).bind(i.project_id)
         .bind(i.cycle_id).bind(i.parent_issue_id).bind(i.creator_id).bind(i.assignee_id).bind(i.estimate)
         .bind(i.due_date).bind(sort_order).bind(i.created_at).bind(i.updated_at)
