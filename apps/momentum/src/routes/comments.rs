@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 #[into_params(parameter_in = Query)]
 struct CommentsQuery {
     /// The issue: its id or its key (`ENG-123`). Required.
+    #[param(required = true, value_type = String, pattern = r"\S")]
     issue_id: Option<String>,
 }
 
@@ -56,14 +57,18 @@ async fn list_comments(
 #[schema(as = MomentumCreateCommentBody)]
 struct CreateCommentBody {
     /// The issue (UUID) of the caller's workspace.
-    #[schema(format = Uuid)]
+    #[schema(required = true, value_type = String, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     issue_id: Option<String>,
-    /// Markdown, 1–10,000 characters.
+    /// Markdown, 1–10,000 characters, not blank.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(
+        required = true,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     content: String,
     /// The comment this one answers: a live comment of the same issue.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     parent_comment_id: Option<String>,
 }
 
@@ -104,9 +109,13 @@ async fn get_comment(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = MomentumUpdateCommentBody)]
 struct UpdateCommentBody {
-    /// The new markdown, 1–10,000 characters.
+    /// The new markdown, 1–10,000 characters, not blank.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(
+        required = true,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     content: String,
 }
 
@@ -167,12 +176,16 @@ async fn list_issue_comments(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = MomentumIssueCommentBody)]
 struct IssueCommentBody {
-    /// Markdown, 1–10,000 characters.
+    /// Markdown, 1–10,000 characters, not blank.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(
+        required = true,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     content: String,
     /// The comment this one answers: a live comment of the same issue.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     parent_comment_id: Option<String>,
 }
 

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::access::Caller;
-use crate::domain::Patch;
+use crate::domain::{CycleStatus, Patch};
 use crate::envelope::{ListReply, Listed, Reply, created, ok};
 use crate::service::cycles::{
     self, Completion, Cycle, CycleChange, CycleStats, Membership, NewCycle,
@@ -32,7 +32,8 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 struct CyclesQuery {
     /// Only this team's cycles (a team of another workspace answers 404).
     team_id: Option<String>,
-    /// Only cycles with this status: `planned`, `active` or `completed`.
+    /// Only cycles with this status: `planned`, `active` or `completed` (any case).
+    #[param(value_type = Option<CycleStatus>)]
     status: Option<String>,
 }
 
@@ -57,23 +58,33 @@ async fn list_cycles(
 #[schema(as = MomentumCreateCycleBody)]
 struct CreateCycleBody {
     /// The team (UUID) of the caller's workspace.
-    #[schema(format = Uuid)]
+    #[schema(required = true, value_type = String, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     team_id: Option<String>,
     /// 1–255 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        required = true,
+        max_length = 255,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
     /// First day, `YYYY-MM-DD`.
-    #[schema(format = Date)]
+    #[schema(required = true, value_type = String, format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     start_date: Option<String>,
     /// Last day (included), `YYYY-MM-DD`, on or after `start_date`.
-    #[schema(format = Date)]
+    #[schema(required = true, value_type = String, format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     end_date: Option<String>,
     /// Up to 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     description: Option<String>,
     /// Up to 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     goal: Option<String>,
 }
 
@@ -131,21 +142,24 @@ async fn get_cycle(
 #[schema(as = MomentumUpdateCycleBody)]
 struct UpdateCycleBody {
     /// 1–255 characters.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
     /// First day, `YYYY-MM-DD`.
-    #[schema(format = Date)]
+    #[schema(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     start_date: Option<String>,
     /// Last day (included), `YYYY-MM-DD`.
-    #[schema(format = Date)]
+    #[schema(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     end_date: Option<String>,
     /// Up to 10,000 characters; `null` clears.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     description: Patch<String>,
     /// Up to 10,000 characters; `null` clears.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     goal: Patch<String>,
 }
 
@@ -229,7 +243,7 @@ async fn cycle_issues(
 struct IssueIdsBody {
     /// 1–500 issue ids (UUIDs).
     #[serde(default)]
-    #[schema(min_items = 1, max_items = 500)]
+    #[schema(required = true, min_items = 1, max_items = 500, value_type = Vec<Uuid>)]
     issue_ids: Vec<String>,
 }
 

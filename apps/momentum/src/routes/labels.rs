@@ -27,8 +27,12 @@ struct LabelQuery {
     /// Only labels of this level: `issue` or `project` (any case).
     #[param(pattern = "^([Ii][Ss][Ss][Uu][Ee]|[Pp][Rr][Oo][Jj][Ee][Cc][Tt])?$")]
     level: Option<String>,
-    /// Only labels whose name contains this (any case, at most 100 characters).
-    #[param(max_length = 100)]
+    /// Only labels whose name contains this (any case, at most 100 characters; blank: no
+    /// filter).
+    #[param(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     search: Option<String>,
 }
 

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::access::Caller;
+use crate::domain::Priority;
 use crate::envelope::{ListReply, Listed, Reply, created, ok};
 use crate::service::projects::{self, NewProject, ProjectChange, ProjectQuery};
 use crate::state::MomentumState;
@@ -24,16 +25,20 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 #[derive(Deserialize, utoipa::IntoParams)]
 struct ListQuery {
     /// Only projects with this status.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     status_id: Option<String>,
     /// Only projects owned by this user.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     owner_id: Option<String>,
-    /// Only projects of this priority: `none, low, medium, high, urgent`.
+    /// Only projects of this priority: `none, low, medium, high, urgent` (any case).
+    #[param(value_type = Option<Priority>)]
     priority: Option<String>,
     /// Only projects whose name, key or description contains this (any case, at most 100
-    /// characters).
-    #[param(max_length = 100)]
+    /// characters; blank: no filter).
+    #[param(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     search: Option<String>,
     /// 1-based page (default 1).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000000)]

@@ -7,6 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::Caller;
+use crate::domain::Check;
 use crate::envelope::{ListReply, Listed};
 use crate::state::MomentumState;
 use crate::store::changes::{self, Change};
@@ -17,7 +18,7 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 struct DeltaQuery {
-    /// Entries with a larger `sync_id` than this (0: from the start).
+    /// Entries with a larger `sync_id` than this (0, the default: from the start).
     #[serde(default)]
     #[param(minimum = 0)]
     after: i64,
@@ -36,8 +37,16 @@ async fn delta(
     c: Caller,
     Query(q): Query<DeltaQuery>,
 ) -> ListReply<Change> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let items = changes::after(&st.platform.db, c.workspace_id(), q.after.max(0), limit)
+    let mut check = Check::new();
+    if q.after < 0 {
+        check.fail("after", "out_of_range", "must be 0 or more");
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        check.fail("limit", "out_of_range", "must be from 1 to 1000");
+    }
+    check.finish()?;
+    let items = changes::after(&st.platform.db, c.workspace_id(), q.after, limit)
         .await
         .map_err(crate::error::MomentumError::from)?;
     let next = (items.len() as i64 == limit)

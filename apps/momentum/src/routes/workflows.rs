@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 #[derive(Deserialize, utoipa::IntoParams)]
 struct WorkflowQuery {
     /// Only this team's workflows.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     team_id: Option<String>,
 }
 
@@ -47,8 +47,8 @@ async fn list_workflows(
     c: Caller,
     Query(q): Query<WorkflowQuery>,
 ) -> ListReply<WorkflowDetail> {
-    let team_id = match q.team_id.as_deref().map(str::trim) {
-        None | Some("") => None,
+    let team_id = match q.team_id.as_deref() {
+        None => None,
         Some(s) => {
             let mut check = Check::new();
             let id = check.uuid("team_id", s);
