@@ -40,7 +40,8 @@ struct CyclesQuery {
 /// The cycles of the caller's workspace (of one team with `team_id`), by start date, each
 /// with its status computed from its dates and today's date.
 #[utoipa::path(get, path = "/cycles", tag = "momentum", params(CyclesQuery),
-    responses((status = 200, body = Vec<Cycle>), (status = 404, description = "NOT_FOUND: no such team")),
+    responses((status = 200, body = Vec<Cycle>), (status = 404, description = "NOT_FOUND: no such team"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn list_cycles(
     State(st): State<MomentumState>,
@@ -92,7 +93,7 @@ struct CreateCycleBody {
 /// (409 `CYCLE_OVERLAP`; both ends are included).
 #[utoipa::path(post, path = "/cycles", tag = "momentum", request_body = CreateCycleBody,
     responses((status = 201, body = Cycle), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 409, description = "CYCLE_OVERLAP")),
+        (status = 409, description = "CYCLE_OVERLAP; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create_cycle(
     State(st): State<MomentumState>,
@@ -116,7 +117,8 @@ async fn create_cycle(
 /// The original's status refresh. Statuses are computed from the dates on every read, so
 /// this changes nothing; it answers the workspace's cycles with their statuses.
 #[utoipa::path(post, path = "/cycles/auto-update-status", tag = "momentum",
-    responses((status = 200, body = Vec<Cycle>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Cycle>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn auto_update_status(State(st): State<MomentumState>, c: Caller) -> ListReply<Cycle> {
     Ok(Listed::all(
         cycles::list(&st, &c.scope, None, None).await?,
@@ -127,7 +129,8 @@ async fn auto_update_status(State(st): State<MomentumState>, c: Caller) -> ListR
 /// One cycle.
 #[utoipa::path(get, path = "/cycles/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
-    responses((status = 200, body = Cycle), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Cycle), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn get_cycle(
     State(st): State<MomentumState>,
@@ -168,7 +171,7 @@ struct UpdateCycleBody {
 #[utoipa::path(put, path = "/cycles/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")), request_body = UpdateCycleBody,
     responses((status = 200, body = Cycle), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_OVERLAP")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_OVERLAP; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update_cycle(
     State(st): State<MomentumState>,
@@ -194,7 +197,8 @@ async fn update_cycle(
 #[utoipa::path(delete, path = "/cycles/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
     responses((status = 200, body = Cycle), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND")),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete_cycle(
     State(st): State<MomentumState>,
@@ -211,7 +215,8 @@ async fn delete_cycle(
 /// `{total, by_category: {<category>: {count, estimate}}}`.
 #[utoipa::path(get, path = "/cycles/{id}/stats", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
-    responses((status = 200, body = CycleStats), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = CycleStats), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn cycle_stats(
     State(st): State<MomentumState>,
@@ -224,7 +229,8 @@ async fn cycle_stats(
 /// The issues of a cycle, in their manual order.
 #[utoipa::path(get, path = "/cycles/{id}/issues", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
-    responses((status = 200, body = Vec<CycleIssue>), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Vec<CycleIssue>), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn cycle_issues(
     State(st): State<MomentumState>,
@@ -253,7 +259,7 @@ struct IssueIdsBody {
 #[utoipa::path(post, path = "/cycles/{id}/issues", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")), request_body = IssueIdsBody,
     responses((status = 200, body = Membership), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn add_cycle_issues(
     State(st): State<MomentumState>,
@@ -281,7 +287,7 @@ struct IssueIdsQuery {
 #[utoipa::path(delete, path = "/cycles/{id}/issues", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id"), IssueIdsQuery), request_body = IssueIdsBody,
     responses((status = 200, body = Membership), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn remove_cycle_issues(
     State(st): State<MomentumState>,
@@ -313,7 +319,7 @@ async fn remove_cycle_issues(
 #[utoipa::path(post, path = "/cycles/{id}/complete", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
     responses((status = 200, body = Completion), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn complete_cycle(
     State(st): State<MomentumState>,

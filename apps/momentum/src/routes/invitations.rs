@@ -67,7 +67,7 @@ impl utoipa::ToSchema for EmailAddress {
 /// of a member or with a pending invitation fails the whole request.
 #[utoipa::path(post, path = "/invitations", tag = "momentum", request_body = InviteBody,
     responses((status = 201, body = Vec<Invitation>), (status = 403),
-        (status = 409, description = "ALREADY_MEMBER or INVITATION_PENDING")),
+        (status = 409, description = "ALREADY_MEMBER or INVITATION_PENDING; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create_invitations(
     State(st): State<MomentumState>,

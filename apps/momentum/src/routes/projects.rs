@@ -51,7 +51,8 @@ struct ListQuery {
 /// The caller's workspace's projects, newest first, with their status, owner and issue
 /// count; `meta.pagination` says where the page is.
 #[utoipa::path(get, path = "/projects", tag = "momentum", params(ListQuery),
-    responses((status = 200, body = Vec<ProjectView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ProjectView>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn list(
     State(st): State<MomentumState>,
     c: Caller,
@@ -79,7 +80,7 @@ async fn list(
 /// priority to `none`.
 #[utoipa::path(post, path = "/projects", tag = "momentum", request_body = NewProject,
     responses((status = 201, body = ProjectView), (status = 403, description = "FORBIDDEN (guests)"),
-        (status = 409, description = "PROJECT_KEY_EXISTS")),
+        (status = 409, description = "PROJECT_KEY_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create(
     State(st): State<MomentumState>,
@@ -95,7 +96,8 @@ async fn create(
 /// One project with its status, owner and issue count.
 #[utoipa::path(get, path = "/projects/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project id")),
-    responses((status = 200, body = ProjectView)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectView),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn get(
     State(st): State<MomentumState>,
     c: Caller,
@@ -109,7 +111,7 @@ async fn get(
 #[utoipa::path(put, path = "/projects/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project id")), request_body = ProjectChange,
     responses((status = 200, body = ProjectView), (status = 403, description = "FORBIDDEN (guests)"),
-        (status = 409, description = "PROJECT_KEY_EXISTS")),
+        (status = 409, description = "PROJECT_KEY_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update(
     State(st): State<MomentumState>,
@@ -126,7 +128,8 @@ async fn update(
 /// Deletes a project (members and admins); its issues stay, without a project.
 #[utoipa::path(delete, path = "/projects/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project id")),
-    responses((status = 200), (status = 403, description = "FORBIDDEN (guests)")),
+    responses((status = 200), (status = 403, description = "FORBIDDEN (guests)"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uuid>) -> Reply<()> {
     projects::delete(&st, &c.scope, id).await?;

@@ -31,7 +31,8 @@ struct DeltaQuery {
 /// What changed in the caller's workspace after `after`, oldest first; `meta.next_cursor` is
 /// the last `sync_id` when more may follow.
 #[utoipa::path(get, path = "/sync/delta", tag = "momentum", params(DeltaQuery),
-    responses((status = 200, body = Vec<Change>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Change>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn delta(
     State(st): State<MomentumState>,
     c: Caller,

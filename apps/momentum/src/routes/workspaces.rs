@@ -273,7 +273,8 @@ async fn remove_member(
 
 /// The original's: the members of the caller's current workspace.
 #[utoipa::path(get, path = "/workspace-members", tag = "momentum",
-    responses((status = 200, body = Vec<Member>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Member>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn current_members(State(st): State<MomentumState>, c: Caller) -> ListReply<Member> {
     Ok(Listed::all(
         workspaces::members_of(&st, c.user_id(), c.workspace_id()).await?,
@@ -284,7 +285,8 @@ async fn current_members(State(st): State<MomentumState>, c: Caller) -> ListRepl
 /// The original's: the members of the current workspace and, for its admins, its pending
 /// invitations.
 #[utoipa::path(get, path = "/workspace-member-and-invitations", tag = "momentum",
-    responses((status = 200, body = MembersAndInvitations)), security(("bearer" = [])))]
+    responses((status = 200, body = MembersAndInvitations),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn current_members_and_invitations(
     State(st): State<MomentumState>,
     c: Caller,

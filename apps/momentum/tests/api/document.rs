@@ -19,6 +19,7 @@ trellis_kernel::backend_tests!(
     integral_numbers_are_integers,
     login_takes_the_first_name_given,
     the_server_refuses_what_the_document_refuses,
+    every_answer_without_a_workspace_is_documented,
 );
 
 /// A 422 (the kernel's `validation_error` envelope; `errors[0].code` names the rule).
@@ -252,4 +253,52 @@ async fn the_server_refuses_what_the_document_refuses(b: Backend) {
     )
     .await
     .refused();
+}
+
+/// Someone who belongs to no workspace (they deleted their only one) gets 409 `NO_WORKSPACE`
+/// from every operation that works in a workspace: every secured operation documents what it
+/// answers then (the fuzzer deleted its own workspace and found `GET /teams`' 409 missing).
+async fn every_answer_without_a_workspace_is_documented(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let doc = document(&app).await;
+    let alice = app.register("alice").await;
+    let ws = app.get_ok("/workspaces/current", &alice).await;
+    let r = app
+        .delete(
+            &format!("/workspaces/{}", ws["id"].as_str().unwrap()),
+            alice.t(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let some_id = uuid::Uuid::now_v7().to_string();
+    let mut no_workspace = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["tags"][0] != "momentum" || op.get("security").is_none() || path == "/auth/logout"
+            {
+                continue;
+            }
+            let mut url = path.clone();
+            for name in ["{id}", "{user_id}", "{state_id}", "{relation_id}"] {
+                url = url.replace(name, &some_id);
+            }
+            let r = match method.as_str() {
+                "get" => app.get(&url, alice.t()).await,
+                "post" => app.post(&url, json!({}), alice.t()).await,
+                "put" => app.put(&url, json!({}), alice.t()).await,
+                "delete" => app.delete(&url, alice.t()).await,
+                other => panic!("{other} {path}"),
+            };
+            let status = r.status.as_u16().to_string();
+            assert!(
+                op["responses"].get(&status).is_some(),
+                "{method} {path}: {status} not documented: {}",
+                r.body
+            );
+            if r.status == 409 && r.body["errors"][0]["code"] == "NO_WORKSPACE" {
+                no_workspace += 1;
+            }
+        }
+    }
+    assert!(no_workspace > 50, "{no_workspace}");
 }
