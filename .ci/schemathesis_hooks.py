@@ -18,7 +18,9 @@ throwaway `ADMIN_PASSWORD` the script starts the server with; a 401 (the fuzzer 
 session out) signs in again.
 
 Momentum's `PUT /auth/profile` (and `PUT /users/profile`) may rename the account the fuzzer
-works as: the name and e-mail address from its answer are used for the next sign-in.
+works as: the name and e-mail address from its answer are used for the next sign-in. The
+fuzzer may also delete (or leave) the administrator's last Momentum workspace; after a 409
+`NO_WORKSPACE` a new one is created.
 """
 
 from __future__ import annotations
@@ -133,9 +135,38 @@ for _cls, _tag in [(_MicroDock, "microdock"), (_Workflow, "workflow"), (_Momentu
     schemathesis.auth(retry_on=[401]).apply_to(tag=_tag)(type(f"{_cls.__name__}Token", (_cls,), {}))
 
 
+def _answer(response):
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def _give_a_workspace(case, response):
+    """After Momentum's 409 `NO_WORKSPACE` (the fuzzer deleted or left the administrator's
+    last workspace), creates one, so that later requests reach the operations' own rules."""
+    body = _answer(response)
+    if not isinstance(body, dict) or not any(
+        isinstance(e, dict) and e.get("code") == "NO_WORKSPACE" for e in body.get("errors") or []
+    ):
+        return
+    auth = (case.headers or {}).get("Authorization")
+    if not auth:
+        return
+    requests.post(
+        _base_url(case) + "/workspaces",
+        json={"name": "Fuzzing"},
+        headers={"Authorization": auth},
+        timeout=30,
+    )
+
+
 @schemathesis.hook
 def after_call(context, case, response):
-    """Follows renames of the account the fuzzer signs in as."""
+    """Follows renames of the account the fuzzer signs in as, and gives it a Momentum
+    workspace again when it has none."""
+    if response.status_code == 409 and "momentum" in (case.operation.tags or []):
+        _give_a_workspace(case, response)
     if case.method.upper() != "PUT" or case.operation.path not in _PROFILE_PATHS:
         return
     if response.status_code != 200:
