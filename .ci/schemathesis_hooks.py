@@ -12,8 +12,8 @@ One server mounts several apps, and their access tokens are not interchangeable:
   administrator gets a Momentum workspace on its first Momentum login.
 
 Every app documents the one `bearer` scheme, and the config file's dynamic auth fetches one
-token per scheme, so three auth providers chosen by tag do it here (config-file auth would
-switch these off, see `.ci/schemathesis.toml`). All sign in as the administrator with the
+token per scheme, so auth providers chosen by tag (and, for sign-outs, by path) do it here
+(config-file auth would switch these off, see `.ci/schemathesis.toml`). All sign in as the administrator with the
 throwaway `ADMIN_PASSWORD` the script starts the server with; a 401 (the fuzzer signed the
 session out) signs in again.
 
