@@ -41,12 +41,13 @@ impl Username {
 pub struct Email(String);
 
 impl Email {
-    /// Trims and lower-cases `s` and checks a pragmatic subset of RFC 5321 addresses (at most
-    /// 254 characters, a local part of at most 64, a dotted domain, no quoting or comments);
-    /// otherwise [`IdentityError::Invalid`].
+    /// Trims and lower-cases `s` and checks a pragmatic subset of RFC 5321 addresses (ASCII,
+    /// at most 254 characters, a local part of at most 64, a dotted domain, no quoting or
+    /// comments); otherwise [`IdentityError::Invalid`].
     pub fn parse(s: &str) -> Result<Self, IdentityError> {
         let s = s.trim().to_lowercase();
         let valid = s.len() <= 254
+            && s.is_ascii()
             && match s.split_once('@') {
                 Some((local, domain)) => {
                     !local.is_empty()
@@ -169,7 +170,8 @@ mod tests {
             "bob@example.com"
         );
         for bad in [
-            "", "a", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b..c", "<a@b.c>",
+            "", "a", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b..c", "<a@b.c>", "é@b.c",
+            "a@bü.c",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

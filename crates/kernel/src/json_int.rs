@@ -24,6 +24,14 @@ pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
 }
 
+/// [`i64`] for an optional field: `null` is `None`. Use with `#[serde(default)]` so that an
+/// absent field is `None` too.
+pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "i64")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+}
+
 #[cfg(test)]
 mod tests {
     //! Regression: `{"id": 3.0}` was refused although the document says `integer`.
@@ -47,5 +55,26 @@ mod tests {
         assert_eq!(id(r#"{"id": 1e300}"#), None);
         assert_eq!(id(r#"{"id": "3"}"#), None);
         assert_eq!(id(r#"{"id": null}"#), None);
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Optional {
+        #[serde(default, deserialize_with = "super::opt_i64")]
+        at: Option<i64>,
+    }
+
+    fn at(json: &str) -> Result<Option<i64>, ()> {
+        serde_json::from_str::<Optional>(json)
+            .map(|b| b.at)
+            .map_err(|_| ())
+    }
+
+    #[test]
+    fn optional_integral_numbers() {
+        assert_eq!(at(r#"{"at": 4461.0}"#), Ok(Some(4461)));
+        assert_eq!(at(r#"{"at": 7}"#), Ok(Some(7)));
+        assert_eq!(at(r#"{"at": null}"#), Ok(None));
+        assert_eq!(at("{}"), Ok(None));
+        assert!(at(r#"{"at": 0.5}"#).is_err());
     }
 }

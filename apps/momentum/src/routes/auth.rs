@@ -1,10 +1,14 @@
 //! `/auth/*` (seed 002 "认证相关") and the original's alias `PUT /users/profile`.
 
+use std::borrow::Cow;
+
 use axum::extract::State;
 use serde::Deserialize;
 use trellis_identity::ClientCtx;
 use trellis_identity::auth::TokenPair;
 use trellis_kernel::extract::Json;
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,26 +33,41 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = MomentumRegisterBody)]
 struct RegisterBody {
-    /// E-mail address.
+    /// E-mail address, unique ignoring case (the rules of `PUT /auth/profile`'s `email`).
     #[serde(default)]
-    #[schema(format = Email, max_length = 254)]
+    #[schema(
+        required = true,
+        max_length = 254,
+        pattern = r"^[!#-'*+\-./0-9=?A-Z^-~]{1,64}@[!#-'*+\-/0-9=?A-Z^-~]+(\.[!#-'*+\-/0-9=?A-Z^-~]+)+$"
+    )]
     email: String,
     /// 3–50 letters, digits and `_`, unique ignoring case.
     #[serde(default)]
-    #[schema(min_length = 3, max_length = 50)]
+    #[schema(
+        required = true,
+        min_length = 3,
+        max_length = 50,
+        pattern = "^[A-Za-z0-9_]{3,50}$"
+    )]
     username: String,
     /// Display name, 1–100 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        required = true,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
-    /// At least 8 characters (identity's password policy).
+    /// 8–128 characters mixing two of lower case, upper case, digits and symbols, not a
+    /// common password nor the username or e-mail (identity's password policy).
     #[serde(default)]
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(required = true, min_length = 8, max_length = 128)]
     password: String,
 }
 
 /// Registers an account and provisions its workspace (owner), first team with its default
-/// workflow, project statuses and labels, in one transaction; answers signed in.
+/// workflow, project statuses and labels, in one transaction; answers signed in. A weak
+/// password is 422 naming `password`.
 #[utoipa::path(post, path = "/auth/register", tag = "momentum", request_body = RegisterBody,
     responses((status = 201, body = SignedIn), (status = 409, description = "USER_EMAIL_EXISTS or USER_USERNAME_EXISTS")))]
 async fn register(
@@ -67,7 +86,7 @@ async fn register(
 
 /// `POST /auth/login`: one of `email`, `username`, `username_or_email`, and the password.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[schema(as = MomentumLoginBody)]
+#[schema(as = MomentumLoginFields)]
 struct LoginBody {
     /// E-mail address (the original's field).
     email: Option<String>,
@@ -80,20 +99,60 @@ struct LoginBody {
     password: String,
 }
 
+/// [`LoginBody`] as the document states it: its fields, of which at least one of
+/// `username_or_email`, `email` and `username` is a string that is not blank.
+struct LoginDoc;
+
+impl utoipa::PartialSchema for LoginDoc {
+    fn schema() -> RefOr<Schema> {
+        let named_by = |field: &str| {
+            ObjectBuilder::new()
+                .property(
+                    field,
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(r"\S")),
+                )
+                .required(field)
+        };
+        AllOfBuilder::new()
+            .item(<LoginBody as utoipa::PartialSchema>::schema())
+            .item(
+                AnyOfBuilder::new()
+                    .item(named_by("username_or_email"))
+                    .item(named_by("email"))
+                    .item(named_by("username")),
+            )
+            .description(Some(
+                "`POST /auth/login`: the password and the account's name or e-mail address in \
+                 `username_or_email`, `email` or `username` (the first that is not blank counts).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for LoginDoc {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("MomentumLoginBody")
+    }
+}
+
 /// Signs in. Wrong credentials: 401 `INVALID_CREDENTIALS` (unknown account and wrong password
-/// are not told apart); repeated failures lock the source out for a while (429).
-#[utoipa::path(post, path = "/auth/login", tag = "momentum", request_body = LoginBody,
-    responses((status = 200, body = SignedIn)))]
+/// are not told apart); a deactivated account: 403; repeated failures lock the account or
+/// the source out for a while (429).
+#[utoipa::path(post, path = "/auth/login", tag = "momentum", request_body = LoginDoc,
+    responses((status = 200, body = SignedIn),
+        (status = 401, description = "INVALID_CREDENTIALS"),
+        (status = 403, description = "ACCOUNT_NOT_ACTIVE")))]
 async fn login(
     State(st): State<MomentumState>,
     ctx: ClientCtx,
     Json(b): Json<LoginBody>,
 ) -> Reply<SignedIn> {
-    let who = b
-        .username_or_email
-        .or(b.email)
-        .or(b.username)
-        .filter(|w| !w.trim().is_empty())
+    let who = [b.username_or_email, b.email, b.username]
+        .into_iter()
+        .flatten()
+        .find(|w| !w.trim().is_empty())
         .ok_or_else(|| {
             MomentumError::field(
                 "email",
@@ -117,8 +176,10 @@ struct RefreshBody {
 
 /// Exchanges a refresh token for a new pair. Each refresh token works once; presenting a
 /// spent one again (after a 10 s grace for concurrent refreshes) signs the session out.
+/// An unknown, expired or spent refresh token is 401.
 #[utoipa::path(post, path = "/auth/refresh", tag = "momentum", request_body = RefreshBody,
-    responses((status = 200, body = TokenPair)))]
+    responses((status = 200, body = TokenPair),
+        (status = 401, description = "INVALID_REFRESH_TOKEN or REFRESH_TOKEN_REUSED")))]
 async fn refresh(State(st): State<MomentumState>, Json(b): Json<RefreshBody>) -> Reply<TokenPair> {
     Ok(ok(
         auth::refresh(&st, &b.refresh_token).await?,
@@ -149,15 +210,26 @@ async fn get_profile(State(st): State<MomentumState>, Account(p): Account) -> Re
 #[schema(as = MomentumProfileBody)]
 struct ProfileBody {
     /// Display name, 1–100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
-    /// New username.
+    /// New username: 3–50 letters, digits and `_`, unique ignoring case.
+    #[schema(min_length = 3, max_length = 50, pattern = "^[A-Za-z0-9_]{3,50}$")]
     username: Option<String>,
-    /// New e-mail address.
+    /// New e-mail address, unique ignoring case: ASCII, a local part of at most 64
+    /// characters, `@`, and a dotted domain, without white space, control characters or
+    /// `<>(),;:\"[]` (no format: the server takes more addresses than RFC 5322's mailboxes,
+    /// such as `a.@b.c`).
+    #[schema(
+        max_length = 254,
+        pattern = r"^[!#-'*+\-./0-9=?A-Z^-~]{1,64}@[!#-'*+\-/0-9=?A-Z^-~]+(\.[!#-'*+\-/0-9=?A-Z^-~]+)+$"
+    )]
     email: Option<String>,
-    /// Avatar URL (http(s)); `null` or `""` clears it.
+    /// Avatar URL (http(s) or a path); `null` or `""` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = r"^((https?://|/)[^\s\x00-\x1f\x7f-\x9f]*)?$")]
     avatar_url: Patch<String>,
 }
 

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 #[into_params(parameter_in = Query)]
 struct CommentsQuery {
     /// The issue: its id or its key (`ENG-123`). Required.
+    #[param(required = true, value_type = String, pattern = r"\S")]
     issue_id: Option<String>,
 }
 
@@ -33,7 +34,8 @@ struct CommentsQuery {
 /// comments keep their place with `is_deleted: true` and empty `content`. An issue of
 /// another workspace answers 404 like a missing one.
 #[utoipa::path(get, path = "/comments", tag = "momentum", params(CommentsQuery),
-    responses((status = 200, body = Vec<Comment>), (status = 404, description = "NOT_FOUND: no such issue")),
+    responses((status = 200, body = Vec<Comment>), (status = 404, description = "NOT_FOUND: no such issue"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn list_comments(
     State(st): State<MomentumState>,
@@ -56,21 +58,26 @@ async fn list_comments(
 #[schema(as = MomentumCreateCommentBody)]
 struct CreateCommentBody {
     /// The issue (UUID) of the caller's workspace.
-    #[schema(format = Uuid)]
+    #[schema(required = true, value_type = String, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     issue_id: Option<String>,
-    /// Markdown, 1–10,000 characters.
+    /// Markdown, 1–10,000 characters, not blank.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(
+        required = true,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     content: String,
     /// The comment this one answers: a live comment of the same issue.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     parent_comment_id: Option<String>,
 }
 
 /// Posts a comment (any member, guests included). Missing or foreign `issue_id`, or a
 /// parent that is not a live comment of the same issue: 422 naming the field.
 #[utoipa::path(post, path = "/comments", tag = "momentum", request_body = CreateCommentBody,
-    responses((status = 201, body = Comment)), security(("bearer" = [])))]
+    responses((status = 201, body = Comment),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn create_comment(
     State(st): State<MomentumState>,
     c: Caller,
@@ -90,7 +97,8 @@ async fn create_comment(
 /// One comment (a deleted one shows `is_deleted: true` and empty content).
 #[utoipa::path(get, path = "/comments/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Comment id")),
-    responses((status = 200, body = Comment), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Comment), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn get_comment(
     State(st): State<MomentumState>,
@@ -104,9 +112,13 @@ async fn get_comment(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = MomentumUpdateCommentBody)]
 struct UpdateCommentBody {
-    /// The new markdown, 1–10,000 characters.
+    /// The new markdown, 1–10,000 characters, not blank.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(
+        required = true,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     content: String,
 }
 
@@ -114,7 +126,7 @@ struct UpdateCommentBody {
 #[utoipa::path(put, path = "/comments/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Comment id")), request_body = UpdateCommentBody,
     responses((status = 200, body = Comment), (status = 403, description = "FORBIDDEN: not the author"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "COMMENT_DELETED")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "COMMENT_DELETED; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update_comment(
     State(st): State<MomentumState>,
@@ -133,7 +145,8 @@ async fn update_comment(
 #[utoipa::path(delete, path = "/comments/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Comment id")),
     responses((status = 200, body = Comment), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND")),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete_comment(
     State(st): State<MomentumState>,
@@ -149,7 +162,8 @@ async fn delete_comment(
 /// The comments of an issue (the original's route; same as `GET /comments?issue_id=`).
 #[utoipa::path(get, path = "/issues/{id}/comments", tag = "momentum",
     params(("id" = String, Path, description = "Issue id or key (`ENG-123`)")),
-    responses((status = 200, body = Vec<Comment>), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Vec<Comment>), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn list_issue_comments(
     State(st): State<MomentumState>,
@@ -167,12 +181,16 @@ async fn list_issue_comments(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = MomentumIssueCommentBody)]
 struct IssueCommentBody {
-    /// Markdown, 1–10,000 characters.
+    /// Markdown, 1–10,000 characters, not blank.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(
+        required = true,
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     content: String,
     /// The comment this one answers: a live comment of the same issue.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     parent_comment_id: Option<String>,
 }
 
@@ -181,7 +199,8 @@ struct IssueCommentBody {
 #[utoipa::path(post, path = "/issues/{id}/comments", tag = "momentum",
     params(("id" = String, Path, description = "Issue id or key (`ENG-123`)")),
     request_body = IssueCommentBody,
-    responses((status = 201, body = Comment), (status = 404, description = "NOT_FOUND: no such issue")),
+    responses((status = 201, body = Comment), (status = 404, description = "NOT_FOUND: no such issue"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create_issue_comment(
     State(st): State<MomentumState>,

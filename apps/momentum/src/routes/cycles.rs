@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::access::Caller;
-use crate::domain::Patch;
+use crate::domain::{CycleStatus, Patch};
 use crate::envelope::{ListReply, Listed, Reply, created, ok};
 use crate::service::cycles::{
     self, Completion, Cycle, CycleChange, CycleStats, Membership, NewCycle,
@@ -32,14 +32,16 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 struct CyclesQuery {
     /// Only this team's cycles (a team of another workspace answers 404).
     team_id: Option<String>,
-    /// Only cycles with this status: `planned`, `active` or `completed`.
+    /// Only cycles with this status: `planned`, `active` or `completed` (any case).
+    #[param(value_type = Option<CycleStatus>)]
     status: Option<String>,
 }
 
 /// The cycles of the caller's workspace (of one team with `team_id`), by start date, each
 /// with its status computed from its dates and today's date.
 #[utoipa::path(get, path = "/cycles", tag = "momentum", params(CyclesQuery),
-    responses((status = 200, body = Vec<Cycle>), (status = 404, description = "NOT_FOUND: no such team")),
+    responses((status = 200, body = Vec<Cycle>), (status = 404, description = "NOT_FOUND: no such team"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn list_cycles(
     State(st): State<MomentumState>,
@@ -57,23 +59,33 @@ async fn list_cycles(
 #[schema(as = MomentumCreateCycleBody)]
 struct CreateCycleBody {
     /// The team (UUID) of the caller's workspace.
-    #[schema(format = Uuid)]
+    #[schema(required = true, value_type = String, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     team_id: Option<String>,
     /// 1–255 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        required = true,
+        max_length = 255,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
     /// First day, `YYYY-MM-DD`.
-    #[schema(format = Date)]
+    #[schema(required = true, value_type = String, format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     start_date: Option<String>,
     /// Last day (included), `YYYY-MM-DD`, on or after `start_date`.
-    #[schema(format = Date)]
+    #[schema(required = true, value_type = String, format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     end_date: Option<String>,
     /// Up to 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     description: Option<String>,
     /// Up to 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     goal: Option<String>,
 }
 
@@ -81,7 +93,7 @@ struct CreateCycleBody {
 /// (409 `CYCLE_OVERLAP`; both ends are included).
 #[utoipa::path(post, path = "/cycles", tag = "momentum", request_body = CreateCycleBody,
     responses((status = 201, body = Cycle), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 409, description = "CYCLE_OVERLAP")),
+        (status = 409, description = "CYCLE_OVERLAP; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create_cycle(
     State(st): State<MomentumState>,
@@ -105,7 +117,8 @@ async fn create_cycle(
 /// The original's status refresh. Statuses are computed from the dates on every read, so
 /// this changes nothing; it answers the workspace's cycles with their statuses.
 #[utoipa::path(post, path = "/cycles/auto-update-status", tag = "momentum",
-    responses((status = 200, body = Vec<Cycle>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Cycle>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn auto_update_status(State(st): State<MomentumState>, c: Caller) -> ListReply<Cycle> {
     Ok(Listed::all(
         cycles::list(&st, &c.scope, None, None).await?,
@@ -116,7 +129,8 @@ async fn auto_update_status(State(st): State<MomentumState>, c: Caller) -> ListR
 /// One cycle.
 #[utoipa::path(get, path = "/cycles/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
-    responses((status = 200, body = Cycle), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Cycle), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn get_cycle(
     State(st): State<MomentumState>,
@@ -131,21 +145,24 @@ async fn get_cycle(
 #[schema(as = MomentumUpdateCycleBody)]
 struct UpdateCycleBody {
     /// 1–255 characters.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
     /// First day, `YYYY-MM-DD`.
-    #[schema(format = Date)]
+    #[schema(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     start_date: Option<String>,
     /// Last day (included), `YYYY-MM-DD`.
-    #[schema(format = Date)]
+    #[schema(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     end_date: Option<String>,
     /// Up to 10,000 characters; `null` clears.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     description: Patch<String>,
     /// Up to 10,000 characters; `null` clears.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     goal: Patch<String>,
 }
 
@@ -154,7 +171,7 @@ struct UpdateCycleBody {
 #[utoipa::path(put, path = "/cycles/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")), request_body = UpdateCycleBody,
     responses((status = 200, body = Cycle), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_OVERLAP")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_OVERLAP; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update_cycle(
     State(st): State<MomentumState>,
@@ -180,7 +197,8 @@ async fn update_cycle(
 #[utoipa::path(delete, path = "/cycles/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
     responses((status = 200, body = Cycle), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND")),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete_cycle(
     State(st): State<MomentumState>,
@@ -197,7 +215,8 @@ async fn delete_cycle(
 /// `{total, by_category: {<category>: {count, estimate}}}`.
 #[utoipa::path(get, path = "/cycles/{id}/stats", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
-    responses((status = 200, body = CycleStats), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = CycleStats), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn cycle_stats(
     State(st): State<MomentumState>,
@@ -210,7 +229,8 @@ async fn cycle_stats(
 /// The issues of a cycle, in their manual order.
 #[utoipa::path(get, path = "/cycles/{id}/issues", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
-    responses((status = 200, body = Vec<CycleIssue>), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Vec<CycleIssue>), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn cycle_issues(
     State(st): State<MomentumState>,
@@ -229,7 +249,7 @@ async fn cycle_issues(
 struct IssueIdsBody {
     /// 1–500 issue ids (UUIDs).
     #[serde(default)]
-    #[schema(min_items = 1, max_items = 500)]
+    #[schema(required = true, min_items = 1, max_items = 500, value_type = Vec<Uuid>)]
     issue_ids: Vec<String>,
 }
 
@@ -239,7 +259,7 @@ struct IssueIdsBody {
 #[utoipa::path(post, path = "/cycles/{id}/issues", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")), request_body = IssueIdsBody,
     responses((status = 200, body = Membership), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn add_cycle_issues(
     State(st): State<MomentumState>,
@@ -267,7 +287,7 @@ struct IssueIdsQuery {
 #[utoipa::path(delete, path = "/cycles/{id}/issues", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id"), IssueIdsQuery), request_body = IssueIdsBody,
     responses((status = 200, body = Membership), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn remove_cycle_issues(
     State(st): State<MomentumState>,
@@ -299,7 +319,7 @@ async fn remove_cycle_issues(
 #[utoipa::path(post, path = "/cycles/{id}/complete", tag = "momentum",
     params(("id" = Uuid, Path, description = "Cycle id")),
     responses((status = 200, body = Completion), (status = 403, description = "FORBIDDEN: guests"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "CYCLE_COMPLETED; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn complete_cycle(
     State(st): State<MomentumState>,

@@ -1,13 +1,19 @@
 //! `/invitations…` (seed 002 "邀请管理", and the original's get and revoke).
 
+use std::borrow::Cow;
+
 use axum::extract::State;
 use serde::Deserialize;
 use trellis_kernel::extract::{Json, Path};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::access::{Account, Caller};
+use crate::domain::WorkspaceRole;
+use crate::domain::check::EMAIL_PATTERN;
 use crate::envelope::{ListReply, Listed, Reply, created, ok};
 use crate::service::invitations;
 use crate::state::MomentumState;
@@ -28,10 +34,32 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 struct InviteBody {
     /// The addresses to invite (1–50; duplicates count once).
     #[serde(default)]
-    #[schema(min_items = 1, max_items = 50)]
+    #[schema(required = true, min_items = 1, max_items = 50, value_type = Vec<EmailAddress>)]
     emails: Vec<String>,
-    /// The role they get: `owner` (owners only), `admin`, `member` (default) or `guest`.
+    /// The role they get: `owner` (owners only), `admin`, `member` (default) or `guest`
+    /// (any case).
+    #[schema(value_type = Option<WorkspaceRole>)]
     role: Option<String>,
+}
+
+/// How the document states an item of [`InviteBody::emails`]: an e-mail address of at most
+/// 254 characters as identity takes them (see [`EMAIL_PATTERN`]).
+struct EmailAddress;
+
+impl utoipa::PartialSchema for EmailAddress {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(254))
+            .pattern(Some(EMAIL_PATTERN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EmailAddress {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("MomentumEmailAddress")
+    }
 }
 
 /// Invites addresses to the caller's current workspace (owners and admins), one invitation
@@ -39,7 +67,7 @@ struct InviteBody {
 /// of a member or with a pending invitation fails the whole request.
 #[utoipa::path(post, path = "/invitations", tag = "momentum", request_body = InviteBody,
     responses((status = 201, body = Vec<Invitation>), (status = 403),
-        (status = 409, description = "ALREADY_MEMBER or INVITATION_PENDING")),
+        (status = 409, description = "ALREADY_MEMBER or INVITATION_PENDING; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create_invitations(
     State(st): State<MomentumState>,
@@ -85,7 +113,9 @@ async fn get_invitation(
 /// with the invited role and works in it from now on.
 #[utoipa::path(post, path = "/invitations/{id}/accept", tag = "momentum",
     params(("id" = Uuid, Path, description = "Invitation id")),
-    responses((status = 200, body = Invitation), (status = 409, description = "INVITATION_CLOSED")),
+    responses((status = 200, body = Invitation),
+        (status = 403, description = "FORBIDDEN: an admin of the workspace, not the invitee"),
+        (status = 409, description = "INVITATION_CLOSED")),
     security(("bearer" = [])))]
 async fn accept_invitation(
     State(st): State<MomentumState>,
@@ -101,7 +131,9 @@ async fn accept_invitation(
 /// Declines an invitation addressed to the caller's e-mail.
 #[utoipa::path(post, path = "/invitations/{id}/decline", tag = "momentum",
     params(("id" = Uuid, Path, description = "Invitation id")),
-    responses((status = 200, body = Invitation), (status = 409, description = "INVITATION_CLOSED")),
+    responses((status = 200, body = Invitation),
+        (status = 403, description = "FORBIDDEN: an admin of the workspace, not the invitee"),
+        (status = 409, description = "INVITATION_CLOSED")),
     security(("bearer" = [])))]
 async fn decline_invitation(
     State(st): State<MomentumState>,

@@ -30,7 +30,8 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 /// `meta.next_cursor` as `cursor` for the next page (absent on the last). Bad parameters: 422
 /// listing every one.
 #[utoipa::path(get, path = "/issues", tag = "momentum", params(ListQuery),
-    responses((status = 200, body = Vec<IssueItem>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<IssueItem>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn list(
     State(st): State<MomentumState>,
     c: Caller,
@@ -49,7 +50,8 @@ async fn list(
 /// `workflow_state_id` says otherwise, with its labels. Guests: 403. An id of an object that
 /// is not in the workspace (or, for cycles and states, not of the team): 422 naming the field.
 #[utoipa::path(post, path = "/issues", tag = "momentum", request_body = CreateIssue,
-    responses((status = 201, body = IssueItem), (status = 403, description = "FORBIDDEN: guests cannot create issues")),
+    responses((status = 201, body = IssueItem), (status = 403, description = "FORBIDDEN: guests cannot create issues"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create(
     State(st): State<MomentumState>,
@@ -65,7 +67,8 @@ async fn create(
 /// One issue by UUID or key (`ENG-123`, any case), with its parent, sub-issues and relations.
 #[utoipa::path(get, path = "/issues/{id}", tag = "momentum",
     params(("id" = String, Path, description = "Issue UUID or key (`ENG-123`)")),
-    responses((status = 200, body = IssueDetail)), security(("bearer" = [])))]
+    responses((status = 200, body = IssueDetail),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn get_one(
     State(st): State<MomentumState>,
     c: Caller,
@@ -85,7 +88,7 @@ async fn get_one(
     request_body = UpdateIssue,
     responses((status = 200, body = IssueItem),
         (status = 403, description = "FORBIDDEN: guests cannot change issues"),
-        (status = 409, description = "TRANSITION_NOT_ALLOWED or PARENT_CYCLE")),
+        (status = 409, description = "TRANSITION_NOT_ALLOWED or PARENT_CYCLE; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update(
     State(st): State<MomentumState>,
@@ -102,7 +105,8 @@ async fn update(
 /// Deletes an issue; its sub-issues lose their parent.
 #[utoipa::path(delete, path = "/issues/{id}", tag = "momentum",
     params(("id" = String, Path, description = "Issue UUID or key (`ENG-123`)")),
-    responses((status = 200), (status = 403, description = "FORBIDDEN: guests cannot delete issues")),
+    responses((status = 200), (status = 403, description = "FORBIDDEN: guests cannot delete issues"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete(State(st): State<MomentumState>, c: Caller, Path(id): Path<String>) -> Reply<()> {
     issues::delete(&st.platform.db, &c.scope, &id).await?;
@@ -113,7 +117,8 @@ async fn delete(State(st): State<MomentumState>, c: Caller, Path(id): Path<Strin
 /// current state excluded; empty for guests).
 #[utoipa::path(get, path = "/issues/{id}/transitions", tag = "momentum",
     params(("id" = String, Path, description = "Issue UUID or key (`ENG-123`)")),
-    responses((status = 200, body = Vec<WorkflowState>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<WorkflowState>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn transitions(
     State(st): State<MomentumState>,
     c: Caller,
@@ -129,7 +134,7 @@ async fn transitions(
     request_body = MoveIssue,
     responses((status = 200, body = IssueItem),
         (status = 403, description = "FORBIDDEN: guests cannot move issues"),
-        (status = 409, description = "TRANSITION_NOT_ALLOWED")),
+        (status = 409, description = "TRANSITION_NOT_ALLOWED; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn transition(
     State(st): State<MomentumState>,
@@ -146,7 +151,8 @@ async fn transition(
 /// Every recorded change of the issue (actor, field, old, new, time), newest last.
 #[utoipa::path(get, path = "/issues/{id}/history", tag = "momentum",
     params(("id" = String, Path, description = "Issue UUID or key (`ENG-123`)")),
-    responses((status = 200, body = Vec<HistoryEntry>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<HistoryEntry>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn history(
     State(st): State<MomentumState>,
     c: Caller,
@@ -160,7 +166,8 @@ async fn history(
 /// it).
 #[utoipa::path(get, path = "/issues/{id}/relations", tag = "momentum",
     params(("id" = String, Path, description = "Issue UUID or key (`ENG-123`)")),
-    responses((status = 200, body = Vec<Relation>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Relation>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn relations(
     State(st): State<MomentumState>,
     c: Caller,
@@ -176,7 +183,7 @@ async fn relations(
     request_body = NewRelation,
     responses((status = 201, body = Relation),
         (status = 403, description = "FORBIDDEN: guests cannot relate issues"),
-        (status = 409, description = "RELATION_EXISTS")),
+        (status = 409, description = "RELATION_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn relate(
     State(st): State<MomentumState>,
@@ -194,7 +201,8 @@ async fn relate(
 #[utoipa::path(delete, path = "/issues/{id}/relations/{relation_id}", tag = "momentum",
     params(("id" = String, Path, description = "Issue UUID or key (`ENG-123`)"),
         ("relation_id" = String, Path, description = "Relation id")),
-    responses((status = 200), (status = 403, description = "FORBIDDEN: guests cannot change relations")),
+    responses((status = 200), (status = 403, description = "FORBIDDEN: guests cannot change relations"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn unrelate(
     State(st): State<MomentumState>,

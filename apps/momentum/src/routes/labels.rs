@@ -27,14 +27,19 @@ struct LabelQuery {
     /// Only labels of this level: `issue` or `project` (any case).
     #[param(pattern = "^([Ii][Ss][Ss][Uu][Ee]|[Pp][Rr][Oo][Jj][Ee][Cc][Tt])?$")]
     level: Option<String>,
-    /// Only labels whose name contains this (any case, at most 100 characters).
-    #[param(max_length = 100)]
+    /// Only labels whose name contains this (any case, at most 100 characters; blank: no
+    /// filter).
+    #[param(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     search: Option<String>,
 }
 
 /// The labels of the caller's workspace, by name.
 #[utoipa::path(get, path = "/labels", tag = "momentum", params(LabelQuery),
-    responses((status = 200, body = Vec<Label>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Label>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn list(
     State(st): State<MomentumState>,
     c: Caller,
@@ -53,7 +58,7 @@ async fn list(
 /// Creates a label (members and admins; `level` defaults to `issue`).
 #[utoipa::path(post, path = "/labels", tag = "momentum", request_body = NewLabel,
     responses((status = 201, body = Label), (status = 403, description = "FORBIDDEN (guests)"),
-        (status = 409, description = "LABEL_EXISTS")),
+        (status = 409, description = "LABEL_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create(
     State(st): State<MomentumState>,
@@ -69,7 +74,8 @@ async fn create(
 /// One label of the caller's workspace.
 #[utoipa::path(get, path = "/labels/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Label id")),
-    responses((status = 200, body = Label)), security(("bearer" = [])))]
+    responses((status = 200, body = Label),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn get(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uuid>) -> Reply<Label> {
     Ok(ok(labels::get(&st, &c.scope, id).await?, "label"))
 }
@@ -78,7 +84,7 @@ async fn get(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uuid>) -
 #[utoipa::path(put, path = "/labels/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Label id")), request_body = LabelChange,
     responses((status = 200, body = Label), (status = 403, description = "FORBIDDEN (guests)"),
-        (status = 409, description = "LABEL_EXISTS")),
+        (status = 409, description = "LABEL_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update(
     State(st): State<MomentumState>,
@@ -95,7 +101,8 @@ async fn update(
 /// Deletes a label; issues lose it.
 #[utoipa::path(delete, path = "/labels/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Label id")),
-    responses((status = 200), (status = 403, description = "FORBIDDEN (guests)")),
+    responses((status = 200), (status = 403, description = "FORBIDDEN (guests)"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uuid>) -> Reply<()> {
     labels::delete(&st, &c.scope, id).await?;
@@ -110,7 +117,7 @@ async fn delete(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uuid>
 /// together, so two labels can swap names and a deleted label's name can be reused.
 #[utoipa::path(post, path = "/labels/batch", tag = "momentum", request_body = Batch,
     responses((status = 200, body = BatchDone), (status = 403, description = "FORBIDDEN (guests)"),
-        (status = 409, description = "LABEL_EXISTS")),
+        (status = 409, description = "LABEL_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn batch(
     State(st): State<MomentumState>,

@@ -21,7 +21,8 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 
 /// The project statuses of the caller's workspace, in display order.
 #[utoipa::path(get, path = "/project-statuses", tag = "momentum",
-    responses((status = 200, body = Vec<ProjectStatus>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ProjectStatus>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn list(State(st): State<MomentumState>, c: Caller) -> ListReply<ProjectStatus> {
     Ok(Listed::all(
         project_statuses::list(&st, &c.scope).await?,
@@ -33,7 +34,7 @@ async fn list(State(st): State<MomentumState>, c: Caller) -> ListReply<ProjectSt
 /// last one.
 #[utoipa::path(post, path = "/project-statuses", tag = "momentum", request_body = NewStatus,
     responses((status = 201, body = ProjectStatus), (status = 403, description = "FORBIDDEN (not an admin)"),
-        (status = 409, description = "PROJECT_STATUS_EXISTS")),
+        (status = 409, description = "PROJECT_STATUS_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create(
     State(st): State<MomentumState>,
@@ -49,7 +50,8 @@ async fn create(
 /// One project status.
 #[utoipa::path(get, path = "/project-statuses/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project status id")),
-    responses((status = 200, body = ProjectStatus)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectStatus),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn get(
     State(st): State<MomentumState>,
     c: Caller,
@@ -65,7 +67,7 @@ async fn get(
 #[utoipa::path(put, path = "/project-statuses/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project status id")), request_body = StatusChange,
     responses((status = 200, body = ProjectStatus), (status = 403, description = "FORBIDDEN (not an admin)"),
-        (status = 409, description = "PROJECT_STATUS_EXISTS")),
+        (status = 409, description = "PROJECT_STATUS_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update(
     State(st): State<MomentumState>,
@@ -83,7 +85,7 @@ async fn update(
 #[utoipa::path(delete, path = "/project-statuses/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project status id")),
     responses((status = 200), (status = 403, description = "FORBIDDEN (not an admin)"),
-        (status = 409, description = "IN_USE")),
+        (status = 409, description = "IN_USE; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uuid>) -> Reply<()> {
     project_statuses::delete(&st, &c.scope, id).await?;

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::access::Caller;
+use crate::domain::Priority;
 use crate::envelope::{ListReply, Listed, Reply, created, ok};
 use crate::service::projects::{self, NewProject, ProjectChange, ProjectQuery};
 use crate::state::MomentumState;
@@ -24,16 +25,20 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 #[derive(Deserialize, utoipa::IntoParams)]
 struct ListQuery {
     /// Only projects with this status.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     status_id: Option<String>,
     /// Only projects owned by this user.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     owner_id: Option<String>,
-    /// Only projects of this priority: `none, low, medium, high, urgent`.
+    /// Only projects of this priority: `none, low, medium, high, urgent` (any case).
+    #[param(value_type = Option<Priority>)]
     priority: Option<String>,
     /// Only projects whose name, key or description contains this (any case, at most 100
-    /// characters).
-    #[param(max_length = 100)]
+    /// characters; blank: no filter).
+    #[param(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     search: Option<String>,
     /// 1-based page (default 1).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
@@ -46,7 +51,8 @@ struct ListQuery {
 /// The caller's workspace's projects, newest first, with their status, owner and issue
 /// count; `meta.pagination` says where the page is.
 #[utoipa::path(get, path = "/projects", tag = "momentum", params(ListQuery),
-    responses((status = 200, body = Vec<ProjectView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<ProjectView>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn list(
     State(st): State<MomentumState>,
     c: Caller,
@@ -74,7 +80,7 @@ async fn list(
 /// priority to `none`.
 #[utoipa::path(post, path = "/projects", tag = "momentum", request_body = NewProject,
     responses((status = 201, body = ProjectView), (status = 403, description = "FORBIDDEN (guests)"),
-        (status = 409, description = "PROJECT_KEY_EXISTS")),
+        (status = 409, description = "PROJECT_KEY_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create(
     State(st): State<MomentumState>,
@@ -90,7 +96,8 @@ async fn create(
 /// One project with its status, owner and issue count.
 #[utoipa::path(get, path = "/projects/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project id")),
-    responses((status = 200, body = ProjectView)), security(("bearer" = [])))]
+    responses((status = 200, body = ProjectView),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn get(
     State(st): State<MomentumState>,
     c: Caller,
@@ -104,7 +111,7 @@ async fn get(
 #[utoipa::path(put, path = "/projects/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project id")), request_body = ProjectChange,
     responses((status = 200, body = ProjectView), (status = 403, description = "FORBIDDEN (guests)"),
-        (status = 409, description = "PROJECT_KEY_EXISTS")),
+        (status = 409, description = "PROJECT_KEY_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update(
     State(st): State<MomentumState>,
@@ -121,7 +128,8 @@ async fn update(
 /// Deletes a project (members and admins); its issues stay, without a project.
 #[utoipa::path(delete, path = "/projects/{id}", tag = "momentum",
     params(("id" = Uuid, Path, description = "Project id")),
-    responses((status = 200), (status = 403, description = "FORBIDDEN (guests)")),
+    responses((status = 200), (status = 403, description = "FORBIDDEN (guests)"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uuid>) -> Reply<()> {
     projects::delete(&st, &c.scope, id).await?;

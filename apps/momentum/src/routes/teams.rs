@@ -25,7 +25,8 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 /// The teams of the caller's workspace: public ones, and private ones the caller belongs to
 /// (all for workspace owners and admins); oldest first.
 #[utoipa::path(get, path = "/teams", tag = "momentum",
-    responses((status = 200, body = Vec<Team>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Team>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn list_teams(State(st): State<MomentumState>, c: Caller) -> ListReply<Team> {
     Ok(Listed::all(teams::list(&st, &c.scope).await?, "teams"))
 }
@@ -34,7 +35,7 @@ async fn list_teams(State(st): State<MomentumState>, c: Caller) -> ListReply<Tea
 /// with six states.
 #[utoipa::path(post, path = "/teams", tag = "momentum", request_body = NewTeam,
     responses((status = 201, body = Team), (status = 403, description = "guests cannot create teams"),
-        (status = 409, description = "TEAM_KEY_EXISTS")),
+        (status = 409, description = "TEAM_KEY_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create_team(
     State(st): State<MomentumState>,
@@ -49,7 +50,8 @@ async fn create_team(
 
 /// One team (404 for a private team the caller is not in, unless a workspace admin).
 #[utoipa::path(get, path = "/teams/{id}", tag = "momentum", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Team), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Team), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn get_team(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uuid>) -> Reply<Team> {
     Ok(ok(teams::get(&st, &c.scope, id).await?, "team"))
@@ -59,7 +61,7 @@ async fn get_team(State(st): State<MomentumState>, c: Caller, Path(id): Path<Uui
 #[utoipa::path(put, path = "/teams/{id}", tag = "momentum", params(("id" = Uuid, Path)),
     request_body = TeamChange,
     responses((status = 200, body = Team), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "TEAM_KEY_EXISTS")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "TEAM_KEY_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update_team(
     State(st): State<MomentumState>,
@@ -77,7 +79,7 @@ async fn update_team(
 /// admins).
 #[utoipa::path(delete, path = "/teams/{id}", tag = "momentum", params(("id" = Uuid, Path)),
     responses((status = 200), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "IN_USE")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "IN_USE; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete_team(
     State(st): State<MomentumState>,
@@ -90,14 +92,16 @@ async fn delete_team(
 
 /// The teams of the current workspace the caller belongs to, with the caller's role.
 #[utoipa::path(get, path = "/user/teams", tag = "momentum",
-    responses((status = 200, body = Vec<MyTeam>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<MyTeam>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn my_teams(State(st): State<MomentumState>, c: Caller) -> ListReply<MyTeam> {
     Ok(Listed::all(teams::mine(&st, &c.scope).await?, "teams"))
 }
 
 /// The members of a team, in joining order.
 #[utoipa::path(get, path = "/teams/{id}/members", tag = "momentum", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<TeamMember>), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Vec<TeamMember>), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn list_members(
     State(st): State<MomentumState>,
@@ -114,7 +118,7 @@ async fn list_members(
 #[utoipa::path(post, path = "/teams/{id}/members", tag = "momentum", params(("id" = Uuid, Path)),
     request_body = NewTeamMember,
     responses((status = 201, body = TeamMember), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "ALREADY_MEMBER")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "ALREADY_MEMBER; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn add_member(
     State(st): State<MomentumState>,
@@ -132,7 +136,8 @@ async fn add_member(
 #[utoipa::path(put, path = "/teams/{id}/members/{user_id}", tag = "momentum",
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)), request_body = TeamMemberChange,
     responses((status = 200, body = TeamMember), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND")),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update_member(
     State(st): State<MomentumState>,
@@ -151,7 +156,8 @@ async fn update_member(
 #[utoipa::path(delete, path = "/teams/{id}/members/{user_id}", tag = "momentum",
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 200), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND")),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn remove_member(
     State(st): State<MomentumState>,

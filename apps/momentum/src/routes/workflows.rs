@@ -34,21 +34,22 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 #[derive(Deserialize, utoipa::IntoParams)]
 struct WorkflowQuery {
     /// Only this team's workflows.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     team_id: Option<String>,
 }
 
 /// The workflows of the teams the caller sees (optionally of one team), each with its
 /// states by position.
 #[utoipa::path(get, path = "/workflows", tag = "momentum", params(WorkflowQuery),
-    responses((status = 200, body = Vec<WorkflowDetail>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<WorkflowDetail>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn list_workflows(
     State(st): State<MomentumState>,
     c: Caller,
     Query(q): Query<WorkflowQuery>,
 ) -> ListReply<WorkflowDetail> {
-    let team_id = match q.team_id.as_deref().map(str::trim) {
-        None | Some("") => None,
+    let team_id = match q.team_id.as_deref() {
+        None => None,
         Some(s) => {
             let mut check = Check::new();
             let id = check.uuid("team_id", s);
@@ -66,7 +67,7 @@ async fn list_workflows(
 /// default states; `is_default` makes it the team's default.
 #[utoipa::path(post, path = "/workflows", tag = "momentum", request_body = NewWorkflow,
     responses((status = 201, body = WorkflowDetail), (status = 403, description = "FORBIDDEN"),
-        (status = 409, description = "WORKFLOW_EXISTS")),
+        (status = 409, description = "WORKFLOW_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create_workflow(
     State(st): State<MomentumState>,
@@ -86,7 +87,8 @@ async fn create_workflow(
 
 /// The workflows of one team, each with its states (the original's path).
 #[utoipa::path(get, path = "/teams/{id}/workflows", tag = "momentum", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<WorkflowDetail>), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Vec<WorkflowDetail>), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn list_team_workflows(
     State(st): State<MomentumState>,
@@ -103,7 +105,7 @@ async fn list_team_workflows(
 #[utoipa::path(post, path = "/teams/{id}/workflows", tag = "momentum", params(("id" = Uuid, Path)),
     request_body = NewTeamWorkflow,
     responses((status = 201, body = WorkflowDetail), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "WORKFLOW_EXISTS")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "WORKFLOW_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn create_team_workflow(
     State(st): State<MomentumState>,
@@ -119,7 +121,8 @@ async fn create_team_workflow(
 
 /// One workflow with its states.
 #[utoipa::path(get, path = "/workflows/{id}", tag = "momentum", params(("id" = Uuid, Path)),
-    responses((status = 200, body = WorkflowDetail), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = WorkflowDetail), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn get_workflow(
     State(st): State<MomentumState>,
@@ -134,7 +137,7 @@ async fn get_workflow(
 #[utoipa::path(put, path = "/workflows/{id}", tag = "momentum", params(("id" = Uuid, Path)),
     request_body = WorkflowChange,
     responses((status = 200, body = WorkflowDetail), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "WORKFLOW_EXISTS")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "WORKFLOW_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update_workflow(
     State(st): State<MomentumState>,
@@ -153,7 +156,7 @@ async fn update_workflow(
 #[utoipa::path(delete, path = "/workflows/{id}", tag = "momentum", params(("id" = Uuid, Path)),
     responses((status = 200), (status = 403, description = "FORBIDDEN"),
         (status = 404, description = "NOT_FOUND"),
-        (status = 409, description = "DEFAULT_WORKFLOW or IN_USE")),
+        (status = 409, description = "DEFAULT_WORKFLOW or IN_USE; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete_workflow(
     State(st): State<MomentumState>,
@@ -166,7 +169,8 @@ async fn delete_workflow(
 
 /// The states of a workflow, by position.
 #[utoipa::path(get, path = "/workflows/{id}/states", tag = "momentum", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<WorkflowState>), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Vec<WorkflowState>), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn list_states(
     State(st): State<MomentumState>,
@@ -183,7 +187,7 @@ async fn list_states(
 #[utoipa::path(post, path = "/workflows/{id}/states", tag = "momentum", params(("id" = Uuid, Path)),
     request_body = NewState,
     responses((status = 201, body = WorkflowState), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "STATE_EXISTS")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "STATE_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn add_state(
     State(st): State<MomentumState>,
@@ -201,7 +205,7 @@ async fn add_state(
 #[utoipa::path(put, path = "/workflows/{id}/states/{state_id}", tag = "momentum",
     params(("id" = Uuid, Path), ("state_id" = Uuid, Path)), request_body = StateChange,
     responses((status = 200, body = WorkflowState), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "STATE_EXISTS")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "STATE_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update_state(
     State(st): State<MomentumState>,
@@ -220,7 +224,7 @@ async fn update_state(
 #[utoipa::path(delete, path = "/workflows/{id}/states/{state_id}", tag = "momentum",
     params(("id" = Uuid, Path), ("state_id" = Uuid, Path)),
     responses((status = 200), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "LAST_STATE or IN_USE")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "LAST_STATE or IN_USE; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn delete_state(
     State(st): State<MomentumState>,
@@ -236,7 +240,8 @@ async fn delete_state(
 #[utoipa::path(put, path = "/workflows/{id}/states/reorder", tag = "momentum",
     params(("id" = Uuid, Path)), request_body = StateOrder,
     responses((status = 200, body = Vec<WorkflowState>), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND")),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn reorder_states(
     State(st): State<MomentumState>,
@@ -253,7 +258,8 @@ async fn reorder_states(
 /// The states of the team's default workflow (the original's path).
 #[utoipa::path(get, path = "/teams/{id}/workflows/default/states", tag = "momentum",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<WorkflowState>), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Vec<WorkflowState>), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn list_default_states(
     State(st): State<MomentumState>,
@@ -270,7 +276,7 @@ async fn list_default_states(
 #[utoipa::path(post, path = "/teams/{id}/workflows/default/states", tag = "momentum",
     params(("id" = Uuid, Path)), request_body = NewState,
     responses((status = 201, body = WorkflowState), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "STATE_EXISTS")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "STATE_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn add_default_state(
     State(st): State<MomentumState>,
@@ -288,7 +294,7 @@ async fn add_default_state(
 #[utoipa::path(put, path = "/teams/{id}/workflows/default/states/{state_id}", tag = "momentum",
     params(("id" = Uuid, Path), ("state_id" = Uuid, Path)), request_body = StateChange,
     responses((status = 200, body = WorkflowState), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND"), (status = 409, description = "STATE_EXISTS")),
+        (status = 404, description = "NOT_FOUND"), (status = 409, description = "STATE_EXISTS; NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn update_default_state(
     State(st): State<MomentumState>,
@@ -305,7 +311,8 @@ async fn update_default_state(
 /// The workflow's transition rules (none: every move allowed).
 #[utoipa::path(get, path = "/workflows/{id}/transitions", tag = "momentum",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Transitions), (status = 404, description = "NOT_FOUND")),
+    responses((status = 200, body = Transitions), (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn get_transitions(
     State(st): State<MomentumState>,
@@ -322,7 +329,8 @@ async fn get_transitions(
 #[utoipa::path(put, path = "/workflows/{id}/transitions", tag = "momentum",
     params(("id" = Uuid, Path)), request_body = TransitionSet,
     responses((status = 200, body = Transitions), (status = 403, description = "FORBIDDEN"),
-        (status = 404, description = "NOT_FOUND")),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")),
     security(("bearer" = [])))]
 async fn put_transitions(
     State(st): State<MomentumState>,

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::access::{Account, Caller};
-use crate::domain::Patch;
+use crate::domain::{Patch, WorkspaceRole};
 use crate::envelope::{ListReply, Listed, Reply, created, ok};
 use crate::service::workspaces::{
     self, MembersAndInvitations, NewWorkspace, WorkspaceChange, WorkspaceView,
@@ -37,14 +37,21 @@ pub fn router() -> OpenApiRouter<MomentumState> {
 struct CreateBody {
     /// Name, 1–100 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        required = true,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
     /// URL key, unique across the server: 2–50 lower-case letters, digits and `-`; absent:
     /// derived from the name (`acme`, `acme-2`, …).
     #[schema(min_length = 2, max_length = 50, pattern = "^[a-z0-9-]{2,50}$")]
     url_key: Option<String>,
     /// Logo URL (http(s) or a path).
-    #[schema(max_length = 2048)]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^((https?://|/)[^\s\x00-\x1f\x7f-\x9f]*)?$"
+    )]
     logo_url: Option<String>,
 }
 
@@ -100,7 +107,7 @@ async fn current_workspace(State(st): State<MomentumState>, c: Caller) -> Reply<
 struct SwitchBody {
     /// A workspace the caller is a member of.
     #[serde(default)]
-    #[schema(format = Uuid)]
+    #[schema(required = true, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     workspace_id: String,
 }
 
@@ -150,14 +157,17 @@ async fn get_workspace(
 #[schema(as = MomentumUpdateWorkspaceBody)]
 struct UpdateBody {
     /// New name, 1–100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
     /// New URL key: 2–50 lower-case letters, digits and `-`.
     #[schema(min_length = 2, max_length = 50, pattern = "^[a-z0-9-]{2,50}$")]
     url_key: Option<String>,
-    /// New logo URL; `null` or `""` clears it.
+    /// New logo URL (http(s) or a path); `null` or `""` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 2048)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = r"^((https?://|/)[^\s\x00-\x1f\x7f-\x9f]*)?$")]
     logo_url: Patch<String>,
 }
 
@@ -219,6 +229,7 @@ async fn list_members(
 struct RoleBody {
     /// `owner`, `admin`, `member` or `guest` (any case).
     #[serde(default)]
+    #[schema(required = true, value_type = WorkspaceRole)]
     role: String,
 }
 
@@ -262,7 +273,8 @@ async fn remove_member(
 
 /// The original's: the members of the caller's current workspace.
 #[utoipa::path(get, path = "/workspace-members", tag = "momentum",
-    responses((status = 200, body = Vec<Member>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Member>),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn current_members(State(st): State<MomentumState>, c: Caller) -> ListReply<Member> {
     Ok(Listed::all(
         workspaces::members_of(&st, c.user_id(), c.workspace_id()).await?,
@@ -273,7 +285,8 @@ async fn current_members(State(st): State<MomentumState>, c: Caller) -> ListRepl
 /// The original's: the members of the current workspace and, for its admins, its pending
 /// invitations.
 #[utoipa::path(get, path = "/workspace-member-and-invitations", tag = "momentum",
-    responses((status = 200, body = MembersAndInvitations)), security(("bearer" = [])))]
+    responses((status = 200, body = MembersAndInvitations),
+        (status = 409, description = "NO_WORKSPACE: the caller belongs to no workspace")), security(("bearer" = [])))]
 async fn current_members_and_invitations(
     State(st): State<MomentumState>,
     c: Caller,

@@ -35,21 +35,13 @@ pub async fn resolve_issue(
     found.ok_or(MomentumError::NotFound("issue"))
 }
 
-/// Comment content: markdown of 1–10,000 characters, not blank, without control characters
-/// other than newlines and tabs. Trailing white space and leading blank lines are dropped;
-/// leading spaces stay (they are markdown: an indented first line is code).
+/// Comment content: markdown of 1–10,000 characters as sent, not blank, without control
+/// characters other than newlines and tabs ([`Check::text`]). Trailing white space and
+/// leading blank lines are dropped; leading spaces stay (they are markdown: an indented first
+/// line is code).
 fn markdown(check: &mut Check, v: &str) -> Option<String> {
-    let kept = v.trim_end().trim_start_matches(['\n', '\r']);
-    check.text("content", kept, 1, LONG_TEXT)?;
-    if kept.chars().count() > LONG_TEXT {
-        check.fail(
-            "content",
-            "too_long",
-            format!("must be at most {LONG_TEXT} characters"),
-        );
-        return None;
-    }
-    Some(kept.to_string())
+    check.text("content", v, 1, LONG_TEXT)?;
+    Some(v.trim_end().trim_start_matches(['\n', '\r']).to_string())
 }
 
 /// Orders an issue's comments (oldest first) into threads: each top-level comment, oldest

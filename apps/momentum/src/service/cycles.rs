@@ -104,9 +104,8 @@ pub async fn list(
     status: Option<&str>,
 ) -> Result<Vec<Cycle>, MomentumError> {
     let mut check = Check::new();
-    let status = status
-        .filter(|s| !s.trim().is_empty())
-        .and_then(|s| check.one_of("status", s, CycleStatus::parse, CycleStatus::names));
+    let status =
+        status.and_then(|s| check.one_of("status", s, CycleStatus::parse, CycleStatus::names));
     check.finish()?;
     let db = &st.platform.db;
     let team = match team_id.map(str::trim).filter(|s| !s.is_empty()) {
@@ -153,11 +152,14 @@ pub struct NewCycle {
     pub goal: Option<String>,
 }
 
-/// An optional long text: trimmed, at most 10,000 characters, empty meaning none.
+/// An optional long text: at most 10,000 characters ([`Check::text`]), trimmed, blank
+/// meaning none.
 fn optional_text(check: &mut Check, field: &str, v: Option<&str>) -> Option<Option<String>> {
-    match v.map(str::trim) {
-        None | Some("") => Some(None),
-        Some(s) => check.text(field, s, 1, LONG_TEXT).map(Some),
+    match v {
+        None => Some(None),
+        Some(s) => check
+            .text(field, s, 0, LONG_TEXT)
+            .map(|s| Some(s).filter(|s| !s.is_empty())),
     }
 }
 

@@ -253,18 +253,20 @@ pub async fn get(st: &MomentumState, user_id: Uuid, id: Uuid) -> Result<Invitati
     Ok(visible(st, user_id, id).await?.0)
 }
 
-/// The invitee's answer.
+/// The invitee's answer. Only the invitee answers: an admin of the workspace (who sees the
+/// invitation) gets 403, anyone else 404.
 async fn respond(
     st: &MomentumState,
     user_id: Uuid,
     id: Uuid,
     accept: bool,
 ) -> Result<Invitation, MomentumError> {
-    let inv = invitations::get(&st.platform.db, id, st.now())
-        .await?
-        .ok_or_else(not_found)?;
+    let (inv, seen) = visible(st, user_id, id).await?;
     if inv.email != my_email(st, user_id).await? {
-        return Err(not_found());
+        return Err(match seen {
+            Seen::Admin(_) => MomentumError::Forbidden("only the invited address can answer"),
+            Seen::Invitee => not_found(),
+        });
     }
     let now = st.now();
     let status = if accept {
@@ -310,7 +312,8 @@ async fn respond(
 
 /// Accepts an invitation addressed to the caller: the caller becomes a member with the
 /// invited role (an existing membership is kept as it is) and the workspace becomes current.
-/// 404 for anyone but the invitee; 409 `INVITATION_CLOSED` unless pending and unexpired.
+/// 403 for the workspace's admins, 404 for anyone else but the invitee; 409
+/// `INVITATION_CLOSED` unless pending and unexpired.
 pub async fn accept(
     st: &MomentumState,
     user_id: Uuid,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trellis_kernel::db::Db;
 use trellis_kernel::error::FieldError;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use uuid::Uuid;
 
 use super::{Action, Scope, log_change, transitions};
@@ -42,43 +43,48 @@ pub const MAX_ESTIMATE: f64 = 1_000_000.0;
 #[schema(as = MomentumCreateIssueBody)]
 pub struct CreateIssue {
     /// 1–255 characters.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(required = true, value_type = String, max_length = 255, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub title: Option<String>,
     /// The team (its key numbers the issue).
-    #[schema(format = Uuid)]
+    #[schema(required = true, value_type = String, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub team_id: Option<String>,
     /// Markdown, at most 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
-    /// `none` (default), `low`, `medium`, `high`, `urgent`.
-    #[schema(example = "high")]
+    /// `none` (default), `low`, `medium`, `high`, `urgent` (any case).
+    #[schema(value_type = Option<Priority>, example = "high")]
     pub priority: Option<String>,
     /// A member of the workspace.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub assignee_id: Option<String>,
     /// A project of the workspace.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub project_id: Option<String>,
     /// A cycle of the issue's team.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub cycle_id: Option<String>,
     /// An issue of the workspace (this becomes its sub-issue).
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub parent_issue_id: Option<String>,
     /// Issue-level labels of the workspace (at most 50).
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Option<Vec<uuid::Uuid>>)]
     pub label_ids: Option<Vec<String>>,
     /// A state of one of the team's workflows; default: the default workflow's default state
     /// (Backlog in a provisioned workflow).
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub workflow_state_id: Option<String>,
     /// Points, 0–1,000,000.
     #[schema(minimum = 0, maximum = 1000000)]
     pub estimate: Option<f64>,
     /// `YYYY-MM-DD`.
-    #[schema(format = Date)]
+    #[schema(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub due_date: Option<String>,
-    /// Position for manual ordering; default: after the team's last issue (+1024).
+    /// Position for manual ordering, -1e15–1e15; default: after the team's last issue
+    /// (+1024).
+    #[schema(minimum = -1e15, maximum = 1e15)]
     pub sort_order: Option<f64>,
 }
 
@@ -87,41 +93,45 @@ pub struct CreateIssue {
 #[schema(as = MomentumUpdateIssueBody)]
 pub struct UpdateIssue {
     /// 1–255 characters.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub title: Option<String>,
     /// Markdown, at most 10,000 characters; `null` or `""` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Patch<String>,
-    /// `none`, `low`, `medium`, `high`, `urgent`.
+    /// `none`, `low`, `medium`, `high`, `urgent` (any case).
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
     /// Another team of the workspace: the issue gets a new key from that team's counter and
     /// moves to its default state (or to `workflow_state_id`, a state of the new team).
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub team_id: Option<String>,
     /// A member of the workspace; `null` unassigns.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub assignee_id: Patch<String>,
     /// A project of the workspace; `null` clears.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub project_id: Patch<String>,
     /// A cycle of the issue's team; `null` clears.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub cycle_id: Patch<String>,
     /// An issue of the workspace, not this one nor one of its sub-issues (409
     /// `PARENT_CYCLE`); `null` clears.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub parent_issue_id: Patch<String>,
     /// Replaces the labels (issue-level labels of the workspace, at most 50).
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, value_type = Option<Vec<uuid::Uuid>>)]
     pub label_ids: Option<Vec<String>>,
     /// A state of the team's workflows; the move must be allowed by the workflow's
     /// transition rules (409 `TRANSITION_NOT_ALLOWED`).
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub workflow_state_id: Option<String>,
     /// Points, 0–1,000,000; `null` clears.
     #[serde(default)]
@@ -129,9 +139,10 @@ pub struct UpdateIssue {
     pub estimate: Patch<f64>,
     /// `YYYY-MM-DD`; `null` clears.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub due_date: Patch<String>,
-    /// Position for manual ordering.
+    /// Position for manual ordering, -1e15–1e15.
+    #[schema(minimum = -1e15, maximum = 1e15)]
     pub sort_order: Option<f64>,
 }
 
@@ -140,43 +151,65 @@ pub struct UpdateIssue {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Issues of this team.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub team_id: Option<String>,
     /// Issues of this project.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub project_id: Option<String>,
     /// Issues assigned to this member (`me`: the caller).
+    #[param(
+        pattern = "^([Mm][Ee]|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+    )]
     pub assignee_id: Option<String>,
-    /// `none`, `low`, `medium`, `high` or `urgent`.
+    /// `none`, `low`, `medium`, `high` or `urgent` (any case).
+    #[param(value_type = Option<Priority>)]
     pub priority: Option<String>,
     /// Issues in this state.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub workflow_state_id: Option<String>,
     /// Issues whose state has this category: `triage`, `backlog`, `unstarted`, `started`,
-    /// `completed`, `canceled`.
+    /// `completed`, `canceled` (any case).
+    #[param(value_type = Option<StateCategory>)]
     pub state_category: Option<String>,
     /// Issues carrying this label.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub label_id: Option<String>,
     /// Issues of this cycle.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub cycle_id: Option<String>,
     /// Sub-issues of this issue.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub parent_id: Option<String>,
     /// Text in the title or description (case-insensitive, at most 200 characters; `%` and
-    /// `_` match themselves).
-    #[param(max_length = 200)]
+    /// `_` match themselves; blank: no filter).
+    #[param(
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub search: Option<String>,
     /// `-created_at` (default, newest first), `created_at`, `updated_at`, `-updated_at`,
     /// `priority` (urgent first, none last), `-priority`, `sort_order`, `-sort_order`,
     /// `number`, `-number`. Ties are broken by id.
+    #[param(schema_with = sort_schema)]
     pub sort: Option<String>,
     /// Page size, 1–100 (default 50).
-    #[param(minimum = 1, maximum = 100)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `meta.next_cursor` of the previous page (same `sort` and filters).
     pub cursor: Option<String>,
+}
+
+/// The `sort` parameter as the document states it: one of [`Sort::NAMES`].
+fn sort_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "`-created_at` (default, newest first), `created_at`, `updated_at`, `-updated_at`, \
+             `priority` (urgent first, none last), `-priority`, `sort_order`, `-sort_order`, \
+             `number`, `-number`. Ties are broken by id.",
+        ))
+        .enum_values(Some(Sort::NAMES.iter().copied()))
+        .build()
 }
 
 /// `POST /issues/{id}/transitions`.
@@ -184,7 +217,7 @@ pub struct ListQuery {
 #[schema(as = MomentumIssueTransitionBody)]
 pub struct MoveIssue {
     /// A state of the issue's team's workflows.
-    #[schema(format = Uuid)]
+    #[schema(required = true, value_type = String, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub to_state_id: Option<String>,
 }
 
@@ -195,10 +228,10 @@ pub struct NewRelation {
     /// `blocks`, `blocked_by`, `related`, `duplicate_of` (or `duplicated_by`): how this issue
     /// relates to the other.
     #[serde(rename = "type")]
-    #[schema(example = "blocks")]
+    #[schema(required = true, value_type = RelationType, example = "blocks")]
     pub kind: Option<String>,
-    /// The other issue (of the same workspace).
-    #[schema(format = Uuid)]
+    /// The other issue (of the same workspace, not this one).
+    #[schema(required = true, value_type = String, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub related_issue_id: Option<String>,
 }
 

@@ -37,10 +37,10 @@ pub const SEARCH_MAX: usize = 100;
 #[schema(as = MomentumLabelCreate)]
 pub struct NewLabel {
     /// 1–50 characters, unique in the workspace.
-    #[schema(min_length = 1, max_length = 50)]
+    #[schema(required = true, value_type = String, max_length = 50, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
     /// `#RRGGBB`.
-    #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
+    #[schema(required = true, value_type = String, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<String>,
     /// `issue` (default) or `project`, any case (`"Issue"` as the original's clients send).
     #[schema(pattern = "^([Ii][Ss][Ss][Uu][Ee]|[Pp][Rr][Oo][Jj][Ee][Cc][Tt])$")]
@@ -52,7 +52,10 @@ pub struct NewLabel {
 #[schema(as = MomentumLabelUpdate)]
 pub struct LabelChange {
     /// 1–50 characters, unique in the workspace.
-    #[schema(min_length = 1, max_length = 50)]
+    #[schema(
+        max_length = 50,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// `#RRGGBB`.
     #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
@@ -67,7 +70,7 @@ pub struct LabelChange {
 #[schema(as = MomentumLabelBatchUpdate)]
 pub struct BatchUpdate {
     /// The label (of the caller's workspace).
-    #[schema(format = Uuid)]
+    #[schema(required = true, value_type = String, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub id: Option<String>,
     /// New name.
     #[serde(flatten)]
@@ -88,7 +91,7 @@ pub struct Batch {
     pub update: Vec<BatchUpdate>,
     /// Ids of labels to delete (at most 100).
     #[serde(default)]
-    #[schema(max_items = 100)]
+    #[schema(max_items = 100, value_type = Vec<uuid::Uuid>)]
     pub delete: Vec<String>,
 }
 
@@ -204,8 +207,8 @@ pub async fn list(
     let search = f
         .search
         .as_deref()
-        .filter(|v| !v.trim().is_empty())
-        .and_then(|v| c.text("search", v, 1, SEARCH_MAX));
+        .and_then(|v| c.text("search", v, 0, SEARCH_MAX))
+        .filter(|v| !v.is_empty());
     c.finish()?;
     let mut items = labels::list(
         &st.platform.db,

@@ -24,17 +24,22 @@ pub const POSITION_MAX: i64 = 10_000;
 #[schema(as = MomentumProjectStatusCreate)]
 pub struct NewStatus {
     /// 1–100 characters, unique in the workspace.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(required = true, value_type = String, max_length = 100, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
     /// At most 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// `#RRGGBB`.
-    #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
+    #[schema(required = true, value_type = String, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<String>,
-    /// `backlog, planned, in_progress, completed, canceled`.
+    /// `backlog, planned, in_progress, completed, canceled` (any case).
+    #[schema(required = true, value_type = ProjectCategory)]
     pub category: Option<String>,
     /// Display order, 0–10000 (default: after the last one).
+    #[serde(default, deserialize_with = "trellis_kernel::json_int::opt_i64")]
     #[schema(minimum = 0, maximum = 10000)]
     pub position: Option<i64>,
 }
@@ -44,18 +49,23 @@ pub struct NewStatus {
 #[schema(as = MomentumProjectStatusUpdate)]
 pub struct StatusChange {
     /// 1–100 characters, unique in the workspace.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// At most 10,000 characters; `null` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Patch<String>,
     /// `#RRGGBB`.
     #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<String>,
-    /// `backlog, planned, in_progress, completed, canceled`.
+    /// `backlog, planned, in_progress, completed, canceled` (any case).
+    #[schema(value_type = Option<ProjectCategory>)]
     pub category: Option<String>,
     /// Display order, 0–10000.
+    #[serde(default, deserialize_with = "trellis_kernel::json_int::opt_i64")]
     #[schema(minimum = 0, maximum = 10000)]
     pub position: Option<i64>,
 }
@@ -94,10 +104,8 @@ fn check_position(c: &mut Check, v: Option<i64>) -> Option<i32> {
 }
 
 fn check_description(c: &mut Check, v: &str) -> Option<Option<String>> {
-    if v.trim().is_empty() {
-        return Some(None);
-    }
-    c.text("description", v, 0, LONG_TEXT).map(Some)
+    c.text("description", v, 0, LONG_TEXT)
+        .map(|s| Some(s).filter(|s| !s.is_empty()))
 }
 
 fn category(c: &mut Check, v: &str) -> Option<ProjectCategory> {

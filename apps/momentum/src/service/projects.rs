@@ -34,27 +34,34 @@ pub const PER_PAGE_MAX: u32 = 100;
 #[schema(as = MomentumProjectCreate)]
 pub struct NewProject {
     /// 1–255 characters.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(required = true, value_type = String, max_length = 255, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
     /// 2–10 letters and digits starting with a letter, unique in the workspace (upper-cased).
-    #[schema(pattern = "^[A-Za-z][A-Za-z0-9]{1,9}$")]
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z][A-Za-z0-9]{1,9}$")]
     pub project_key: Option<String>,
     /// At most 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// `YYYY-MM-DD`.
-    #[schema(format = Date)]
+    #[schema(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub target_date: Option<String>,
     /// A project status of the workspace (default: its first `backlog` status).
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub project_status_id: Option<String>,
-    /// `none` (default), `low`, `medium`, `high`, `urgent`.
+    /// `none` (default), `low`, `medium`, `high`, `urgent` (any case).
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
     /// A workspace member (default: the caller).
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub owner_id: Option<String>,
     /// Roadmap (free text, at most 255 characters).
-    #[schema(max_length = 255)]
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub roadmap: Option<String>,
 }
 
@@ -63,31 +70,35 @@ pub struct NewProject {
 #[schema(as = MomentumProjectUpdate)]
 pub struct ProjectChange {
     /// 1–255 characters.
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(
+        max_length = 255,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// 2–10 letters and digits starting with a letter, unique in the workspace.
     #[schema(pattern = "^[A-Za-z][A-Za-z0-9]{1,9}$")]
     pub project_key: Option<String>,
     /// At most 10,000 characters; `null` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Patch<String>,
     /// `YYYY-MM-DD`; `null` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub target_date: Patch<String>,
     /// A project status of the workspace.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub project_status_id: Option<String>,
-    /// `none`, `low`, `medium`, `high`, `urgent`.
+    /// `none`, `low`, `medium`, `high`, `urgent` (any case).
+    #[schema(value_type = Option<Priority>)]
     pub priority: Option<String>,
     /// A workspace member; `null` leaves the project without owner.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = Option<String>, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub owner_id: Patch<String>,
     /// Roadmap (at most 255 characters); `null` clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 255)]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub roadmap: Patch<String>,
 }
 
@@ -119,12 +130,10 @@ fn key_taken(e: StoreError) -> MomentumError {
     }
 }
 
-/// Optional text: blank is `None` (cleared), else `0..=max` characters.
+/// Optional text of at most `max` characters ([`Check::text`]); blank is `None` (cleared).
 fn optional_text(c: &mut Check, field: &str, v: &str, max: usize) -> Option<Option<String>> {
-    if v.trim().is_empty() {
-        return Some(None);
-    }
-    c.text(field, v, 0, max).map(Some)
+    c.text(field, v, 0, max)
+        .map(|s| Some(s).filter(|s| !s.is_empty()))
 }
 
 /// A `Patch` checked by `f`: `None` = keep, `Some(None)` = clear, `Some(Some(v))` = set.
@@ -146,12 +155,17 @@ pub async fn list(
     q: &ProjectQuery,
 ) -> Result<(Vec<ProjectView>, Pagination), MomentumError> {
     let mut c = Check::new();
-    let given = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-    let status_id = given(&q.status_id).and_then(|v| c.uuid("status_id", &v));
-    let owner_id = given(&q.owner_id).and_then(|v| c.uuid("owner_id", &v));
-    let priority =
-        given(&q.priority).and_then(|v| c.one_of("priority", &v, Priority::parse, Priority::names));
-    let search = given(&q.search).and_then(|v| c.text("search", &v, 1, SEARCH_MAX));
+    let status_id = q.status_id.as_deref().and_then(|v| c.uuid("status_id", v));
+    let owner_id = q.owner_id.as_deref().and_then(|v| c.uuid("owner_id", v));
+    let priority = q
+        .priority
+        .as_deref()
+        .and_then(|v| c.one_of("priority", v, Priority::parse, Priority::names));
+    let search = q
+        .search
+        .as_deref()
+        .and_then(|v| c.text("search", v, 0, SEARCH_MAX))
+        .filter(|v| !v.is_empty());
     let page = number(&mut c, "page", q.page.as_deref(), 1, 1_000_000, 1);
     let per_page = number(
         &mut c,
@@ -183,7 +197,7 @@ pub async fn list(
 
 /// A whole number in `min..=max` from a query parameter (`default` when absent or blank).
 fn number(c: &mut Check, field: &str, v: Option<&str>, min: u32, max: u32, default: u32) -> u32 {
-    let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else {
+    let Some(v) = v else {
         return default;
     };
     match v.parse::<u32>() {

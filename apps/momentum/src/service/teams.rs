@@ -25,7 +25,11 @@ use crate::store::teams::{self, MyTeam, Team, TeamAccess, TeamMember};
 pub struct NewTeam {
     /// 1–100 characters.
     #[serde(default)]
-    #[schema(required = true, min_length = 1, max_length = 100)]
+    #[schema(
+        required = true,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// 2–10 letters and digits starting with a letter, unique in the workspace (upper-cased).
     #[serde(default)]
@@ -37,10 +41,16 @@ pub struct NewTeam {
     )]
     pub team_key: String,
     /// At most 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
-    /// http(s) URL of an icon.
-    #[schema(max_length = 2048)]
+    /// http(s) URL (or a path) of an icon.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^((https?://|/)[^\s\x00-\x1f\x7f-\x9f]*)?$"
+    )]
     pub icon_url: Option<String>,
     /// Private teams are visible to their members and workspace admins only (default false).
     #[serde(default)]
@@ -52,7 +62,10 @@ pub struct NewTeam {
 #[schema(as = MomentumTeamChange)]
 pub struct TeamChange {
     /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// 2–10 letters and digits starting with a letter, unique in the workspace.
     #[schema(
@@ -63,11 +76,11 @@ pub struct TeamChange {
     pub team_key: Option<String>,
     /// At most 10,000 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Patch<String>,
-    /// http(s) URL of an icon.
+    /// http(s) URL (or a path) of an icon.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 2048)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = r"^((https?://|/)[^\s\x00-\x1f\x7f-\x9f]*)?$")]
     pub icon_url: Patch<String>,
     /// Private or not.
     pub is_private: Option<bool>,
@@ -79,7 +92,7 @@ pub struct TeamChange {
 pub struct NewTeamMember {
     /// A member of the workspace.
     #[serde(default)]
-    #[schema(required = true, format = Uuid)]
+    #[schema(required = true, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub user_id: String,
     /// `admin` or `member` (default `member`).
     #[schema(value_type = Option<TeamRole>)]

@@ -48,14 +48,21 @@ pub struct WorkflowDetail {
 pub struct NewWorkflow {
     /// The team (one the caller manages).
     #[serde(default)]
-    #[schema(required = true, format = Uuid)]
+    #[schema(required = true, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub team_id: String,
     /// 1–100 characters, unique in the team.
     #[serde(default)]
-    #[schema(required = true, min_length = 1, max_length = 100)]
+    #[schema(
+        required = true,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// At most 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// Make it the team's default workflow (the others stop being default).
     #[serde(default)]
@@ -68,10 +75,17 @@ pub struct NewWorkflow {
 pub struct NewTeamWorkflow {
     /// 1–100 characters, unique in the team.
     #[serde(default)]
-    #[schema(required = true, min_length = 1, max_length = 100)]
+    #[schema(
+        required = true,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// At most 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// Make it the team's default workflow (the others stop being default).
     #[serde(default)]
@@ -83,11 +97,14 @@ pub struct NewTeamWorkflow {
 #[schema(as = MomentumWorkflowChange)]
 pub struct WorkflowChange {
     /// 1–100 characters, unique in the team.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// At most 10,000 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Patch<String>,
     /// `true` makes it the team's default (the others stop being default); a team always
     /// has one, so `false` on the default is refused.
@@ -100,7 +117,11 @@ pub struct WorkflowChange {
 pub struct NewState {
     /// 1–100 characters, unique in the workflow.
     #[serde(default)]
-    #[schema(required = true, min_length = 1, max_length = 100)]
+    #[schema(
+        required = true,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// `triage, backlog, unstarted, started, completed, canceled`.
     #[serde(default)]
@@ -110,12 +131,16 @@ pub struct NewState {
     #[serde(default)]
     #[schema(required = true, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: String,
-    /// Where to insert it (0 first; default and anything larger: last). The states after it
-    /// move down one.
-    #[schema(minimum = 0)]
+    /// Where to insert it, 0–10000 (0 first; default and anything past the end: last). The
+    /// states after it move down one.
+    #[serde(default, deserialize_with = "trellis_kernel::json_int::opt_i64")]
+    #[schema(minimum = 0, maximum = 10000)]
     pub position: Option<i64>,
     /// At most 10,000 characters.
-    #[schema(max_length = 10000)]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub description: Option<String>,
     /// Make it the workflow's default state (the others stop being default).
     #[serde(default)]
@@ -128,7 +153,10 @@ pub struct NewState {
 #[schema(as = MomentumStateChange)]
 pub struct StateChange {
     /// 1–100 characters, unique in the workflow.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// `triage, backlog, unstarted, started, completed, canceled`.
     #[schema(value_type = Option<StateCategory>)]
@@ -136,12 +164,13 @@ pub struct StateChange {
     /// `#RRGGBB`.
     #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<String>,
-    /// Move it there (0 first; anything larger: last); the others close up.
-    #[schema(minimum = 0)]
+    /// Move it there, 0–10000 (0 first; anything past the end: last); the others close up.
+    #[serde(default, deserialize_with = "trellis_kernel::json_int::opt_i64")]
+    #[schema(minimum = 0, maximum = 10000)]
     pub position: Option<i64>,
     /// At most 10,000 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 10000)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Patch<String>,
     /// `true` makes it the default state (the others stop being default); a workflow always
     /// has one, so `false` on the default is refused.
@@ -154,7 +183,7 @@ pub struct StateChange {
 pub struct StateOrder {
     /// Every state of the workflow exactly once, in the new order.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = Vec<uuid::Uuid>)]
     pub state_ids: Vec<String>,
 }
 
@@ -163,11 +192,11 @@ pub struct StateOrder {
 #[schema(as = MomentumTransitionInput)]
 pub struct TransitionInput {
     /// A state of the workflow; null or absent: from any state.
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub from_state_id: Option<String>,
     /// A state of the workflow.
     #[serde(default)]
-    #[schema(required = true, format = Uuid)]
+    #[schema(required = true, format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     pub to_state_id: String,
     /// Workspace roles (`owner, admin, member, guest`) allowed to make the move; absent or
     /// null: everyone.
@@ -592,10 +621,17 @@ async fn write_settled(
     Ok(())
 }
 
+/// Highest `position` a request may name (anything past the last state means last).
+pub const POSITION_MAX: i64 = 10_000;
+
 fn position(check: &mut Check, p: Option<i64>) -> Option<usize> {
     match p {
-        Some(p) if p < 0 => {
-            check.fail("position", "out_of_range", "must be 0 or more");
+        Some(p) if !(0..=POSITION_MAX).contains(&p) => {
+            check.fail(
+                "position",
+                "out_of_range",
+                format!("must be between 0 and {POSITION_MAX}"),
+            );
             None
         }
         Some(p) => Some(usize::try_from(p).unwrap_or(usize::MAX)),
@@ -886,8 +922,8 @@ pub async fn replace_transitions(
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let from = match t.from_state_id.as_deref().map(str::trim) {
-                None | Some("") => Some(None),
+            let from = match t.from_state_id.as_deref() {
+                None => Some(None),
                 Some(s) => check
                     .uuid(&format!("transitions[{i}].from_state_id"), s)
                     .map(Some),

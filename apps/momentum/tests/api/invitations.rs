@@ -324,6 +324,12 @@ async fn decline_revoke_and_who_sees_what(b: Backend) {
     app.get("/invitations/not-a-uuid", alice.t())
         .await
         .err(404, "NOT_FOUND");
+    // Its workspace's admin sees it, but only the invitee answers it.
+    for action in ["accept", "decline"] {
+        app.post(&format!("/invitations/{id}/{action}"), json!({}), alice.t())
+            .await
+            .err(403, "FORBIDDEN");
+    }
     // The invitee cannot revoke (it is theirs to see, not to manage).
     app.post(&format!("/invitations/{id}/revoke"), json!({}), bob.t())
         .await

@@ -10,6 +10,7 @@ mod harness;
 mod auth;
 mod comments;
 mod cycles;
+mod document;
 mod invitations;
 mod issues;
 mod labels;
