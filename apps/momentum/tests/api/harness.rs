@@ -156,38 +156,27 @@ impl TestApp {
     }
 
     /// Registers `username` and makes them a member of `owner`'s current workspace with
-    /// `role` (invitation, acceptance, switch), working there.
+    /// `role` (invitation and acceptance, which makes it their current workspace).
     pub async fn join_workspace(&self, owner: &User, username: &str, role: &str) -> User {
         let u = self.register(username).await;
-        let workspace_id = self.get_ok("/auth/profile", owner).await["current_workspace_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        self.post_ok(
-            "/invitations",
-            json!({"emails": [u.email], "role": role}),
-            owner,
-        )
-        .await;
-        let mine = self.get_ok("/invitations", &u).await;
-        let inv = mine
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["workspace_id"] == json!(workspace_id) && i["status"] == "pending")
-            .unwrap()
-            .clone();
-        let id = inv["id"].as_str().unwrap();
-        self.post_ok(&format!("/invitations/{id}/accept"), json!({}), &u)
-            .await;
-        self.post_ok(
-            "/workspaces/switch",
-            json!({"workspace_id": workspace_id}),
-            &u,
-        )
-        .await;
+        join(self, owner, &u, role).await;
         u
     }
+}
+
+/// `admin` invites `user` to the admin's current workspace with `role`; `user` accepts.
+/// Returns the accepted invitation.
+pub async fn join(app: &TestApp, admin: &User, user: &User, role: &str) -> Value {
+    let inv = app
+        .post_ok(
+            "/invitations",
+            json!({"emails": [user.email], "role": role}),
+            admin,
+        )
+        .await;
+    let id = inv[0]["id"].as_str().unwrap().to_string();
+    app.post_ok(&format!("/invitations/{id}/accept"), json!({}), user)
+        .await
 }
 
 /// The ids in a list of objects.

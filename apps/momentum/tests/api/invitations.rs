@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Backend, TestApp, User};
+use crate::harness::{Backend, TestApp, join};
 
 trellis_kernel::backend_tests!(
     invite_mails_and_accept_joins,
@@ -16,21 +16,6 @@ trellis_kernel::backend_tests!(
     expired_invitations_close_and_can_be_renewed,
     concurrent_invitations_of_one_address,
 );
-
-/// `admin` invites `user` to the admin's current workspace with `role`; `user` accepts.
-/// Returns the accepted invitation.
-pub async fn join(app: &TestApp, admin: &User, user: &User, role: &str) -> Value {
-    let inv = app
-        .post_ok(
-            "/invitations",
-            json!({"emails": [user.email], "role": role}),
-            admin,
-        )
-        .await;
-    let id = inv[0]["id"].as_str().unwrap().to_string();
-    app.post_ok(&format!("/invitations/{id}/accept"), json!({}), user)
-        .await
-}
 
 /// Waits (up to 5 s) for `n` mails to `email` and returns them.
 async fn mails(app: &TestApp, email: &str, n: usize) -> Vec<String> {

@@ -50,7 +50,7 @@ pub async fn workspace_of(app: &TestApp, u: &User) -> Uuid {
 /// which makes it `u`'s current workspace).
 pub async fn join_as(app: &TestApp, owner: &User, u: &User, role: &str) {
     let ws = workspace_of(app, owner).await;
-    crate::invitations::join(app, owner, u, role).await;
+    crate::harness::join(app, owner, u, role).await;
     assert_eq!(workspace_of(app, u).await, ws);
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Resp, TestApp, User};
+use crate::harness::{Backend, Resp, TestApp, join};
 
 trellis_kernel::backend_tests!(
     team_crud_and_my_teams,
@@ -18,21 +18,6 @@ trellis_kernel::backend_tests!(
 /// A server whose write bucket does not get in the way of a long scenario.
 pub async fn spawn(b: Backend) -> TestApp {
     TestApp::with(b, &[("RATE_LIMIT_BURST", "100000")]).await
-}
-
-/// `admin` invites `user` to the admin's current workspace with `role` and `user` accepts
-/// (which makes it the user's current workspace).
-pub async fn join(app: &TestApp, admin: &User, user: &User, role: &str) {
-    let inv = app
-        .post_ok(
-            "/invitations",
-            json!({"emails": [user.email], "role": role}),
-            admin,
-        )
-        .await;
-    let id = inv[0]["id"].as_str().unwrap().to_string();
-    app.post_ok(&format!("/invitations/{id}/accept"), json!({}), user)
-        .await;
 }
 
 /// The fields a 422 names, in order.

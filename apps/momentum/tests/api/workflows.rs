@@ -4,8 +4,9 @@
 
 use serde_json::{Value, json};
 
+use crate::harness::join;
 use crate::harness::{Backend, TestApp, User};
-use crate::teams::{fields, join, spawn};
+use crate::teams::{fields, spawn};
 
 trellis_kernel::backend_tests!(
     workflow_crud_and_team_default,

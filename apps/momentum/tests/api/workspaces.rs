@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use trellis_kernel::on_db;
 use uuid::Uuid;
 
+use crate::harness::join;
 use crate::harness::{Backend, TestApp, ids};
-use crate::invitations::join;
 
 trellis_kernel::backend_tests!(
     create_list_get_update,
