@@ -92,13 +92,41 @@ pub async fn register(
         .await
         .map_err(taken)?;
     let now = st.now();
+    // The workspace's URL key is picked free in the transaction; a concurrent registration
+    // with a name of the same slug can still take it first: try again with a fresh pick.
+    let mut attempt = 0;
+    let user_id = loop {
+        attempt += 1;
+        match provision_account(st, &account, &name, ctx, now).await {
+            Err(MomentumError::Conflict {
+                code: "WORKSPACE_URL_KEY_EXISTS",
+                ..
+            }) if attempt < 5 => continue,
+            other => break other?,
+        }
+    };
+    let tokens = st
+        .identity
+        .sign_in_new_account(user_id, ctx, AUDIENCE, access_life(st))
+        .await?;
+    signed_in(st, user_id, tokens).await
+}
+
+/// One registration transaction: the account, its profile and its provisioned workspace.
+async fn provision_account(
+    st: &MomentumState,
+    account: &trellis_identity::accounts::NewAccount,
+    name: &str,
+    ctx: &ClientCtx,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Uuid, MomentumError> {
     let mut tx = st.platform.db.begin().await?;
     let user_id = st
         .identity
-        .insert_account(&mut tx, &account, ctx)
+        .insert_account(&mut tx, account, ctx)
         .await
         .map_err(taken)?;
-    profiles::insert(&mut tx, user_id, &name, None, now).await?;
+    profiles::insert(&mut tx, user_id, name, None, now).await?;
     let url_key = provision::free_url_key(&mut tx, &provision::slug(account.username())).await?;
     provision::workspace(
         &mut tx,
@@ -111,11 +139,7 @@ pub async fn register(
     )
     .await?;
     tx.commit().await?;
-    let tokens = st
-        .identity
-        .sign_in_new_account(user_id, ctx, AUDIENCE, access_life(st))
-        .await?;
-    signed_in(st, user_id, tokens).await
+    Ok(user_id)
 }
 
 /// Identity's "taken" errors in the original's codes (`USER_EMAIL_EXISTS`,
@@ -201,7 +225,11 @@ pub async fn ensure_profile(
     }
     let now = st.now();
     let mut tx = st.platform.db.begin().await?;
-    profiles::insert(&mut tx, user_id, username, None, now).await?;
+    if !profiles::insert(&mut tx, user_id, username, None, now).await? {
+        // A concurrent first sign-in of the same account got here first (on PostgreSQL this
+        // insert waited for its commit): its workspace is the account's; add none.
+        return Ok(());
+    }
     let url_key = provision::free_url_key(&mut tx, &provision::slug(username)).await?;
     provision::workspace(
         &mut tx,
@@ -213,12 +241,8 @@ pub async fn ensure_profile(
         now,
     )
     .await?;
-    match tx.commit().await {
-        Ok(()) => Ok(()),
-        // A concurrent first sign-in provisioned it.
-        Err(_) if profiles::exists(&st.platform.db, user_id).await? => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The workspace a request of `user_id` works in and the user's role there, read from the

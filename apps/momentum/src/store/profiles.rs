@@ -7,20 +7,20 @@ use uuid::Uuid;
 
 use super::UserSummary;
 
-/// Creates the profile row (no-op if it exists).
+/// Creates the profile row; `false` (and nothing written) if it exists already.
 pub async fn insert(
     tx: &mut Tx,
     user_id: Uuid,
     name: &str,
     current_workspace_id: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query(
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
         "INSERT INTO mm_profiles (user_id, name, current_workspace_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
          ON CONFLICT (user_id) DO NOTHING")
         .bind(user_id).bind(name).bind(current_workspace_id).bind(now)
-        .execute(&mut *c).await.map(|_| ()))?;
-    Ok(())
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
 /// Whether the user has a Momentum profile.

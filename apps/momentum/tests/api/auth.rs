@@ -14,7 +14,38 @@ trellis_kernel::backend_tests!(
     token_renewal_header,
     writes_are_rate_limited_per_user,
     envelope_for_framework_errors,
+    concurrent_registrations_of_one_slug_all_succeed,
 );
+
+/// Names that slug alike (`sam`) race for one workspace URL key: every registration succeeds,
+/// each with its own key (the registration transaction picks again after a lost race).
+async fn concurrent_registrations_of_one_slug_all_succeed(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let names = ["sam", "Sam_", "sam__", "SAM___", "sAm____", "saM_____"];
+    let answers = futures::future::join_all(names.iter().map(|n| {
+        app.post(
+            "/auth/register",
+            json!({"email": format!("{}@example.com", n.to_lowercase().trim_end_matches('_').to_string() + &n.len().to_string()),
+                   "username": n, "name": "Sam", "password": PASSWORD}),
+            None,
+        )
+    }))
+    .await;
+    let mut keys: Vec<String> = answers
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.status, 201, "{}", r.body);
+            r.body["data"]["current_workspace_url_key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), names.len(), "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("sam")), "{keys:?}");
+}
 
 async fn registration_signs_in_with_a_provisioned_workspace(b: Backend) {
     let app = TestApp::spawn(b).await;
