@@ -105,12 +105,20 @@ pub async fn charge(
     }
     let period =
         std::time::Duration::from_secs_f64(f64::from(s.rate_burst) / f64::from(s.rate_per_second));
-    let d = st
+    let d = match st
         .platform
         .kv
         .throttle(&format!("mm:rate:{user_id}"), s.rate_burst, period)
         .await
-        .map_err(|e| MomentumError::Api(e.into()))?;
+    {
+        Ok(d) => d,
+        // Fail open, like the kernel's per-IP limit: a key-value outage must not stop every
+        // write (the database, not the limiter, holds the data).
+        Err(e) => {
+            tracing::warn!(error = %e, "per-user rate limiter unavailable; request allowed");
+            return Ok(());
+        }
+    };
     if let Some(extra) = extra {
         extra.push(
             "x-ratelimit-limit",
