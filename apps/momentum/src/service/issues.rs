@@ -463,11 +463,8 @@ pub async fn detail(db: &Db, scope: &Scope, path: &str) -> Result<IssueDetail, M
     let issue = issues::get(db, scope.workspace_id, &r)
         .await?
         .ok_or(MomentumError::NotFound("issue"))?;
-    // Independent reads: on two pool connections at once.
-    let ((parent, children), relations) = futures::try_join!(
-        issues::family(db, issue.id, issue.parent_issue_id),
-        issues::relations(db, issue.id)
-    )?;
+    let (parent, children, relations) =
+        issues::neighbours(db, issue.id, issue.parent_issue_id).await?;
     Ok(IssueDetail {
         issue,
         parent,

@@ -468,22 +468,62 @@ pub async fn get(
     workspace_id: Uuid,
     r: &IssueRef,
 ) -> Result<Option<IssueItem>, StoreError> {
-    let row: Option<Row> = match r {
+    // The issue and its labels in one query: one row per label (or one with no label), the
+    // issue's columns repeated (a request's PostgreSQL work is mostly per query, see
+    // docs/PERFORMANCE.md).
+    #[derive(sqlx::FromRow)]
+    struct LabelledRow {
+        #[sqlx(flatten)]
+        row: Row,
+        label_id: Option<Uuid>,
+        label_name: Option<String>,
+        label_color: Option<String>,
+        label_level: Option<String>,
+    }
+    macro_rules! with_labels {
+        () => {
+            ", l.id AS label_id, l.name AS label_name, l.color AS label_color, l.level AS label_level"
+        };
+    }
+    macro_rules! join_labels {
+        () => {
+            " LEFT JOIN mm_issue_labels il ON il.issue_id = i.id LEFT JOIN mm_labels l ON l.id = il.label_id"
+        };
+    }
+    let rows: Vec<LabelledRow> = match r {
         IssueRef::Id(id) => {
-            on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", item_columns!(), item_from!(),
-            " WHERE i.id = $1 AND i.workspace_id = $2"))
-            .bind(id).bind(workspace_id).fetch_optional(pool).await)?
+            on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", item_columns!(), with_labels!(), item_from!(),
+            join_labels!(), " WHERE i.id = $1 AND i.workspace_id = $2 ORDER BY l.name, l.id"))
+            .bind(id).bind(workspace_id).fetch_all(pool).await)?
         }
         IssueRef::Key(key, number) => {
-            on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", item_columns!(), item_from!(),
-            " WHERE i.workspace_id = $1 AND t.team_key = $2 AND i.number = $3"))
-            .bind(workspace_id).bind(key).bind(number).fetch_optional(pool).await)?
+            on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", item_columns!(), with_labels!(), item_from!(),
+            join_labels!(), " WHERE i.workspace_id = $1 AND t.team_key = $2 AND i.number = $3 ORDER BY l.name, l.id"))
+            .bind(workspace_id).bind(key).bind(number).fetch_all(pool).await)?
         }
     };
-    let Some(row) = row else { return Ok(None) };
-    let mut items = vec![row.into_item()];
-    attach_labels(db, &mut items).await?;
-    Ok(items.pop())
+    let mut labels = Vec::with_capacity(rows.len());
+    let mut first = None;
+    for r in rows {
+        if let (Some(id), Some(name), Some(color), Some(level)) =
+            (r.label_id, r.label_name, r.label_color, r.label_level)
+        {
+            labels.push(LabelRef {
+                id,
+                name,
+                color,
+                level: LabelLevel::parse(&level).unwrap_or(LabelLevel::Issue),
+            });
+        }
+        if first.is_none() {
+            first = Some(r.row);
+        }
+    }
+    Ok(first.map(|row| {
+        let mut item = row.into_item();
+        item.labels = labels;
+        item
+    }))
 }
 
 /// The id of issue `r` in `workspace_id`, if it exists there.
@@ -835,28 +875,84 @@ impl SummaryRow {
     }
 }
 
-/// The parent (if `parent` is given) and the sub-issues of `issue_id`, in one query:
-/// `(parent, children)`, children by number within their team.
-pub async fn family(
+/// An issue's parent, sub-issues (by team key and number) and relations (oldest first, as
+/// [`relations`] gives them) in one query, a `UNION ALL`: the detail view's neighbours.
+pub async fn neighbours(
     db: &Db,
     issue_id: Uuid,
     parent: Option<Uuid>,
-) -> Result<(Option<IssueSummary>, Vec<IssueSummary>), StoreError> {
-    let rows: Vec<SummaryRow> = on_db_read!(db, pool => sqlx::query_as(concat!("SELECT ", summary_columns!(),
+) -> Result<(Option<IssueSummary>, Vec<IssueSummary>, Vec<Relation>), StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct NRow {
+        part: String,
+        rel_id: Option<Uuid>,
+        rel_issue_id: Option<Uuid>,
+        rel_type: Option<String>,
+        rel_created_by: Option<Uuid>,
+        rel_created_at: Option<DateTime<Utc>>,
+        #[sqlx(flatten)]
+        other: SummaryRow,
+    }
+    let rows: Vec<NRow> = on_db_read!(db, pool => sqlx::query_as(concat!(
+        "SELECT 'family' AS part, CAST(NULL AS UUID) AS rel_id, CAST(NULL AS UUID) AS rel_issue_id, \
+         CAST(NULL AS TEXT) AS rel_type, CAST(NULL AS UUID) AS rel_created_by, \
+         CAST(NULL AS TIMESTAMPTZ) AS rel_created_at, ", summary_columns!(),
         " FROM mm_issues i JOIN mm_teams t ON t.id = i.team_id \
           LEFT JOIN mm_workflow_states s ON s.id = i.workflow_state_id \
-          WHERE i.parent_issue_id = $1 OR i.id = $2 ORDER BY t.team_key, i.number"))
+          WHERE i.parent_issue_id = $1 OR i.id = $2 \
+         UNION ALL \
+         SELECT 'relation', r.id, r.issue_id, r.type, r.created_by, r.created_at, ", summary_columns!(),
+        " FROM mm_issue_relations r \
+          JOIN mm_issues i ON i.id = (CASE WHEN r.issue_id = $1 THEN r.related_issue_id ELSE r.issue_id END) \
+          JOIN mm_teams t ON t.id = i.team_id \
+          LEFT JOIN mm_workflow_states s ON s.id = i.workflow_state_id \
+          WHERE r.issue_id = $1 OR r.related_issue_id = $1"))
         .bind(issue_id).bind(parent).fetch_all(pool).await)?;
     let mut parent_summary = None;
     let mut children = Vec::new();
+    let mut relations = Vec::new();
     for r in rows {
-        if Some(r.id) == parent && r.parent_issue_id != Some(issue_id) {
-            parent_summary = Some(r.into_summary());
-        } else if r.id != issue_id {
-            children.push(r.into_summary());
+        if r.part == "family" {
+            if Some(r.other.id) == parent && r.other.parent_issue_id != Some(issue_id) {
+                parent_summary = Some(r.other.into_summary());
+            } else if r.other.id != issue_id {
+                children.push(r.other.into_summary());
+            }
+            continue;
         }
+        let (Some(id), Some(stored_by), Some(kind), Some(created_at)) = (
+            r.rel_id,
+            r.rel_issue_id,
+            r.rel_type.as_deref().and_then(RelationType::parse),
+            r.rel_created_at,
+        ) else {
+            continue;
+        };
+        let kind = if stored_by == issue_id {
+            kind
+        } else {
+            kind.inverse()
+        };
+        let other = r.other.into_summary();
+        relations.push(Relation {
+            id,
+            kind,
+            issue_id,
+            related_issue_id: other.id,
+            related_issue: other,
+            created_by: r.rel_created_by,
+            created_at,
+        });
     }
-    Ok((parent_summary, children))
+    // `family`'s order: team key, then number.
+    children.sort_by(|a, b| {
+        let team = |k: &str| k.rsplit_once('-').map(|(t, _)| t.to_string());
+        team(&a.key)
+            .cmp(&team(&b.key))
+            .then(a.number.cmp(&b.number))
+    });
+    relations.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    Ok((parent_summary, children, relations))
 }
 
 /// The relations of `issue_id`, each as `issue_id` sees it (the inverse type when the row

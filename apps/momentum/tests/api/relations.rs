@@ -43,6 +43,13 @@ async fn relations_show_the_inverse_and_refuse_duplicates(b: Backend) {
     assert_eq!(from_b[0]["id"], rel["id"]);
     assert_eq!(from_b[0]["type"], "blocks");
     assert_eq!(from_b[0]["related_issue_id"], aid);
+    // The detail views show the same, each from its side.
+    let a_detail = app.get_ok(&format!("/issues/{aid}"), &u).await;
+    assert_eq!(a_detail["relations"][0]["type"], "blocked_by");
+    assert_eq!(a_detail["relations"][0]["related_issue"]["key"], b_["key"]);
+    let b_detail = app.get_ok(&format!("/issues/{bid}"), &u).await;
+    assert_eq!(b_detail["relations"][0]["type"], "blocks");
+    assert_eq!(b_detail["relations"][0]["id"], rel["id"]);
     // The same relation asked from the other side is a duplicate.
     app.post(
         &format!("/issues/{bid}/relations"),
