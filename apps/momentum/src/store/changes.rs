@@ -131,9 +131,3 @@ pub async fn after(
         })
         .collect())
 }
-
-/// The newest `sync_id` of a workspace (0 before any change).
-pub async fn last(db: &Db, workspace_id: Uuid) -> Result<i64, StoreError> {
-    Ok(on_db_read!(db, pool => sqlx::query_scalar("SELECT last_sync_id FROM mm_workspaces WHERE id = $1")
-        .bind(workspace_id).fetch_optional(pool).await)?.unwrap_or(0))
-}

@@ -176,17 +176,6 @@ pub async fn transitions(db: &Db, workflow_id: Uuid) -> Result<Vec<TransitionRul
     Ok(rows.into_iter().map(TransitionRule::from).collect())
 }
 
-/// [`transitions`], read in an open transaction.
-pub async fn transitions_in(
-    tx: &mut Tx,
-    workflow_id: Uuid,
-) -> Result<Vec<TransitionRule>, StoreError> {
-    let rows: Vec<RuleRow> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT from_state_id, to_state_id, roles FROM mm_workflow_transitions WHERE workflow_id = $1 ORDER BY created_at, id")
-        .bind(workflow_id).fetch_all(&mut *c).await)?;
-    Ok(rows.into_iter().map(TransitionRule::from).collect())
-}
-
 /// Replaces the transition rules of a workflow.
 pub async fn replace_transitions(
     tx: &mut Tx,

@@ -7,7 +7,7 @@ use trellis_kernel::on_db;
 use uuid::Uuid;
 
 use crate::harness::join;
-use crate::harness::{Backend, TestApp, ids};
+use crate::harness::{Backend, TestApp, User, ids};
 
 trellis_kernel::backend_tests!(
     create_list_get_update,
@@ -566,17 +566,18 @@ async fn leaving_and_removal_take_team_memberships(b: Backend) {
     let id = ws["id"].as_str().unwrap().to_string();
     join(&app, &alice, &bob, "member").await;
     join(&app, &alice, &carol, "member").await;
-    // Put both in Alice's first team (straight into the table: teams have their own routes).
-    let team: Uuid = on_db!(&app.platform().db, pool => sqlx::query_scalar(
-        "SELECT id FROM mm_teams WHERE workspace_id = $1")
-        .bind(Uuid::parse_str(&id).unwrap()).fetch_one(pool).await)
-    .unwrap();
+    // Put both in Alice's first team.
+    let team = app.first_team(&alice).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for u in [&bob, &carol] {
-        let uid = Uuid::parse_str(&u.id).unwrap();
-        on_db!(&app.platform().db, pool => sqlx::query(
-            "INSERT INTO mm_team_members (team_id, user_id, role, joined_at) VALUES ($1, $2, 'member', $3)")
-            .bind(team).bind(uid).bind(chrono::Utc::now()).execute(pool).await.map(|_| ()))
-        .unwrap();
+        app.post_ok(
+            &format!("/teams/{team}/members"),
+            json!({"user_id": u.id, "role": "member"}),
+            &alice,
+        )
+        .await;
     }
     assert_eq!(rows(&app, "mm_team_members", "user_id", &bob.id).await, 2);
 
@@ -617,34 +618,38 @@ async fn leaving_and_removal_take_team_memberships(b: Backend) {
     assert_eq!(deletes, ["member", "team_member", "member", "team_member"]);
 }
 
-/// Puts a project, an issue (in a workflow state, with a label) and a comment into workspace
-/// `id`, straight into the tables (their routes are other modules').
-async fn fill(app: &TestApp, id: &str) {
-    let ws = Uuid::parse_str(id).unwrap();
-    let (project, issue, now) = (Uuid::now_v7(), Uuid::now_v7(), chrono::Utc::now());
-    let db = &app.platform().db;
-    on_db!(db, pool => sqlx::query(
-        "INSERT INTO mm_projects (id, workspace_id, name, project_key, project_status_id, priority, created_at, updated_at) \
-         SELECT $1, $2, 'Launch', 'LCH', id, 'none', $3, $3 FROM mm_project_statuses WHERE workspace_id = $2 LIMIT 1")
-        .bind(project).bind(ws).bind(now).execute(pool).await.map(|_| ()))
-    .unwrap();
-    on_db!(db, pool => sqlx::query(
-        "INSERT INTO mm_issues (id, workspace_id, team_id, number, title, priority, workflow_id, workflow_state_id, \
-         project_id, sort_order, created_at, updated_at) \
-         SELECT $1, $2, t.id, 1, 'First', 'none', w.id, s.id, $3, 1.0, $4, $4 FROM mm_teams t \
-         JOIN mm_workflows w ON w.team_id = t.id JOIN mm_workflow_states s ON s.workflow_id = w.id \
-         WHERE t.workspace_id = $2 LIMIT 1")
-        .bind(issue).bind(ws).bind(project).bind(now).execute(pool).await.map(|_| ()))
-    .unwrap();
-    on_db!(db, pool => sqlx::query(
-        "INSERT INTO mm_issue_labels (issue_id, label_id) SELECT $1, id FROM mm_labels WHERE workspace_id = $2")
-        .bind(issue).bind(ws).execute(pool).await.map(|_| ()))
-    .unwrap();
-    on_db!(db, pool => sqlx::query(
-        "INSERT INTO mm_comments (id, workspace_id, issue_id, content, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'hi', $4, $4)")
-        .bind(Uuid::now_v7()).bind(ws).bind(issue).bind(now).execute(pool).await.map(|_| ()))
-    .unwrap();
+/// Puts a project, an issue (in a workflow state, with every label) and a comment into `u`'s
+/// current workspace, through the API.
+async fn fill(app: &TestApp, u: &User) {
+    let project = app
+        .post_ok(
+            "/projects",
+            json!({"name": "Launch", "project_key": "LCH"}),
+            u,
+        )
+        .await;
+    let team = app.first_team(u).await;
+    let labels: Vec<Value> = app
+        .get_ok("/labels", u)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].clone())
+        .collect();
+    let issue = app
+        .post_ok(
+            "/issues",
+            json!({"title": "First", "team_id": team["id"], "project_id": project["id"], "label_ids": labels}),
+            u,
+        )
+        .await;
+    app.post_ok(
+        "/comments",
+        json!({"issue_id": issue["id"], "content": "hi"}),
+        u,
+    )
+    .await;
 }
 
 async fn deleting_a_workspace_falls_back(b: Backend) {
@@ -666,7 +671,7 @@ async fn deleting_a_workspace_falls_back(b: Backend) {
         .await
         .err(403, "FORBIDDEN");
     assert!(rows(&app, "mm_teams", "workspace_id", &id).await > 0);
-    fill(&app, &id).await;
+    fill(&app, &alice).await;
     assert_eq!(rows(&app, "mm_issues", "workspace_id", &id).await, 1);
     app.delete(&format!("/workspaces/{id}"), alice.t())
         .await
