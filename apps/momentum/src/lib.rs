@@ -11,6 +11,7 @@
 pub mod domain;
 pub mod envelope;
 pub mod error;
+pub mod realtime;
 mod routes;
 pub mod service;
 pub mod settings;
