@@ -14,6 +14,8 @@
 //! envelope's `data` (lists: the items only; deletes: `null`).
 
 mod args;
+#[cfg(test)]
+mod flows;
 mod queries;
 
 use serde::Serialize;
@@ -350,14 +352,15 @@ fn reply<T: Serialize>(v: T) -> Result<Value, CommandError> {
 /// Errors: the service's, converted by [`CommandError::from`]; `VALIDATION_ERROR` naming an
 /// argument that is missing, not a UUID, or of the wrong JSON type; `INVALID_COMMAND` for
 /// `data`, `filters` or a list argument of the wrong shape, and for the
-/// [`CONNECTION_COMMANDS`]; `UNKNOWN_COMMAND` for any other type.
+/// [`CONNECTION_COMMANDS`] and `resume`; `UNKNOWN_COMMAND` for any other type.
 pub async fn run(
     st: &MomentumState,
     principal: &Principal,
     cmd: &Command,
 ) -> Result<Value, CommandError> {
     let Some(op) = Op::parse(&cmd.kind) else {
-        return Err(if CONNECTION_COMMANDS.contains(&cmd.kind.as_str()) {
+        let socket_own = CONNECTION_COMMANDS.contains(&cmd.kind.as_str()) || cmd.kind == "resume";
+        return Err(if socket_own {
             CommandError::invalid(
                 Some("type"),
                 format!("`{}` is answered by the connection itself", cmd.kind),
