@@ -65,7 +65,7 @@ struct WorkspaceQuery {
 }
 
 /// Resolves the workspace an endpoint acts on: `asked` for platform admins, else the
-/// caller's current one (403 `FORBIDDEN` when another is asked, 409 `NO_WORKSPACE` without
+/// caller's current one (another workspace's id: 422 naming the field; 409 `NO_WORKSPACE` without
 /// one).
 fn target(r: &Reach, asked: Option<&str>, field: &str) -> Result<Uuid, MomentumError> {
     let asked = match asked.filter(|s| !s.is_empty()) {
@@ -80,9 +80,9 @@ fn target(r: &Reach, asked: Option<&str>, field: &str) -> Result<Uuid, MomentumE
     match (asked, r.workspace) {
         (Some(id), _) if r.platform_admin => Ok(id),
         (Some(id), Some((ws, _))) if id == ws => Ok(id),
-        (Some(_), _) => Err(MomentumError::Forbidden(
-            "you can only see your current workspace",
-        )),
+        // Another workspace's id in a request answers like a missing one (Momentum's rule:
+        // 422 naming the field), never telling whether it exists.
+        (Some(_), _) => Err(MomentumError::unknown_ref(field, "workspace")),
         (None, Some((ws, _))) => Ok(ws),
         (None, None) => Err(MomentumError::NoWorkspace),
     }
@@ -113,10 +113,12 @@ struct Online {
 }
 
 /// Users online in the caller's current workspace (every instance), with their open-socket
-/// counts. Platform admins may name another workspace.
+/// counts. Platform admins may name another workspace; for others another workspace's id is
+/// 422 naming `workspace_id`.
 #[utoipa::path(get, path = "/ws/online", tag = "momentum", params(WorkspaceQuery),
     responses((status = 200, body = Online), (status = 401, description = "not signed in"),
-        (status = 403, description = "another workspace"), (status = 409, description = "NO_WORKSPACE")),
+        (status = 409, description = "NO_WORKSPACE"),
+        (status = 422, description = "VALIDATION_ERROR: a malformed or another workspace's id")),
     security(("bearer" = [])))]
 async fn online(
     State(st): State<MomentumState>,
@@ -160,11 +162,9 @@ struct Stats {
     unique_users: usize,
     /// Open sockets per workspace (platform admins: every workspace; else the current one).
     per_workspace: HashMap<Uuid, usize>,
-    /// This instance's counters (platform admins only).
+    /// This instance's counters and uptime (platform admins only).
     #[serde(skip_serializing_if = "Option::is_none")]
     instance: Option<HubStats>,
-    /// Seconds since this instance's hub started.
-    uptime: u64,
 }
 
 /// Connection statistics of this instance: platform admins see everything, workspace owners
@@ -205,7 +205,6 @@ async fn stats(State(st): State<MomentumState>, Account(p): Account) -> Reply<St
             total_connections: conns.len(),
             unique_users: users.len(),
             per_workspace,
-            uptime: s.uptime,
             instance: r.platform_admin.then_some(s),
         },
         "connection statistics",
@@ -234,8 +233,10 @@ fn message_type(check: &mut Check, v: &str) -> Option<MessageType> {
 #[derive(Deserialize, utoipa::ToSchema)]
 struct SendBody {
     /// The recipient.
+    #[serde(default)]
     to_user_id: String,
     /// `text`, `notification` or `system_message`.
+    #[serde(default)]
     message_type: String,
     /// Any JSON (at most 16 KiB serialized).
     #[serde(default)]
@@ -260,11 +261,13 @@ fn data_size(check: &mut Check, v: &serde_json::Value) {
 }
 
 /// Sends a frame to every socket of one user (every instance). Platform admins: anyone;
-/// workspace owners/admins: members of their current workspace (404 otherwise); others 403.
+/// workspace owners/admins: members of their current workspace (422 naming `to_user_id`
+/// otherwise); others 403.
 #[utoipa::path(post, path = "/ws/send", tag = "momentum", request_body = SendBody,
     responses((status = 200, body = Sent), (status = 401, description = "not signed in"),
-        (status = 403, description = "not an admin"), (status = 404, description = "no such member"),
-        (status = 422, description = "VALIDATION_ERROR")),
+        (status = 403, description = "not an admin"),
+        (status = 409, description = "NO_WORKSPACE"),
+        (status = 422, description = "VALIDATION_ERROR (also: the recipient is not a member of your workspace)")),
     security(("bearer" = [])))]
 async fn send(
     State(st): State<MomentumState>,
@@ -293,7 +296,7 @@ async fn send(
             .map_err(MomentumError::from)?
             .is_none()
         {
-            return Err(MomentumError::NotFound("member").into());
+            return Err(MomentumError::unknown_ref("to_user_id", "member").into());
         }
     }
     let f = frames::frame(kind, &b.data, st.now(), Some(p.user_id), Some(to));
@@ -312,6 +315,7 @@ async fn send(
 #[derive(Deserialize, utoipa::ToSchema)]
 struct BroadcastBody {
     /// `text`, `notification` or `system_message`.
+    #[serde(default)]
     message_type: String,
     /// Any JSON (at most 16 KiB serialized).
     #[serde(default)]
@@ -322,11 +326,12 @@ struct BroadcastBody {
 
 /// Sends a frame to every socket of a workspace (every instance); platform admins may omit
 /// the workspace to reach every socket. Workspace owners/admins: their current workspace
-/// only (403 otherwise).
+/// only (another workspace's id: 422 naming `workspace_id`); others 403.
 #[utoipa::path(post, path = "/ws/broadcast", tag = "momentum", request_body = BroadcastBody,
     responses((status = 200, body = Sent), (status = 401, description = "not signed in"),
-        (status = 403, description = "not an admin, or another workspace"),
-        (status = 422, description = "VALIDATION_ERROR")),
+        (status = 403, description = "not an admin"),
+        (status = 409, description = "NO_WORKSPACE"),
+        (status = 422, description = "VALIDATION_ERROR (also: another workspace's id)")),
     security(("bearer" = [])))]
 async fn broadcast(
     State(st): State<MomentumState>,

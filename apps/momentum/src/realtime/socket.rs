@@ -93,6 +93,7 @@ struct ConnectQuery {
 #[utoipa::path(get, path = "/ws", tag = "momentum", params(ConnectQuery),
     responses((status = 101, description = "Switching protocols: the socket is open"),
         (status = 401, description = "UNAUTHENTICATED: no token, ticket or bearer header"),
+        (status = 422, description = "VALIDATION_ERROR: after_sync_id below 0"),
         (status = 426, description = "UPGRADE_REQUIRED: not a WebSocket upgrade request"),
         (status = 429, description = "TOO_MANY_CONNECTIONS: the user's socket cap"),
         (status = 503, description = "SERVICE_UNAVAILABLE: the server's socket cap")))]

@@ -546,7 +546,8 @@ async fn monitoring_endpoints_by_role(b: Backend) {
             owner.t(),
         )
         .await;
-    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["field"], "to_user_id", "{}", r.body);
     let r = app
         .post(
             "/ws/send",
@@ -579,7 +580,7 @@ async fn monitoring_endpoints_by_role(b: Backend) {
             owner.t(),
         )
         .await;
-    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.status, 422, "{}", r.body);
     // The platform admin: everything.
     let s = app.get_ok("/ws/stats", &admin).await;
     assert_eq!(s["total_connections"], 2, "{s}");

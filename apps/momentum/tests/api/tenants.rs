@@ -508,6 +508,12 @@ impl Tenant {
             }),
             ("PUT", "/cycles/{id}") => json!({"name": "Taken Over"}),
             ("POST" | "DELETE", "/cycles/{id}/issues") => json!({"issue_ids": [issue]}),
+            ("POST", "/ws/send") => {
+                json!({"to_user_id": self.id("user"), "message_type": "text", "data": {}})
+            }
+            ("POST", "/ws/broadcast") => json!({
+                "message_type": "text", "data": {}, "workspace_id": self.workspace_id
+            }),
             _ => return op.body.as_ref().map(|_| json!({})),
         };
         Some(body)
