@@ -112,11 +112,9 @@ async fn run(st: MomentumState, ws: Uuid, mut cursor: i64, wake: Arc<Notify>) {
     }
 }
 
-/// Entities whose changes can take away someone's access to a topic.
-const ACCESS_ENTITIES: &[&str] = &["member", "team_member", "team", "workspace"];
-
-/// Queues one entry's `event` frame to its topics' subscribers, and after a membership or
-/// team change, a recheck signal so sockets drop subscriptions they lost access to.
+/// Queues one entry's `event` frame to its topics' subscribers and, after a change that can
+/// take access away, a recheck signal to the sockets it may concern, so they drop
+/// subscriptions they lost (see [`recheck_targets`]).
 fn deliver(st: &MomentumState, c: &Change) {
     let topics = topics_of(c);
     let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -129,15 +127,31 @@ fn deliver(st: &MomentumState, c: &Change) {
             frame: bytes,
         },
     );
-    if ACCESS_ENTITIES.contains(&c.entity.as_str()) {
-        let mut targets = topics.clone();
-        if let Some(u) = c.data.get("user_id").and_then(|v| v.as_str()) {
-            targets.push(format!("user:{u}"));
-        }
-        let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
+    if let Some(target) = recheck_targets(c) {
         st.live
             .hub
-            .deliver(&refs, &Outbound::Signal(Arc::from(RECHECK)));
+            .deliver(&[target.as_str()], &Outbound::Signal(Arc::from(RECHECK)));
+    }
+}
+
+/// Who must re-authorize after `c`: the member concerned by a workspace or team membership
+/// change (`user:{id}`), or everyone following the workspace when a team is deleted or is
+/// private after the change (its issues' topics cannot be listed). Other changes take no
+/// access away.
+pub fn recheck_targets(c: &Change) -> Option<String> {
+    match c.entity.as_str() {
+        "member" | "team_member" => c
+            .data
+            .get("user_id")
+            .and_then(|v| v.as_str())
+            .map(|u| format!("user:{u}")),
+        "team"
+            if c.action == "delete"
+                || c.data.get("is_private") == Some(&serde_json::Value::Bool(true)) =>
+        {
+            Some(feed_topic(c.workspace_id))
+        }
+        _ => None,
     }
 }
 

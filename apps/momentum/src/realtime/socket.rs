@@ -194,6 +194,7 @@ async fn connect(
             follows: HashMap::new(),
             last_sent: HashMap::new(),
             rejected: 0,
+            present: false,
             connected_at: chrono::Utc::now(),
         };
         s.run(stream, after).await;
@@ -327,6 +328,8 @@ struct Sock {
     last_sent: HashMap<Uuid, i64>,
     /// Rate-limited commands in a row.
     rejected: u32,
+    /// Whether this socket counts in its workspace's presence.
+    present: bool,
     connected_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -438,6 +441,7 @@ impl Sock {
             .await?;
         if let Some(ws) = self.group {
             let n = self.st.live.hub.join(ws, self.p.user_id).await;
+            self.present = true;
             if n == 1 {
                 let user = init.get("user").cloned().unwrap_or(Value::Null);
                 let f = frames::simple(
@@ -504,7 +508,8 @@ impl Sock {
     }
 
     async fn leave_presence(&mut self) {
-        if let Some(ws) = self.group.take() {
+        let group = self.group.take();
+        if let (Some(ws), true) = (group, std::mem::take(&mut self.present)) {
             let n = self.st.live.hub.leave(ws, self.p.user_id).await;
             if n == 0 {
                 let username =
@@ -714,7 +719,7 @@ impl Sock {
                         Notice::WorkspaceDeleted(_) => None,
                     })
                     .max();
-                (r, sync_id.filter(|_| true))
+                (r, sync_id)
             }
         };
         let sync_id = if result.is_ok() { sync_id } else { None };

@@ -464,6 +464,29 @@ async fn lost_access_drops_subscriptions(b: Backend) {
     let mate = app.join_workspace(&owner, "wsmax", "member").await;
     let mut ws = Ws::open(&app, &mate).await;
     let w = ws_id(&ws);
+    // A public team the member is not in: followed until it is made private.
+    let team = app.create_team(&owner, "Hidden", "HID").await;
+    let team_id = team["id"].as_str().unwrap().to_string();
+    let r = ws
+        .cmd("subscribe", json!({"topics": [format!("team:{team_id}")]}))
+        .await;
+    assert_eq!(r["success"], true, "{r}");
+    let r = app
+        .put(
+            &format!("/teams/{team_id}"),
+            json!({"is_private": true}),
+            owner.t(),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let dropped = ws
+        .next_where(|f| f["data"]["type"] == "subscription_dropped")
+        .await;
+    assert_eq!(dropped["data"]["topic"], format!("team:{team_id}"));
+    let r = ws
+        .cmd("subscribe", json!({"topics": [format!("team:{team_id}")]}))
+        .await;
+    assert_eq!(r["error"]["code"], "FORBIDDEN_TOPIC", "{r}");
     let r = ws
         .cmd("subscribe", json!({"topics": [format!("workspace:{w}")]}))
         .await;
