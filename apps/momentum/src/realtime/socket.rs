@@ -47,6 +47,13 @@ pub const RECHECK: &str = "recheck";
 /// Largest frame a client may send (bytes); commands are small.
 const MAX_MESSAGE: usize = 256 * 1024;
 
+/// Longest wait for one frame to be written: a client that stops reading cannot hold its
+/// task (and the frames behind it) for longer; its socket is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest wait for the closing frames to be written.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Commands whose result depends only on the moment (never stored for idempotency).
 const READ_ONLY: &[&str] = &[
     "ping",
@@ -385,10 +392,10 @@ impl Sock {
 
     async fn send(&mut self, b: Bytes) -> Result<(), End> {
         let text = Utf8Bytes::try_from(b).map_err(|_| End::Gone)?;
-        self.sink
-            .send(Message::Text(text))
-            .await
-            .map_err(|_| End::Gone)
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(Message::Text(text))).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(End::Gone),
+        }
     }
 
     async fn run(
@@ -401,24 +408,28 @@ impl Sock {
             Err(e) => e,
         };
         if let End::Close(code, reason) = end {
-            if code == CLOSE_RESYNC {
-                let f = frames::system(
+            let resync = (code == CLOSE_RESYNC).then(|| {
+                frames::system(
                     "resync_required",
                     "too many frames queued for this socket; reconnect and resume from your last sync_id",
-                    json!({}),
+                    json!({"last_sync_ids": self.last_sent}),
                     self.now(),
-                );
-                let _ = self.send(f).await;
-            }
-            let _ = self
-                .sink
-                .send(Message::Close(Some(CloseFrame {
+                )
+            });
+            let sink = &mut self.sink;
+            let closing = async move {
+                if let Some(f) = resync.and_then(|f| Utf8Bytes::try_from(f).ok()) {
+                    sink.send(Message::Text(f)).await?;
+                }
+                sink.send(Message::Close(Some(CloseFrame {
                     code,
                     reason: Utf8Bytes::from(truncate(&reason)),
                 })))
-                .await;
+                .await
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
         }
-        let _ = self.sink.close().await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.sink.close()).await;
         self.leave_presence().await;
     }
 

@@ -21,7 +21,8 @@ trellis_kernel::backend_tests!(
     lost_access_drops_subscriptions,
     monitoring_endpoints_by_role,
     two_tenants_never_share_frames,
-    socket_caps_and_idle_timeout
+    socket_caps_and_idle_timeout,
+    a_slow_consumer_is_told_to_resync
 );
 
 /// Signs in the platform admin (seeded from `ADMIN_USERNAME`/`ADMIN_PASSWORD`).
@@ -698,6 +699,7 @@ async fn socket_caps_and_idle_timeout(b: Backend) {
     let app = TestApp::with(
         b,
         &[
+            ("WS_MAX_CONNECTIONS", "3"),
             ("WS_MAX_CONNECTIONS_PER_USER", "2"),
             ("WS_CONNECTION_TIMEOUT", "1"),
             ("WS_PING_INTERVAL", "1"),
@@ -705,6 +707,7 @@ async fn socket_caps_and_idle_timeout(b: Backend) {
     )
     .await;
     let u = app.register("wssam").await;
+    let v = app.register("wstom").await;
     let mut one = Ws::open(&app, &u).await;
     let _two = Ws::open(&app, &u).await;
     assert_eq!(
@@ -713,7 +716,53 @@ async fn socket_caps_and_idle_timeout(b: Backend) {
             .err(),
         Some(429)
     );
+    let _three = Ws::open(&app, &v).await;
+    assert_eq!(
+        Ws::try_connect(&app, &format!("token={}", v.token), None)
+            .await
+            .err(),
+        Some(503)
+    );
     // A client that never answers (reads nothing, so sends no pong) is closed with 4408.
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     assert_eq!(one.closed().await, 4408);
+}
+
+/// A socket that stops reading while frames pile up is sent `resync_required` and closed
+/// with 4409 once its queue is full, never silently skipped.
+async fn a_slow_consumer_is_told_to_resync(b: Backend) {
+    let app = TestApp::with(
+        b,
+        &[("WS_QUEUE_FRAMES", "8"), ("RATE_LIMIT_PER_SECOND", "0")],
+    )
+    .await;
+    let owner = app.register("wsuma").await;
+    let admin = platform_admin(&app).await;
+    let mut slow = Ws::open(&app, &owner).await;
+    // 15 KiB broadcasts until the socket's buffers and queue are full.
+    let blob = "x".repeat(15 * 1024);
+    let mut overflowed = false;
+    for i in 0..3000 {
+        app.post_ok(
+            "/ws/broadcast",
+            json!({"message_type": "text", "data": {"n": i, "blob": blob}}),
+            &owner,
+        )
+        .await;
+        if i % 50 == 49 {
+            let s = app.get_ok("/ws/stats", &admin).await;
+            if s["instance"]["dropped_slow"] == 1 {
+                overflowed = true;
+                break;
+            }
+        }
+    }
+    assert!(overflowed, "the slow socket's queue never filled");
+    assert_eq!(slow.closed().await, 4409);
+    let all = slow.drain(100).await;
+    let resync = all
+        .iter()
+        .find(|f| f["data"]["type"] == "resync_required")
+        .unwrap_or_else(|| panic!("no resync_required frame among {} frames", all.len()));
+    assert_eq!(resync["message_type"], "system_message");
 }
