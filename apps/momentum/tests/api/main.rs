@@ -25,3 +25,4 @@ mod tenants;
 mod workflows;
 mod workspaces;
 mod ws;
+mod ws_commands;

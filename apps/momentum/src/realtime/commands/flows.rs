@@ -21,8 +21,10 @@ async fn state() -> (MomentumState, TestPlatform) {
     trellis::migrate(&p).await.unwrap();
     let settings = trellis_identity::Settings::from_vars(&p.config.vars).unwrap();
     let identity = Identity::start(p.clone(), settings).await.unwrap();
+    let settings = Arc::new(Settings::from_vars(&p.config.vars).unwrap());
     let st = MomentumState {
-        settings: Arc::new(Settings::from_vars(&p.config.vars).unwrap()),
+        live: Arc::new(crate::realtime::Live::new(&p, &settings)),
+        settings,
         platform: p,
         identity,
         memberships: Arc::default(),
