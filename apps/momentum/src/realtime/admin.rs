@@ -61,7 +61,23 @@ async fn reach(
 #[derive(Deserialize, utoipa::IntoParams)]
 struct WorkspaceQuery {
     /// Another workspace (platform admins only); default: the caller's current one.
+    #[param(format = Uuid)]
     workspace_id: Option<String>,
+}
+
+/// The message types a client may be sent through `/ws/send` and `/ws/broadcast` (the
+/// schema of their `message_type`; `system` is the original's name for `system_message`).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(
+    dead_code,
+    reason = "documents the accepted strings; the bodies carry them as text"
+)]
+enum SendKind {
+    Text,
+    Notification,
+    SystemMessage,
+    System,
 }
 
 /// Resolves the workspace an endpoint acts on: `asked` for platform admins, else the
@@ -234,9 +250,11 @@ fn message_type(check: &mut Check, v: &str) -> Option<MessageType> {
 struct SendBody {
     /// The recipient.
     #[serde(default)]
+    #[schema(format = Uuid)]
     to_user_id: String,
     /// `text`, `notification` or `system_message`.
     #[serde(default)]
+    #[schema(value_type = SendKind)]
     message_type: String,
     /// Any JSON (at most 16 KiB serialized).
     #[serde(default)]
@@ -316,11 +334,13 @@ async fn send(
 struct BroadcastBody {
     /// `text`, `notification` or `system_message`.
     #[serde(default)]
+    #[schema(value_type = SendKind)]
     message_type: String,
     /// Any JSON (at most 16 KiB serialized).
     #[serde(default)]
     data: serde_json::Value,
     /// The workspace; absent: the caller's current one (platform admins: every socket).
+    #[schema(format = Uuid)]
     workspace_id: Option<String>,
 }
 
