@@ -84,7 +84,7 @@ enum SendKind {
 /// caller's current one (another workspace's id: 422 naming the field; 409 `NO_WORKSPACE` without
 /// one).
 fn target(r: &Reach, asked: Option<&str>, field: &str) -> Result<Uuid, MomentumError> {
-    let asked = match asked.filter(|s| !s.is_empty()) {
+    let asked = match asked {
         Some(s) => {
             let mut c = Check::new();
             let id = c.uuid(field, s);
@@ -106,6 +106,7 @@ fn target(r: &Reach, asked: Option<&str>, field: &str) -> Result<Uuid, MomentumE
 
 /// One online user.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WsOnlineUser)]
 struct OnlineUser {
     /// Account id.
     user_id: Uuid,
@@ -119,6 +120,7 @@ struct OnlineUser {
 
 /// Who is online in a workspace.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WsOnline)]
 struct Online {
     /// The workspace.
     workspace_id: Uuid,
@@ -171,6 +173,7 @@ async fn online(
 
 /// Connection figures.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WsStats)]
 struct Stats {
     /// Open sockets in scope (the instance for platform admins, else the workspace).
     total_connections: usize,
@@ -250,11 +253,11 @@ fn message_type(check: &mut Check, v: &str) -> Option<MessageType> {
 struct SendBody {
     /// The recipient.
     #[serde(default)]
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, required = true)]
     to_user_id: String,
     /// `text`, `notification` or `system_message`.
     #[serde(default)]
-    #[schema(value_type = SendKind)]
+    #[schema(value_type = SendKind, required = true)]
     message_type: String,
     /// Any JSON (at most 16 KiB serialized).
     #[serde(default)]
@@ -263,11 +266,8 @@ struct SendBody {
 
 /// How many sockets a message reached.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WsSent)]
 struct Sent {
-    /// Always true when answered 200.
-    success: bool,
-    /// What happened.
-    message: String,
     /// Sockets on this instance that got it (other instances get it through Redis).
     recipients_count: usize,
 }
@@ -321,8 +321,6 @@ async fn send(
     let n = st.live.hub.publish(&user_topic(to), f).await;
     Ok(ok(
         Sent {
-            success: true,
-            message: "message sent".into(),
             recipients_count: n,
         },
         "message sent",
@@ -334,7 +332,7 @@ async fn send(
 struct BroadcastBody {
     /// `text`, `notification` or `system_message`.
     #[serde(default)]
-    #[schema(value_type = SendKind)]
+    #[schema(value_type = SendKind, required = true)]
     message_type: String,
     /// Any JSON (at most 16 KiB serialized).
     #[serde(default)]
@@ -366,7 +364,7 @@ async fn broadcast(
         return Err(ApiError::validation("invalid message"));
     };
     let r = reach(&st, &p).await?;
-    let topic = if r.platform_admin && b.workspace_id.as_deref().is_none_or(str::is_empty) {
+    let topic = if r.platform_admin && b.workspace_id.is_none() {
         ALL_TOPIC.to_string()
     } else {
         if !r.platform_admin && !r.workspace.is_some_and(|(_, role)| role.is_admin()) {
@@ -380,8 +378,6 @@ async fn broadcast(
     let n = st.live.hub.publish(&topic, f).await;
     Ok(ok(
         Sent {
-            success: true,
-            message: "message broadcast".into(),
             recipients_count: n,
         },
         "message broadcast",
@@ -390,6 +386,7 @@ async fn broadcast(
 
 /// What a cleanup did.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WsCleaned)]
 struct Cleaned {
     /// Sockets closed (silent for `WS_CONNECTION_TIMEOUT`, or whose task ended).
     cleaned_connections: usize,

@@ -273,6 +273,7 @@ async fn authenticate(st: &MomentumState, c: &Credential) -> Result<Principal, I
 
 /// A WebSocket ticket.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WsTicket)]
 struct Ticket {
     /// Pass as `/ws?ticket=`; single use.
     ticket: String,
@@ -403,7 +404,10 @@ impl Sock {
         mut stream: futures::stream::SplitStream<WebSocket>,
         after: Option<i64>,
     ) {
-        let end = match self.open(after).await {
+        // The one-off and rarely taken steps run boxed: a task's future is as large as its
+        // largest state, and a command's (every service function's) would otherwise be
+        // carried by every idle socket.
+        let end = match Box::pin(self.open(after)).await {
             Ok(()) => self.serve(&mut stream).await,
             Err(e) => e,
         };
@@ -430,7 +434,7 @@ impl Sock {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
         }
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.sink.close()).await;
-        self.leave_presence().await;
+        Box::pin(self.leave_presence()).await;
     }
 
     /// The first frames: connected, initial data, presence; then the resume asked for on
@@ -591,7 +595,8 @@ impl Sock {
                         return End::Close(4408, "idle timeout".into());
                     }
                     // The session may have ended where no revocation reached us.
-                    match self.st.identity.recheck(&self.p).await {
+                    let st = self.st.clone();
+                    match Box::pin(st.identity.recheck(&self.p)).await {
                         Ok(_) => {}
                         Err(IdentityError::AccountNotActive(_)) => return End::Close(4403, "account not active".into()),
                         Err(IdentityError::TokenRevoked) => return End::Close(4000, "session revoked".into()),
@@ -616,7 +621,7 @@ impl Sock {
                 *last = seq;
                 self.send(frame).await
             }
-            Outbound::Signal(s) if &*s == RECHECK => self.recheck().await,
+            Outbound::Signal(s) if &*s == RECHECK => Box::pin(self.recheck()).await,
             Outbound::Signal(_) => Ok(()),
         }
     }
@@ -679,7 +684,7 @@ impl Sock {
                 return self.send(f).await;
             }
         };
-        self.command(cmd).await
+        Box::pin(self.command(cmd)).await
     }
 
     async fn command(&mut self, cmd: Command) -> Result<(), End> {
