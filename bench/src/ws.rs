@@ -74,6 +74,12 @@ struct Frame {
     sync_id: Option<i64>,
     /// `data.entity_id` (events), as text.
     entity_id: Option<String>,
+    /// `data.type` (`system_message`: `connected`, `resumed`, `resume_failed`, …).
+    system: Option<String>,
+    /// `data.resync_required` (the `resumed` system message, the `resume` command).
+    resync_required: Option<bool>,
+    /// `data.replayed` (the `resumed` system message): events replayed.
+    replayed: Option<u64>,
 }
 
 /// The envelope as parsed: `data` is only looked into when it is an object.
@@ -93,6 +99,10 @@ struct RawData {
     error: Option<RawError>,
     sync_id: Option<Value>,
     entity_id: Option<Value>,
+    #[serde(rename = "type")]
+    system: Option<Value>,
+    resync_required: Option<bool>,
+    replayed: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,6 +149,9 @@ impl Frame {
                 _ => None,
             }),
             entity_id: d.entity_id.and_then(scalar_text),
+            system: d.system.and_then(scalar_text),
+            resync_required: d.resync_required,
+            replayed: d.replayed,
         }
     }
 }
@@ -322,6 +335,11 @@ mod tests {
             r#"{"message_type":"event","data":{"sync_id":"12","entity":"label","action":"create","entity_id":"abc","data":{"name":"x"}}}"#,
         );
         assert_eq!((e.sync_id, e.entity_id.as_deref()), (Some(12), Some("abc")));
+        let r = Frame::parse(
+            r#"{"message_type":"system_message","data":{"type":"resumed","message":"m","resync_required":false,"replayed":4,"sync_id":9}}"#,
+        );
+        assert_eq!(r.system.as_deref(), Some("resumed"));
+        assert_eq!((r.resync_required, r.replayed), (Some(false), Some(4)));
         let s = Frame::parse(r#"{"message_type":"text","data":"hello"}"#);
         assert_eq!(s.kind, "text");
         assert_eq!(Frame::parse("not json").kind, "");

@@ -25,7 +25,8 @@
 //! - `resume`: every socket subscribes to `workspace:<id>`, sees a few changes, and remembers
 //!   the last `sync_id` it saw (or `initial_data.sync_id`). All close; a writer then creates
 //!   labels through REST at `--rate` per second for `-d` seconds while all sockets reconnect with
-//!   `?after_sync_id=<last>` (and subscribe again unless `--no-resubscribe`). After the writer
+//!   `?after_sync_id=<last>` (which follows `workspace:<id>` again; `--resubscribe` also sends
+//!   `subscribe`). The `resumed` system messages are counted. After the writer
 //!   stops and the sockets are quiet, each socket's events are checked against the change log
 //!   (`GET /sync/delta`): every `sync_id` after its last one exactly once. Reports the time
 //!   until all were reconnected, lost and duplicated events.
@@ -112,9 +113,10 @@ pub struct StressArgs {
     /// `WS_MAX_CONNECTIONS=20000`.
     #[arg(long = "server-env", value_name = "KEY=VALUE")]
     server_env: Vec<String>,
-    /// `resume`: do not send `subscribe` again after reconnecting with `after_sync_id`.
+    /// `resume`: also send `subscribe` after reconnecting with `after_sync_id` (the server's
+    /// resume already follows the workspace).
     #[arg(long)]
-    no_resubscribe: bool,
+    resubscribe: bool,
     /// Seconds one connection attempt may take.
     #[arg(long, default_value_t = 30)]
     connect_timeout: u64,
@@ -545,20 +547,20 @@ async fn close(mut ws: Ws) {
     .await;
 }
 
-/// Subscribes `ws` to `workspace:<id>`; `other` sees the frames read meanwhile.
+/// Subscribes `ws` to `workspace:<id>` with request id `rid` (unique per user: a repeated
+/// one would get the first reply again); `other` sees the frames read meanwhile.
 async fn subscribe(
     ws: &mut Ws,
-    i: usize,
+    rid: &str,
     workspace_id: &str,
     other: impl FnMut(&Frame, Instant),
 ) -> Result<(), String> {
-    let rid = format!("s{i}");
     let cmd = command(
         "subscribe",
-        &rid,
+        rid,
         json!({"topics": [format!("workspace:{workspace_id}")]}),
     );
-    match round_trip(ws, cmd, &rid, REPLY_TIMEOUT, other).await {
+    match round_trip(ws, cmd, rid, REPLY_TIMEOUT, other).await {
         Ok((f, _)) if f.success == Some(true) => Ok(()),
         Ok((f, _)) => Err(format!(
             "subscribe refused: {}",
@@ -645,12 +647,12 @@ async fn storm(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()>
     let mut s = Attempts::collect(&mut rx.attempts, n, started).await;
     s.print("storm", n);
     tokio::time::sleep(Duration::from_secs(a.idle_secs)).await;
-    let open_now = s.ok
-        - ctx
-            .dropped
+    let open_now = s.ok.saturating_sub(
+        ctx.dropped
             .lock()
             .map(|d| d.values().sum::<usize>())
-            .unwrap_or(0);
+            .unwrap_or(0),
+    );
     match (before, ctx.setup.rss_mib()) {
         (Some(b), Some(r)) => println!(
             "server RSS: {b:.1} MiB before, {r:.1} MiB with {open_now} sockets open and idle for {} s \
@@ -878,7 +880,8 @@ async fn broadcast(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result
                         });
                     }
                 };
-                let sub = subscribe(&mut ws, i, &ctx.setup.workspace_id, &mut on).await;
+                let sub =
+                    subscribe(&mut ws, &format!("s{i}"), &ctx.setup.workspace_id, &mut on).await;
                 let failed = sub.is_err();
                 let _ = ctx.ready.send((i, sub.map(|()| 0)));
                 if failed {
@@ -1015,6 +1018,11 @@ async fn broadcast(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result
 struct Resumed {
     last: i64,
     seen: Vec<i64>,
+    /// How the server answered the resume: `resumed`, `resync_required`, `resume_failed`, or
+    /// `none` (no such system message).
+    outcome: &'static str,
+    /// Events the server said it replayed.
+    replayed: u64,
 }
 
 /// `resume`.
@@ -1024,7 +1032,7 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
     let (again_tx, again_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
     let max_seen: Arc<Vec<AtomicI64>> = Arc::new((0..n).map(|_| AtomicI64::new(-1)).collect());
-    let resubscribe = !a.no_resubscribe;
+    let resubscribe = a.resubscribe;
     let started = Instant::now();
     let tasks: Vec<_> = (0..n)
         .map(|i| {
@@ -1042,7 +1050,13 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
                         max_seen[i].fetch_max(s, Ordering::Relaxed);
                     }
                 };
-                let sub = subscribe(&mut ws, i, &ctx.setup.workspace_id, |f, _| on(f)).await;
+                let sub = subscribe(
+                    &mut ws,
+                    &format!("s{i}"),
+                    &ctx.setup.workspace_id,
+                    |f, _| on(f),
+                )
+                .await;
                 if let Err(e) = sub {
                     let _ = ctx.ready.send((i, Err(e)));
                     close(ws).await;
@@ -1063,17 +1077,35 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
                 };
                 let mut ws = ctx.connect(i, &extra).await?;
                 let mut seen = Vec::new();
+                let (mut outcome, mut replayed) = ("none", 0);
                 let mut on = |f: &Frame| {
                     if f.kind == "event"
                         && let Some(s) = f.sync_id
                     {
                         seen.push(s);
                         max_seen[i].fetch_max(s, Ordering::Relaxed);
+                    } else if f.kind == "system_message" {
+                        match f.system.as_deref() {
+                            Some("resumed") if f.resync_required == Some(true) => {
+                                outcome = "resync_required";
+                            }
+                            Some("resumed") => {
+                                outcome = "resumed";
+                                replayed += f.replayed.unwrap_or(0);
+                            }
+                            Some("resume_failed") => outcome = "resume_failed",
+                            _ => {}
+                        }
                     }
                 };
                 if resubscribe
-                    && let Err(e) =
-                        subscribe(&mut ws, i, &ctx.setup.workspace_id, |f, _| on(f)).await
+                    && let Err(e) = subscribe(
+                        &mut ws,
+                        &format!("r{i}"),
+                        &ctx.setup.workspace_id,
+                        |f, _| on(f),
+                    )
+                    .await
                 {
                     ctx.dropped(e);
                 }
@@ -1084,7 +1116,12 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
                 } else {
                     close(ws).await;
                 }
-                Some(Resumed { last, seen })
+                Some(Resumed {
+                    last,
+                    seen,
+                    outcome,
+                    replayed,
+                })
             })
         })
         .collect();
@@ -1214,6 +1251,11 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
     let mut unknown = 0usize;
     let mut lost_entities: BTreeMap<String, usize> = BTreeMap::new();
     let in_log: HashSet<i64> = log.iter().map(|c| c.0).collect();
+    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+    let replayed: u64 = results.iter().map(|r| r.replayed).sum();
+    for r in &results {
+        *outcomes.entry(r.outcome).or_default() += 1;
+    }
     for r in &results {
         let mut count: HashMap<i64, usize> = HashMap::new();
         for s in &r.seen {
@@ -1246,6 +1288,7 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
         ms(r.all_open),
         caught_up_after.map_or("never".to_string(), |d| format!("{} ms", ms(d)))
     );
+    println!("  resume answers: {outcomes:?}; events replayed (as the server counts): {replayed}");
     println!(
         "  events lost: {lost} (on {lost_sockets} sockets){}; duplicated: {dup} (on {dup_sockets} \
          sockets; {stale} of them seen before the close); not in the change log: {unknown}",
