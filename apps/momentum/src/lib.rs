@@ -11,7 +11,8 @@
 pub mod domain;
 pub mod envelope;
 pub mod error;
-mod routes;
+pub mod realtime;
+pub(crate) mod routes;
 pub mod service;
 pub mod settings;
 pub mod state;
@@ -47,6 +48,7 @@ pub const PREFIXES: &[&str] = &[
     "/comments",
     "/cycles",
     "/sync",
+    "/ws",
 ];
 
 /// The app, as the server mounts it.
@@ -83,17 +85,26 @@ struct ApiDoc;
 /// The app's routes and their OpenAPI description.
 pub fn router(ctx: &AppContext) -> Result<Routes, String> {
     let settings = Settings::from_vars(&ctx.platform.config.vars).map_err(|e| e.join("; "))?;
+    let live = Arc::new(realtime::Live::new(&ctx.platform, &settings));
     let state = MomentumState {
         platform: ctx.platform.clone(),
         identity: ctx.identity.clone(),
         settings: Arc::new(settings),
         memberships: Arc::default(),
+        live,
     };
+    realtime::Live::start(&state);
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router())
-        .with_state(state)
+        .merge(realtime::router())
+        .with_state(state.clone())
         .split_for_parts();
-    let router = router.layer(axum::middleware::from_fn(routes::access::response_headers));
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            realtime::notify_changes,
+        ))
+        .layer(axum::middleware::from_fn(routes::access::response_headers));
     trellis_kernel::docs::document_app(&mut doc, "momentum", &envelope::openapi_envelope());
     Ok((router, doc))
 }

@@ -30,6 +30,20 @@ pub struct Settings {
     pub assets_url: Option<String>,
     /// Days an invitation stays open (`MOMENTUM_INVITATION_DAYS`, default 7).
     pub invitation_days: i64,
+    /// Open WebSocket connections one instance accepts; beyond it the upgrade is refused
+    /// with 503 (`WS_MAX_CONNECTIONS`, default 10,000, seed 002 "WebSocket 配置").
+    pub ws_max_connections: usize,
+    /// Seconds without any frame from the client (pongs included) before the server closes
+    /// the socket with 4408 (`WS_CONNECTION_TIMEOUT`, default 300, seed 002).
+    pub ws_connection_timeout: u64,
+    /// Open WebSocket connections per user on one instance; beyond it 429
+    /// (`WS_MAX_CONNECTIONS_PER_USER`, default 20, issue 9).
+    pub ws_max_per_user: usize,
+    /// Frames queued per socket before a slow consumer is told `resync_required` and closed
+    /// (`WS_QUEUE_FRAMES`, default 1,024, issue 9).
+    pub ws_queue_frames: usize,
+    /// Seconds between the server's WebSocket pings (`WS_PING_INTERVAL`, default 25).
+    pub ws_ping_interval: u64,
 }
 
 impl Settings {
@@ -54,6 +68,23 @@ impl Settings {
             7i64,
             "a whole number of days",
         );
+        let ws_max_connections = r.parse(&["WS_MAX_CONNECTIONS"], 10_000usize, "a whole number");
+        let ws_connection_timeout =
+            r.parse(&["WS_CONNECTION_TIMEOUT"], 300u64, "a number of seconds");
+        let ws_max_per_user = r.parse(&["WS_MAX_CONNECTIONS_PER_USER"], 20usize, "a whole number");
+        let ws_queue_frames = r.parse(&["WS_QUEUE_FRAMES"], 1024usize, "a whole number");
+        let ws_ping_interval = r.parse(&["WS_PING_INTERVAL"], 25u64, "a number of seconds");
+        for (name, v) in [
+            ("WS_MAX_CONNECTIONS", ws_max_connections as u64),
+            ("WS_CONNECTION_TIMEOUT", ws_connection_timeout),
+            ("WS_MAX_CONNECTIONS_PER_USER", ws_max_per_user as u64),
+            ("WS_QUEUE_FRAMES", ws_queue_frames as u64),
+            ("WS_PING_INTERVAL", ws_ping_interval),
+        ] {
+            if v == 0 {
+                r.errors.push(format!("{name} must be positive"));
+            }
+        }
         let assets_url = r
             .raw(&["ASSETS_URL"])
             .map(|(_, v)| v.trim_end_matches('/').to_string())
@@ -89,6 +120,11 @@ impl Settings {
                 renew_minutes,
                 assets_url,
                 invitation_days,
+                ws_max_connections,
+                ws_connection_timeout,
+                ws_max_per_user,
+                ws_queue_frames,
+                ws_ping_interval,
             })
         } else {
             Err(r.errors)

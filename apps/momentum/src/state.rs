@@ -23,6 +23,8 @@ pub struct MomentumState {
     pub settings: Arc<Settings>,
     /// Recently read (workspace, role) of each user.
     pub memberships: Arc<MembershipCache>,
+    /// Sockets, topics and change-log feeds (issue 9).
+    pub live: Arc<crate::realtime::Live>,
 }
 
 /// How long (seconds) a request may reuse what an earlier one read about the caller's

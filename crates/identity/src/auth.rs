@@ -24,6 +24,7 @@ use crate::error::IdentityError;
 use crate::store::sessions;
 use crate::tokens::{AUD_API, Claims, hash_refresh_token, new_refresh_token};
 use trellis_kernel::db::Tx;
+use trellis_kernel::kv::Kv;
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
@@ -118,6 +119,20 @@ pub struct SessionInfo {
 /// by another instance are seen within this time.
 pub const AUTHORITY_TTL_SECONDS: i64 = 5;
 
+/// The key-value pub/sub channel revocations travel on between instances.
+pub const REVOCATIONS_TOPIC: &str = "identity:revoked";
+
+/// Sessions that ended: these `sessions`, and with `user` every session of that user.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Revocation {
+    /// Session ids revoked.
+    pub sessions: Vec<Uuid>,
+    /// Every session of this user (ban, deletion).
+    pub user: Option<Uuid>,
+    /// The instance that made the change.
+    pub origin: Uuid,
+}
+
 /// Entries kept before the authority cache is emptied (bounds its memory).
 const AUTHORITY_CACHE_MAX: usize = 10_000;
 
@@ -189,6 +204,22 @@ impl Identity {
         let claims = self.inner.keys.verify(token)?;
         let p = self.principal(&claims).await?;
         Ok((p, claims.aud))
+    }
+
+    /// Checks again, from current data, a principal authenticated earlier (a WebSocket
+    /// ticket's, a live connection's): its session still open, its user still active; answers
+    /// it with the user's current role. Errors as [`Identity::authenticate`].
+    pub async fn recheck(&self, p: &Principal) -> Result<Principal, IdentityError> {
+        let claims = Claims {
+            sub: p.user_id,
+            sid: p.session_id,
+            jti: Uuid::nil(),
+            role: p.role,
+            aud: p.audience.clone(),
+            iat: 0,
+            exp: p.expires_at,
+        };
+        self.principal(&claims).await
     }
 
     async fn principal(&self, claims: &Claims) -> Result<Principal, IdentityError> {
@@ -340,6 +371,73 @@ impl Identity {
     /// committed: the next request reads the database again.
     pub(crate) fn forget_sessions(&self, ids: &[Uuid], user: Option<Uuid>) {
         self.inner.authority.forget(ids, user);
+        if ids.is_empty() && user.is_none() {
+            return;
+        }
+        let r = Revocation {
+            sessions: ids.to_vec(),
+            user,
+            origin: self.inner.instance,
+        };
+        // No receiver is fine: nothing live to close.
+        let _ = self.inner.revoked.send(r.clone());
+        if let Kv::Redis(_) = self.inner.platform.kv {
+            let kv = self.inner.platform.kv.clone();
+            tokio::spawn(async move {
+                let Ok(body) = serde_json::to_vec(&r) else {
+                    return;
+                };
+                if let Err(e) = kv.publish(REVOCATIONS_TOPIC, body.into()).await {
+                    tracing::warn!(error = %e, "cannot tell other instances about a revocation; they see it within the authority cache's TTL");
+                }
+            });
+        }
+    }
+
+    /// Revocations from now on — sessions signed out, revoked or expired by a password
+    /// change, users banned or deleted — made by this process or, with Redis, any instance
+    /// (delivered within the pub/sub latency). Live connections (WebSocket, SSE) close on
+    /// them (issue 9 "Typed closes": within a second, on every instance).
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<Revocation> {
+        self.inner.revoked.subscribe()
+    }
+
+    /// With Redis: receives other instances' revocations, drops what this process cached
+    /// about those sessions (so they are refused at once, not after the cache's TTL) and
+    /// passes them on to [`Identity::revocations`]. Resubscribes after a lost connection.
+    pub(crate) fn listen_for_revocations(&self) {
+        if !matches!(self.inner.platform.kv, Kv::Redis(_)) {
+            return;
+        }
+        let this = self.clone();
+        let shutdown = self.inner.platform.tasks.token();
+        tokio::spawn(async move {
+            loop {
+                let sub = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    s = this.inner.platform.kv.subscribe(REVOCATIONS_TOPIC) => s,
+                };
+                match sub {
+                    Ok(mut sub) => loop {
+                        let msg = tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            m = sub.recv() => m,
+                        };
+                        let Some(msg) = msg else { break };
+                        let Ok(r) = serde_json::from_slice::<Revocation>(&msg) else {
+                            continue;
+                        };
+                        if r.origin == this.inner.instance {
+                            continue;
+                        }
+                        this.inner.authority.forget(&r.sessions, r.user);
+                        let _ = this.inner.revoked.send(r);
+                    },
+                    Err(e) => tracing::warn!(error = %e, "revocation channel: cannot subscribe"),
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        });
     }
 
     /// Revokes every session of `user_id` but `keep` in the caller's transaction; returns

@@ -75,6 +75,11 @@ struct Inner {
     hasher: Hasher,
     keys: Keys,
     authority: auth::AuthorityCache,
+    /// Revocations made by this process or (with Redis) another instance, for live
+    /// connections to close on ([`Identity::revocations`]).
+    revoked: tokio::sync::broadcast::Sender<auth::Revocation>,
+    /// Tells this process's revocations apart from other instances' on the shared channel.
+    instance: Uuid,
 }
 
 impl Identity {
@@ -94,8 +99,11 @@ impl Identity {
                 settings,
                 hasher,
                 authority: auth::AuthorityCache::default(),
+                revoked: tokio::sync::broadcast::channel(1024).0,
+                instance: Uuid::now_v7(),
             }),
         };
+        id.listen_for_revocations();
         id.ensure_admin().await?;
         Ok(id)
     }

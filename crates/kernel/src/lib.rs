@@ -17,6 +17,7 @@ pub mod http;
 pub mod json_int;
 pub mod kv;
 pub mod mail;
+pub mod realtime;
 pub mod tasks;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -24,8 +24,25 @@ backend_tests!(
     set_if_absent,
     counters,
     rate_limit_gcra,
-    pub_sub
+    pub_sub,
+    hash_counters
 );
+
+/// Presence counters: per-field counts that vanish at zero and never go negative.
+async fn hash_counters(b: Backend) {
+    let (_t, kv) = kv(b).await;
+    assert_eq!(kv.hgetall("h").await.unwrap(), vec![]);
+    assert_eq!(kv.hincr("h", "a", 1).await.unwrap(), 1);
+    assert_eq!(kv.hincr("h", "a", 1).await.unwrap(), 2);
+    assert_eq!(kv.hincr("h", "b", 1).await.unwrap(), 1);
+    let mut all = kv.hgetall("h").await.unwrap();
+    all.sort();
+    assert_eq!(all, vec![("a".to_string(), 2), ("b".to_string(), 1)]);
+    assert_eq!(kv.hincr("h", "b", -1).await.unwrap(), 0);
+    assert_eq!(kv.hincr("h", "b", -1).await.unwrap(), 0, "never negative");
+    assert_eq!(kv.hgetall("h").await.unwrap(), vec![("a".to_string(), 2)]);
+    assert_eq!(kv.hincr("h", "b", 1).await.unwrap(), 1, "restarts at 0");
+}
 
 async fn values_with_ttl(b: Backend) {
     let (_t, kv) = kv(b).await;

@@ -100,24 +100,8 @@ pub async fn charge(
     extra: Option<&ExtraHeaders>,
 ) -> Result<(), MomentumError> {
     let s = &st.settings;
-    if s.rate_per_second == 0 {
+    let Some(d) = bucket(st, user_id).await else {
         return Ok(());
-    }
-    let period =
-        std::time::Duration::from_secs_f64(f64::from(s.rate_burst) / f64::from(s.rate_per_second));
-    let d = match st
-        .platform
-        .kv
-        .throttle(&format!("mm:rate:{user_id}"), s.rate_burst, period)
-        .await
-    {
-        Ok(d) => d,
-        // Fail open, like the kernel's per-IP limit: a key-value outage must not stop every
-        // write (the database, not the limiter, holds the data).
-        Err(e) => {
-            tracing::warn!(error = %e, "per-user rate limiter unavailable; request allowed");
-            return Ok(());
-        }
     };
     if let Some(extra) = extra {
         extra.push(
@@ -136,6 +120,31 @@ pub async fn charge(
         Err(MomentumError::RateLimited {
             retry_after: d.retry_after.as_secs_f64().ceil().max(1.0) as u64,
         })
+    }
+}
+
+/// Takes one token from `user_id`'s bucket (shared by REST writes and WebSocket commands,
+/// and with Redis by every instance); `None` when the limit is off (`RATE_LIMIT_PER_SECOND=0`)
+/// or the key-value store is down (fails open, like the kernel's per-IP limit: an outage
+/// must not stop every write; the database, not the limiter, holds the data).
+pub async fn bucket(st: &MomentumState, user_id: Uuid) -> Option<trellis_kernel::kv::RateDecision> {
+    let s = &st.settings;
+    if s.rate_per_second == 0 {
+        return None;
+    }
+    let period =
+        std::time::Duration::from_secs_f64(f64::from(s.rate_burst) / f64::from(s.rate_per_second));
+    match st
+        .platform
+        .kv
+        .throttle(&format!("mm:rate:{user_id}"), s.rate_burst, period)
+        .await
+    {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(error = %e, "per-user rate limiter unavailable; request allowed");
+            None
+        }
     }
 }
 

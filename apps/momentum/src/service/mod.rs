@@ -79,6 +79,42 @@ impl Scope {
     }
 }
 
+/// Something an operation did that live connections must learn about once it has committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A change-log entry was written (it may yet roll back; readers of the log find out).
+    Logged {
+        /// The workspace.
+        workspace_id: Uuid,
+        /// The entry's `sync_id`.
+        sync_id: i64,
+    },
+    /// A workspace (and its log) was deleted.
+    WorkspaceDeleted(Uuid),
+}
+
+tokio::task_local! {
+    static NOTICES: std::cell::RefCell<Vec<Notice>>;
+}
+
+/// Runs `op` (a REST handler, a WebSocket command) and answers its output with the
+/// [`Notice`]s its operations recorded, so the caller can wake the realtime feeds once the
+/// transactions have committed.
+pub async fn recording<F: std::future::Future>(op: F) -> (F::Output, Vec<Notice>) {
+    NOTICES
+        .scope(std::cell::RefCell::new(Vec::new()), async move {
+            let out = op.await;
+            let notices = NOTICES.with(|n| std::mem::take(&mut *n.borrow_mut()));
+            (out, notices)
+        })
+        .await
+}
+
+/// Records `notice` for the enclosing [`recording`] (nothing outside one).
+pub fn notice(notice: Notice) {
+    let _ = NOTICES.try_with(|n| n.borrow_mut().push(notice));
+}
+
 /// Appends a change-log entry in the mutation's transaction `tx` (issue 8 "Change log");
 /// returns its `sync_id`. `data` is the object after the change (or the deleted object).
 pub async fn log_change<T: Serialize>(
@@ -91,7 +127,7 @@ pub async fn log_change<T: Serialize>(
 ) -> Result<i64, MomentumError> {
     let data = serde_json::to_string(data)
         .map_err(|e| MomentumError::Api(trellis_kernel::ApiError::internal(e)))?;
-    Ok(changes::append(
+    let sync_id = changes::append(
         tx,
         &Entry {
             workspace_id: scope.workspace_id,
@@ -103,7 +139,12 @@ pub async fn log_change<T: Serialize>(
             now: scope.now,
         },
     )
-    .await?)
+    .await?;
+    notice(Notice::Logged {
+        workspace_id: scope.workspace_id,
+        sync_id,
+    });
+    Ok(sync_id)
 }
 
 /// `scope.now` at the databases' precision (microseconds, PostgreSQL's), so an object a

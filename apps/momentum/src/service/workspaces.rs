@@ -309,6 +309,7 @@ pub async fn delete(st: &MomentumState, user_id: Uuid, id: Uuid) -> Result<(), M
     }
     tx.commit().await?;
     st.memberships.forget_all();
+    super::notice(super::Notice::WorkspaceDeleted(id));
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod cycles;
 pub mod invitations;
 pub mod issues;
 pub mod labels;
+pub mod live;
 pub mod members;
 pub mod profiles;
 pub mod project_statuses;

@@ -26,6 +26,7 @@ impl Entry {
 pub struct MemoryKv {
     map: Mutex<HashMap<String, Entry>>,
     topics: Mutex<HashMap<String, broadcast::Sender<Bytes>>>,
+    hashes: Mutex<HashMap<String, HashMap<String, i64>>>,
     ops: AtomicU64,
 }
 
@@ -135,6 +136,31 @@ impl MemoryKv {
             );
             RateDecision::from_gcra(true, limit, period_ms, new_tat, 0)
         })
+    }
+
+    /// See [`Kv::hincr`](super::Kv::hincr).
+    pub fn hincr(&self, key: &str, field: &str, delta: i64) -> i64 {
+        let mut hashes = self.hashes.lock().unwrap_or_else(|p| p.into_inner());
+        let hash = hashes.entry(key.to_string()).or_default();
+        let n = hash.get(field).copied().unwrap_or(0) + delta;
+        if n > 0 {
+            hash.insert(field.to_string(), n);
+        } else {
+            hash.remove(field);
+            if hash.is_empty() {
+                hashes.remove(key);
+            }
+        }
+        n.max(0)
+    }
+
+    /// See [`Kv::hgetall`](super::Kv::hgetall).
+    pub fn hgetall(&self, key: &str) -> Vec<(String, i64)> {
+        let hashes = self.hashes.lock().unwrap_or_else(|p| p.into_inner());
+        hashes
+            .get(key)
+            .map(|h| h.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
     }
 
     /// See [`Kv::publish`](super::Kv::publish); a topic exists only while it has subscribers.

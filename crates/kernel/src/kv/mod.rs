@@ -229,6 +229,24 @@ impl Kv {
         }
     }
 
+    /// Adds `delta` to the counter `field` of the hash `key` and answers the new value; a
+    /// counter that reaches 0 or less is removed (and answers 0). Used for presence: the
+    /// open sockets of each user of a workspace, shared by every instance.
+    pub async fn hincr(&self, key: &str, field: &str, delta: i64) -> Result<i64, KvError> {
+        match self {
+            Kv::Memory(m) => Ok(m.hincr(key, field, delta)),
+            Kv::Redis(r) => r.hincr(key, field, delta).await,
+        }
+    }
+
+    /// Every (field, counter) of the hash `key` (empty when absent), in no particular order.
+    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, i64)>, KvError> {
+        match self {
+            Kv::Memory(m) => Ok(m.hgetall(key)),
+            Kv::Redis(r) => r.hgetall(key).await,
+        }
+    }
+
     /// Sends `payload` to every current subscriber of `topic` (none is not an error; nothing is
     /// kept for later subscribers).
     pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), KvError> {

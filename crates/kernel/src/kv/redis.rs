@@ -27,6 +27,17 @@ redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
 return {1, new_tat - now, 0}
 "#;
 
+/// `HINCRBY`, removing the field when the count drops to 0 or below (a counter never goes
+/// negative, whatever order decrements arrive in).
+const HINCR: &str = r#"
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if n <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 0
+end
+return n
+"#;
+
 /// Longest wait for one Redis command (connection included) before it counts as a failure.
 const OP_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Consecutive failures that open the circuit.
@@ -48,6 +59,7 @@ pub struct RedisKv {
     conn: Arc<std::sync::RwLock<ConnectionManager>>,
     prefix: String,
     gcra: ::redis::Script,
+    hincr: ::redis::Script,
     breaker: Arc<Breaker>,
 }
 
@@ -69,6 +81,7 @@ impl RedisKv {
             conn: Arc::new(std::sync::RwLock::new(conn)),
             prefix: prefix.to_string(),
             gcra: ::redis::Script::new(GCRA),
+            hincr: ::redis::Script::new(HINCR),
             breaker: Arc::default(),
         })
     }
@@ -250,6 +263,21 @@ impl RedisKv {
             reset.max(0) as u64,
             retry.max(0) as u64,
         ))
+    }
+
+    /// See [`Kv::hincr`](super::Kv::hincr); one Lua script (`HINCRBY`, `HDEL` at 0).
+    pub async fn hincr(&self, key: &str, field: &str, delta: i64) -> Result<i64, KvError> {
+        let mut c = self.c();
+        let mut invocation = self.hincr.key(self.k(key));
+        invocation.arg(field).arg(delta);
+        self.call(invocation.invoke_async(&mut c)).await
+    }
+
+    /// See [`Kv::hgetall`](super::Kv::hgetall); `HGETALL`.
+    pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, i64)>, KvError> {
+        let mut c = self.c();
+        let m: std::collections::HashMap<String, i64> = self.call(c.hgetall(self.k(key))).await?;
+        Ok(m.into_iter().collect())
     }
 
     /// See [`Kv::publish`](super::Kv::publish); `PUBLISH` on the prefixed channel.
