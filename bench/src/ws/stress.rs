@@ -24,7 +24,8 @@
 //!   max, events missing, and duplicates (one socket getting a `sync_id` twice).
 //! - `resume`: every socket subscribes to `workspace:<id>`, sees a few changes, and remembers
 //!   the last `sync_id` it saw (or `initial_data.sync_id`). All close; a writer then creates
-//!   labels through REST at `--rate` per second for `-d` seconds while all sockets reconnect with
+//!   labels through REST at `--rate` per second for `-d` seconds; `--offline-ms` after it
+//!   started, all sockets reconnect with
 //!   `?after_sync_id=<last>` (which follows `workspace:<id>` again; `--resubscribe` also sends
 //!   `subscribe`). The `resumed` system messages are counted. After the writer
 //!   stops and the sockets are quiet, each socket's events are checked against the change log
@@ -117,6 +118,10 @@ pub struct StressArgs {
     /// resume already follows the workspace).
     #[arg(long)]
     resubscribe: bool,
+    /// `resume`: milliseconds between the writer's start (just after every socket closed)
+    /// and the reconnect storm, so that each socket has changes to replay.
+    #[arg(long, default_value_t = 1000)]
+    offline_ms: u64,
     /// Seconds one connection attempt may take.
     #[arg(long, default_value_t = 30)]
     connect_timeout: u64,
@@ -1023,6 +1028,8 @@ struct Resumed {
     outcome: &'static str,
     /// Events the server said it replayed.
     replayed: u64,
+    /// When the `resumed` system message (the end of the replay) arrived.
+    resumed_at: Option<Instant>,
 }
 
 /// `resume`.
@@ -1062,6 +1069,7 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
                     close(ws).await;
                     return None;
                 }
+                let _ = ctx.ready.send((i, Ok(-1)));
                 let r = drain_until(&mut ws, &mut close_rx, |t, _| on(&Frame::parse(t))).await;
                 if let Err(why) = r {
                     let _ = ctx.ready.send((i, Err(format!("ended early: {why}"))));
@@ -1077,8 +1085,8 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
                 };
                 let mut ws = ctx.connect(i, &extra).await?;
                 let mut seen = Vec::new();
-                let (mut outcome, mut replayed) = ("none", 0);
-                let mut on = |f: &Frame| {
+                let (mut outcome, mut replayed, mut resumed_at) = ("none", 0, None);
+                let mut on = |f: &Frame, at: Instant| {
                     if f.kind == "event"
                         && let Some(s) = f.sync_id
                     {
@@ -1092,6 +1100,7 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
                             Some("resumed") => {
                                 outcome = "resumed";
                                 replayed += f.replayed.unwrap_or(0);
+                                resumed_at = Some(at);
                             }
                             Some("resume_failed") => outcome = "resume_failed",
                             _ => {}
@@ -1099,18 +1108,13 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
                     }
                 };
                 if resubscribe
-                    && let Err(e) = subscribe(
-                        &mut ws,
-                        &format!("r{i}"),
-                        &ctx.setup.workspace_id,
-                        |f, _| on(f),
-                    )
-                    .await
+                    && let Err(e) =
+                        subscribe(&mut ws, &format!("r{i}"), &ctx.setup.workspace_id, &mut on).await
                 {
                     ctx.dropped(e);
                 }
                 if let Err(why) =
-                    drain_until(&mut ws, &mut stop_rx, |t, _| on(&Frame::parse(t))).await
+                    drain_until(&mut ws, &mut stop_rx, |t, at| on(&Frame::parse(t), at)).await
                 {
                     ctx.dropped(why);
                 } else {
@@ -1121,13 +1125,19 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
                     seen,
                     outcome,
                     replayed,
+                    resumed_at,
                 })
             })
         })
         .collect();
     let mut s = Attempts::collect(&mut rx.attempts, n, started).await;
     s.print("connect", n);
-    // A few changes every socket sees before it closes.
+    // Every socket reports once subscribed (or failed), then once closed (or ended).
+    let (subscribed, failed) = collect_ready(&mut rx.ready, s.ok).await;
+    if !failed.is_empty() {
+        println!("subscribe failed: {failed:?}");
+    }
+    // A few changes every subscribed socket sees before it closes.
     let pre = 3;
     for m in 0..pre {
         ctx.setup
@@ -1153,7 +1163,7 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = close_tx.send(true);
-    let (closed, failed) = collect_ready(&mut rx.ready, s.ok).await;
+    let (closed, failed) = collect_ready(&mut rx.ready, subscribed.len()).await;
     let lasts: HashMap<usize, i64> = closed.iter().copied().collect();
     let behind = lasts.values().filter(|l| **l < latest).count();
     println!(
@@ -1189,6 +1199,7 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
             (made, errors, t0.elapsed())
         })
     };
+    tokio::time::sleep(Duration::from_millis(a.offline_ms)).await;
     let again = Instant::now();
     let _ = again_tx.send(true);
     let mut r = Attempts::collect(&mut rx.attempts, closed.len(), again).await;
@@ -1253,6 +1264,11 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
     let in_log: HashSet<i64> = log.iter().map(|c| c.0).collect();
     let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
     let replayed: u64 = results.iter().map(|r| r.replayed).sum();
+    let all_replayed = results
+        .iter()
+        .filter_map(|r| r.resumed_at)
+        .max()
+        .map(|t| t.saturating_duration_since(again));
     for r in &results {
         *outcomes.entry(r.outcome).or_default() += 1;
     }
@@ -1288,7 +1304,11 @@ async fn resume(a: &StressArgs, ctx: &Arc<Ctx>, mut rx: Rx) -> anyhow::Result<()
         ms(r.all_open),
         caught_up_after.map_or("never".to_string(), |d| format!("{} ms", ms(d)))
     );
-    println!("  resume answers: {outcomes:?}; events replayed (as the server counts): {replayed}");
+    println!(
+        "  resume answers: {outcomes:?}; events replayed (as the server counts): {replayed}; \
+         last replay done {} after the reconnect storm began",
+        all_replayed.map_or("never".to_string(), |d| format!("{} ms", ms(d)))
+    );
     println!(
         "  events lost: {lost} (on {lost_sockets} sockets){}; duplicated: {dup} (on {dup_sockets} \
          sockets; {stale} of them seen before the close); not in the change log: {unknown}",
