@@ -14,6 +14,7 @@ mod probe;
 mod server;
 mod slow_clients;
 mod wire;
+mod ws;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +38,13 @@ enum Scenario {
     /// Slowloris headers, idle keep-alive and trickled uploads: connections held over time
     /// and downloads served meanwhile (issue 7).
     SlowClients(slow_clients::Args),
+    /// Interactive Momentum WebSocket client: commands from standard input, frames printed as
+    /// JSON lines (issue 9; the seed's `websocket_client`).
+    WsClient(ws::ClientArgs),
+    /// Momentum WebSocket load: connection storm, command throughput, sustained commands,
+    /// broadcast fan-out and resume after a reconnect storm (issue 9; the seed's
+    /// `websocket_stress_test`).
+    WsStress(ws::StressArgs),
 }
 
 #[tokio::main]
@@ -46,5 +54,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Microdock(a) => microdock::run(a).await,
         Scenario::Momentum(a) => momentum::run(a).await,
         Scenario::SlowClients(a) => slow_clients::run(a).await,
+        Scenario::WsClient(a) => ws::run_client(a).await,
+        Scenario::WsStress(a) => ws::run_stress(a).await,
     }
 }
