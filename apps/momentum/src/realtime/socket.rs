@@ -41,6 +41,12 @@ use crate::state::MomentumState;
 use crate::store::changes;
 use crate::store::live;
 
+/// Members listed in `initial_data` (the oldest memberships first); `workspace_members_total`
+/// gives the full count and `GET /workspace-members` the rest. The socket's write buffer
+/// keeps the size of the largest frame it ever wrote, so an unbounded first frame (a
+/// 500-member workspace's is about 120 KiB) would stay allocated for every idle socket.
+pub const INITIAL_MEMBERS: usize = 100;
+
 /// The signal that makes a socket re-authorize its subscriptions.
 pub const RECHECK: &str = "recheck";
 
@@ -501,6 +507,7 @@ impl Sock {
             "current_workspace": null,
             "teams": [],
             "workspace_members": [],
+            "workspace_members_total": 0,
             "sync_id": null,
         });
         if let Ok((ws, role)) = current_workspace(st, self.p.user_id).await {
