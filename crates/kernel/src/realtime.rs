@@ -65,18 +65,22 @@ pub enum Outbound {
     Frame(Bytes),
     /// A frame of an ordered stream (Momentum: a workspace's change log): the connection
     /// writes it only when `seq` is above the last it wrote for `stream`, which removes the
-    /// duplicates a replay and live delivery overlap in.
-    Event {
-        /// The stream (a workspace id).
-        stream: Uuid,
-        /// Position in the stream.
-        seq: i64,
-        /// The frame.
-        frame: Bytes,
-    },
+    /// duplicates a replay and live delivery overlap in. Shared by every queue it is in.
+    Event(Arc<StreamFrame>),
     /// An app-defined signal for the connection's own task (e.g. "recheck access"), kept in
     /// order with the frames around it.
     Signal(Arc<str>),
+}
+
+/// One frame of an ordered stream ([`Outbound::Event`]).
+#[derive(Debug)]
+pub struct StreamFrame {
+    /// The stream (a workspace id).
+    pub stream: Uuid,
+    /// Position in the stream.
+    pub seq: i64,
+    /// The frame.
+    pub frame: Bytes,
 }
 
 /// Why and how the hub asks a connection to close.

@@ -61,7 +61,7 @@ async fn reach(
 #[derive(Deserialize, utoipa::IntoParams)]
 struct WorkspaceQuery {
     /// Another workspace (platform admins only); default: the caller's current one.
-    #[param(format = Uuid)]
+    #[param(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     workspace_id: Option<String>,
 }
 
@@ -253,7 +253,7 @@ fn message_type(check: &mut Check, v: &str) -> Option<MessageType> {
 struct SendBody {
     /// The recipient.
     #[serde(default)]
-    #[schema(format = Uuid, required = true)]
+    #[schema(format = Uuid, required = true, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     to_user_id: String,
     /// `text`, `notification` or `system_message`.
     #[serde(default)]
@@ -338,7 +338,7 @@ struct BroadcastBody {
     #[serde(default)]
     data: serde_json::Value,
     /// The workspace; absent: the caller's current one (platform admins: every socket).
-    #[schema(format = Uuid)]
+    #[schema(format = Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     workspace_id: Option<String>,
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
-use trellis_kernel::realtime::Outbound;
+use trellis_kernel::realtime::{Outbound, StreamFrame};
 use uuid::Uuid;
 
 use super::frames::{MessageType, frame};
@@ -121,11 +121,11 @@ fn deliver(st: &MomentumState, c: &Change) {
     let bytes: Bytes = frame(MessageType::Event, c, c.created_at, c.actor, None);
     st.live.hub.deliver(
         &refs,
-        &Outbound::Event {
+        &Outbound::Event(Arc::new(StreamFrame {
             stream: c.workspace_id,
             seq: c.sync_id,
             frame: bytes,
-        },
+        })),
     );
     if let Some(target) = recheck_targets(c) {
         st.live

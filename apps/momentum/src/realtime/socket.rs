@@ -145,7 +145,9 @@ async fn connect(
         };
     };
     let upgrade = upgrade
-        .read_buffer_size(4096)
+        // Commands are small: a 1 KiB read buffer (it grows for a larger frame) instead of
+        // the 128 KiB default, which would cost 1.25 GiB per 10,000 idle sockets.
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE);
@@ -620,13 +622,13 @@ impl Sock {
     async fn outbound(&mut self, item: Outbound) -> Result<(), End> {
         match item {
             Outbound::Frame(b) => self.send(b).await,
-            Outbound::Event { stream, seq, frame } => {
-                let last = self.last_sent.entry(stream).or_insert(0);
-                if seq <= *last {
+            Outbound::Event(e) => {
+                let last = self.last_sent.entry(e.stream).or_insert(0);
+                if e.seq <= *last {
                     return Ok(());
                 }
-                *last = seq;
-                self.send(frame).await
+                *last = e.seq;
+                self.send(e.frame.clone()).await
             }
             Outbound::Signal(s) if &*s == RECHECK => Box::pin(self.recheck()).await,
             Outbound::Signal(_) => Ok(()),
