@@ -22,7 +22,8 @@ trellis_kernel::backend_tests!(
     monitoring_endpoints_by_role,
     two_tenants_never_share_frames,
     socket_caps_and_idle_timeout,
-    a_slow_consumer_is_told_to_resync
+    a_slow_consumer_is_told_to_resync,
+    a_password_change_elsewhere_closes_the_sockets
 );
 
 /// Signs in the platform admin (seeded from `ADMIN_USERNAME`/`ADMIN_PASSWORD`).
@@ -765,4 +766,38 @@ async fn a_slow_consumer_is_told_to_resync(b: Backend) {
         .find(|f| f["data"]["type"] == "resync_required")
         .unwrap_or_else(|| panic!("no resync_required frame among {} frames", all.len()));
     assert_eq!(resync["message_type"], "system_message");
+}
+
+/// One account works in every app: changing the password through the Workflow Platform's
+/// API signs out the account's other sessions, and their Momentum sockets close with 4000.
+async fn a_password_change_elsewhere_closes_the_sockets(b: Backend) {
+    let app = TestApp(
+        trellis_kernel::testing::TestApp::new(b)
+            .with_apps(&["momentum", "workflow"])
+            .start(trellis::testing::launch)
+            .await,
+    );
+    let u = app.register("wsvic").await;
+    let mut ws = Ws::open(&app, &u).await;
+    let r = app
+        .post(
+            "/api/v1/users/auth/login",
+            json!({"username_or_email": u.email, "password": u.password}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.body["data"]["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access_token in {}", r.body))
+        .to_string();
+    let r = app
+        .post(
+            "/api/v1/users/me/change-password",
+            json!({"old_password": u.password, "new_password": "Another-Pass-2"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ws.closed().await, 4000);
 }
