@@ -1,7 +1,7 @@
 //! Per-workspace readers of the change log (`mm_changes`): each turns the entries after its
 //! cursor into `event` frames, in `sync_id` order, for this instance's subscribers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,22 +29,57 @@ pub fn feed_topic(ws: Uuid) -> String {
     format!("feed:{ws}")
 }
 
+/// Event frames a feed keeps for resumes (per workspace, the most recent).
+pub const RECENT: usize = 4096;
+
+/// How long a feed keeps reading after its last follower left, so a socket that reconnects
+/// soon (a network blip, a redeploy) resumes from memory rather than from the database.
+const GRACE: Duration = Duration::from_secs(60);
+
+/// One workspace's reader as the sockets see it.
+#[derive(Default)]
+struct Feed {
+    wake: Notify,
+    /// The last [`RECENT`] frames it delivered, in `sync_id` order without gaps.
+    recent: Mutex<VecDeque<Arc<StreamFrame>>>,
+}
+
+impl Feed {
+    fn recent(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<StreamFrame>>> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The change-log readers of this instance.
 #[derive(Default)]
 pub struct Feeds {
-    map: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    map: Mutex<HashMap<Uuid, Arc<Feed>>>,
 }
 
 impl Feeds {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Notify>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<Feed>>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Wakes the reader of `ws`, if this instance runs one.
     pub fn wake(&self, ws: Uuid) {
-        if let Some(n) = self.map().get(&ws) {
-            n.notify_one();
+        if let Some(f) = self.map().get(&ws) {
+            f.wake.notify_one();
         }
+    }
+
+    /// The frames after `after` the reader of `ws` still holds, oldest first, when they
+    /// reach back to `after + 1` (`None`: not all of them are in memory; read the log). Call
+    /// after subscribing the socket: a frame is kept before it is delivered, so one that is
+    /// not in the answer reaches the socket live.
+    pub fn cached_after(&self, ws: Uuid, after: i64) -> Option<Vec<Arc<StreamFrame>>> {
+        let feed = self.map().get(&ws).cloned()?;
+        let recent = feed.recent();
+        let first = recent.front()?;
+        if first.seq > after + 1 {
+            return None;
+        }
+        Some(recent.iter().filter(|f| f.seq > after).cloned().collect())
     }
 
     /// Makes sure a reader of `ws` runs; call after subscribing the socket to
@@ -59,37 +94,43 @@ impl Feeds {
             return Ok(());
         }
         let head = live::head(&st.platform.db, ws).await?.unwrap_or(0);
-        let notify = {
+        let feed = {
             let mut map = self.map();
             if map.contains_key(&ws) {
                 return Ok(());
             }
-            let n = Arc::new(Notify::new());
-            map.insert(ws, n.clone());
-            n
+            let f = Arc::new(Feed::default());
+            map.insert(ws, f.clone());
+            f
         };
         let st = st.clone();
-        tokio::spawn(async move { run(st, ws, head, notify).await });
+        tokio::spawn(async move { run(st, ws, head, feed).await });
         Ok(())
     }
 }
 
-async fn run(st: MomentumState, ws: Uuid, mut cursor: i64, wake: Arc<Notify>) {
+async fn run(st: MomentumState, ws: Uuid, mut cursor: i64, feed: Arc<Feed>) {
     let shutdown = st.platform.tasks.token();
     let topic = feed_topic(ws);
+    let mut idle_since: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = wake.notified() => {}
+            () = feed.wake.notified() => {}
             () = tokio::time::sleep(POLL) => {}
         }
         {
-            // Stop when nobody here follows the workspace any more (checked under the map's
-            // lock, so a socket subscribing now finds no reader and starts a new one).
+            // Stop when nobody here has followed the workspace for GRACE (checked under the
+            // map's lock, so a socket subscribing now finds no reader and starts a new one).
             let mut map = st.live.feeds.map();
-            if !st.live.hub.has_subscribers(&topic) {
-                map.remove(&ws);
-                return;
+            if st.live.hub.has_subscribers(&topic) {
+                idle_since = None;
+            } else {
+                let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= GRACE {
+                    map.remove(&ws);
+                    return;
+                }
             }
         }
         loop {
@@ -102,7 +143,7 @@ async fn run(st: MomentumState, ws: Uuid, mut cursor: i64, wake: Arc<Notify>) {
             };
             let n = page.len();
             for c in &page {
-                deliver(&st, c);
+                deliver(&st, &feed, c);
                 cursor = c.sync_id;
             }
             if (n as i64) < PAGE {
@@ -115,18 +156,30 @@ async fn run(st: MomentumState, ws: Uuid, mut cursor: i64, wake: Arc<Notify>) {
 /// Queues one entry's `event` frame to its topics' subscribers and, after a change that can
 /// take access away, a recheck signal to the sockets it may concern, so they drop
 /// subscriptions they lost (see [`recheck_targets`]).
-fn deliver(st: &MomentumState, c: &Change) {
+fn deliver(st: &MomentumState, feed: &Feed, c: &Change) {
     let topics = topics_of(c);
     let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     let bytes: Bytes = frame(MessageType::Event, c, c.created_at, c.actor, None);
-    st.live.hub.deliver(
-        &refs,
-        &Outbound::Event(Arc::new(StreamFrame {
-            stream: c.workspace_id,
-            seq: c.sync_id,
-            frame: bytes,
-        })),
-    );
+    let event = Arc::new(StreamFrame {
+        stream: c.workspace_id,
+        seq: c.sync_id,
+        frame: bytes,
+    });
+    // Kept before it is delivered: a socket that subscribes in between either finds it here
+    // or receives it live (see `Feeds::cached_after`).
+    {
+        let mut recent = feed.recent();
+        if recent.back().is_some_and(|b| b.seq + 1 != c.sync_id) {
+            // A gap (a rolled-back number reused, or a log read that skipped): the kept
+            // frames would no longer be contiguous with what follows.
+            recent.clear();
+        }
+        recent.push_back(event.clone());
+        while recent.len() > RECENT {
+            recent.pop_front();
+        }
+    }
+    st.live.hub.deliver(&refs, &Outbound::Event(event));
     if let Some(target) = recheck_targets(c) {
         st.live
             .hub

@@ -452,6 +452,16 @@ impl Sock {
             Some(ws) => self.st.live.hub.online(ws).await.len(),
             None => 0,
         };
+        // Counted in presence before the first frame: a client that has its opening frames
+        // finds itself in `/ws/online`.
+        let joined = match self.group {
+            Some(ws) => {
+                let n = self.st.live.hub.join(ws, self.p.user_id).await;
+                self.present = true;
+                Some((ws, n))
+            }
+            None => None,
+        };
         let f = frames::system(
             "connected",
             "Connected successfully",
@@ -462,9 +472,7 @@ impl Sock {
         let init = self.initial_data().await;
         self.send(frames::simple(MessageType::InitialData, &init, self.now()))
             .await?;
-        if let Some(ws) = self.group {
-            let n = self.st.live.hub.join(ws, self.p.user_id).await;
-            self.present = true;
+        if let Some((ws, n)) = joined {
             if n == 1 {
                 let user = init.get("user").cloned().unwrap_or(Value::Null);
                 let f = frames::simple(
@@ -1083,21 +1091,32 @@ impl Sock {
         }
         let mut cursor = after;
         let mut replayed = 0u64;
-        loop {
-            let page = changes::after(db, ws, cursor, 256)
-                .await
-                .map_err(MomentumError::from)?;
-            let n = page.len();
-            for c in page {
-                cursor = c.sync_id;
-                let f = frames::frame(MessageType::Event, &c, c.created_at, c.actor, None);
-                self.send(f)
+        if let Some(frames) = self.st.live.feeds.cached_after(ws, after) {
+            // From the feed's memory: the frames are already serialized and shared.
+            for f in frames {
+                cursor = f.seq;
+                self.send(f.frame.clone())
                     .await
                     .map_err(|_| cmd_error("GONE", "socket closed"))?;
                 replayed += 1;
             }
-            if n < 256 {
-                break;
+        } else {
+            loop {
+                let page = changes::after(db, ws, cursor, 256)
+                    .await
+                    .map_err(MomentumError::from)?;
+                let n = page.len();
+                for c in page {
+                    cursor = c.sync_id;
+                    let f = frames::frame(MessageType::Event, &c, c.created_at, c.actor, None);
+                    self.send(f)
+                        .await
+                        .map_err(|_| cmd_error("GONE", "socket closed"))?;
+                    replayed += 1;
+                }
+                if n < 256 {
+                    break;
+                }
             }
         }
         let last = self.last_sent.entry(ws).or_insert(cursor);

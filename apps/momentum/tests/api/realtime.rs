@@ -369,6 +369,30 @@ async fn resume_without_gap_or_duplicate(b: Backend) {
         .map(|f| f["data"]["sync_id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, [start + 5, start + 6], "{frames:?}");
+    // Another socket resuming from what the workspace's reader holds in memory (it has
+    // followed the workspace since start + 5): the same frames, in order, once.
+    let mut other = Ws::open(&app, &u).await;
+    let r = other
+        .cmd(
+            "resume",
+            json!({"data": {"workspace_id": w, "after_sync_id": start + 5}}),
+        )
+        .await;
+    assert_eq!(r["data"]["replayed"], 1, "{r}");
+    app.post_ok(
+        "/labels",
+        json!({"name": "Later", "color": "#112233", "level": "issue"}),
+        &u,
+    )
+    .await;
+    assert_eq!(other.event(start + 7).await["data"]["name"], "Later");
+    let frames = other.drain(300).await;
+    let ids: Vec<i64> = frames
+        .iter()
+        .filter(|f| f["message_type"] == "event")
+        .map(|f| f["data"]["sync_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [start + 6], "{frames:?}");
     // Beyond the log's end: resync_required.
     let r = ws
         .cmd(
