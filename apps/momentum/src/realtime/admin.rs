@@ -302,13 +302,12 @@ async fn send(
     };
     let r = reach(&st, &p).await?;
     if !r.platform_admin {
-        let Some((ws, role)) = r.workspace.filter(|(_, role)| role.is_admin()) else {
+        let Some((ws, _)) = r.workspace.filter(|(_, role)| role.is_admin()) else {
             return Err(MomentumError::Forbidden(
                 "only workspace owners and admins can send messages",
             )
             .into());
         };
-        let _ = role;
         if members::role(&st.platform.db, ws, to)
             .await
             .map_err(MomentumError::from)?

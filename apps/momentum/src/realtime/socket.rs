@@ -714,7 +714,7 @@ impl Sock {
         {
             if !d.allowed {
                 self.rejected += 1;
-                if self.rejected > 2 * st.settings.rate_burst {
+                if self.rejected > st.settings.rate_burst.saturating_mul(2) {
                     return Err(End::Close(4429, "rate limited".into()));
                 }
                 let mut e = cmd_error("RATE_LIMITED", "too many commands; slow down");
