@@ -32,6 +32,10 @@ pub fn feed_topic(ws: Uuid) -> String {
 /// Event frames a feed keeps for resumes (per workspace, the most recent).
 pub const RECENT: usize = 4096;
 
+/// Bytes of event frames a feed keeps at most (per workspace): bounds the memory of a server
+/// following many busy workspaces (1,000 of them: at most 256 MiB).
+pub const RECENT_BYTES: usize = 256 * 1024;
+
 /// How long a feed keeps reading after its last follower left, so a socket that reconnects
 /// soon (a network blip, a redeploy) resumes from memory rather than from the database.
 const GRACE: Duration = Duration::from_secs(60);
@@ -40,12 +44,37 @@ const GRACE: Duration = Duration::from_secs(60);
 #[derive(Default)]
 struct Feed {
     wake: Notify,
-    /// The last [`RECENT`] frames it delivered, in `sync_id` order without gaps.
-    recent: Mutex<VecDeque<Arc<StreamFrame>>>,
+    /// The last frames it delivered (at most [`RECENT`] and [`RECENT_BYTES`]), in `sync_id`
+    /// order without gaps, with their total size.
+    recent: Mutex<Recent>,
+}
+
+#[derive(Default)]
+struct Recent {
+    frames: VecDeque<Arc<StreamFrame>>,
+    bytes: usize,
+}
+
+impl Recent {
+    fn push(&mut self, f: Arc<StreamFrame>) {
+        if self.frames.back().is_some_and(|b| b.seq + 1 != f.seq) {
+            // A gap (a rolled-back number reused, a log read that skipped): the kept frames
+            // would no longer be contiguous with what follows.
+            self.frames.clear();
+            self.bytes = 0;
+        }
+        self.bytes += f.frame.len();
+        self.frames.push_back(f);
+        while self.frames.len() > RECENT || (self.bytes > RECENT_BYTES && self.frames.len() > 1) {
+            if let Some(old) = self.frames.pop_front() {
+                self.bytes -= old.frame.len();
+            }
+        }
+    }
 }
 
 impl Feed {
-    fn recent(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<StreamFrame>>> {
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
         self.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -75,11 +104,18 @@ impl Feeds {
     pub fn cached_after(&self, ws: Uuid, after: i64) -> Option<Vec<Arc<StreamFrame>>> {
         let feed = self.map().get(&ws).cloned()?;
         let recent = feed.recent();
-        let first = recent.front()?;
+        let first = recent.frames.front()?;
         if first.seq > after + 1 {
             return None;
         }
-        Some(recent.iter().filter(|f| f.seq > after).cloned().collect())
+        Some(
+            recent
+                .frames
+                .iter()
+                .filter(|f| f.seq > after)
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Makes sure a reader of `ws` runs; call after subscribing the socket to
@@ -167,18 +203,7 @@ fn deliver(st: &MomentumState, feed: &Feed, c: &Change) {
     });
     // Kept before it is delivered: a socket that subscribes in between either finds it here
     // or receives it live (see `Feeds::cached_after`).
-    {
-        let mut recent = feed.recent();
-        if recent.back().is_some_and(|b| b.seq + 1 != c.sync_id) {
-            // A gap (a rolled-back number reused, or a log read that skipped): the kept
-            // frames would no longer be contiguous with what follows.
-            recent.clear();
-        }
-        recent.push_back(event.clone());
-        while recent.len() > RECENT {
-            recent.pop_front();
-        }
-    }
+    feed.recent().push(event.clone());
     st.live.hub.deliver(&refs, &Outbound::Event(event));
     if let Some(target) = recheck_targets(c) {
         st.live
@@ -238,4 +263,41 @@ pub fn topics_of(c: &Change) -> Vec<String> {
     t.sort();
     t.dedup();
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(seq: i64, len: usize) -> Arc<StreamFrame> {
+        Arc::new(StreamFrame {
+            stream: Uuid::nil(),
+            seq,
+            frame: Bytes::from(vec![b'x'; len]),
+        })
+    }
+
+    #[test]
+    fn recent_frames_stay_contiguous_and_bounded() {
+        let mut r = Recent::default();
+        for seq in 1..=10 {
+            r.push(f(seq, 100));
+        }
+        assert_eq!(r.frames.len(), 10);
+        assert_eq!(r.bytes, 1000);
+        // A gap restarts the window.
+        r.push(f(12, 100));
+        assert_eq!(r.frames.len(), 1);
+        assert_eq!(r.bytes, 100);
+        // The byte bound drops the oldest, keeping at least the newest.
+        for seq in 13..=20 {
+            r.push(f(seq, RECENT_BYTES / 4));
+        }
+        assert!(r.bytes <= RECENT_BYTES);
+        assert_eq!(r.frames.back().map(|x| x.seq), Some(20));
+        let seqs: Vec<i64> = r.frames.iter().map(|x| x.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+        r.push(f(21, RECENT_BYTES * 2));
+        assert_eq!(r.frames.len(), 1);
+    }
 }
