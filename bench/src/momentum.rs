@@ -97,7 +97,10 @@ struct Seed {
     key: String,
 }
 
-async fn call(
+/// A REST call of Momentum's API (shared by the WebSocket tools); `Ok(data)` for a 2xx answer,
+/// an error naming the URL, the status and the body otherwise (a body that is not JSON
+/// included).
+pub(crate) async fn call(
     client: &reqwest::Client,
     method: reqwest::Method,
     url: String,
@@ -113,8 +116,9 @@ async fn call(
     }
     let r = req.send().await?;
     let status = r.status();
-    let v: Value = r.json().await?;
-    anyhow::ensure!(status.is_success(), "{url}: {status} {v}");
+    let text = r.text().await?;
+    anyhow::ensure!(status.is_success(), "{url}: {status} {text}");
+    let v: Value = serde_json::from_str(&text)?;
     Ok(v["data"].clone())
 }
 

@@ -25,6 +25,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::momentum::call as api;
+
 pub use client::{ClientArgs, run_client};
 pub use stress::{StressArgs, run_stress};
 
@@ -248,30 +250,6 @@ fn base_of(ws_url: &str) -> String {
     };
     let host = rest.split(['/', '?']).next().unwrap_or(rest);
     format!("{scheme}://{host}")
-}
-
-/// A REST call of the API; `Ok(data)` for a 2xx answer, an error naming the path, the status
-/// and the body otherwise.
-async fn api(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    let mut req = http.request(method, &url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await?;
-    let status = r.status();
-    let text = r.text().await?;
-    anyhow::ensure!(status.is_success(), "{url}: {status} {text}");
-    let v: Value = serde_json::from_str(&text)?;
-    Ok(v["data"].clone())
 }
 
 /// Signs in through `POST /auth/login` and returns the access token.

@@ -277,11 +277,6 @@ impl Hub {
         }))
     }
 
-    /// The limits.
-    pub fn config(&self) -> HubConfig {
-        self.0.config
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
         self.0.tables.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -400,15 +395,6 @@ impl Hub {
         true
     }
 
-    /// Connection `id`'s topics.
-    pub fn topics_of(&self, id: u64) -> Vec<String> {
-        self.read()
-            .conns
-            .get(&id)
-            .map(|e| e.topics.iter().map(|t| t.to_string()).collect())
-            .unwrap_or_default()
-    }
-
     /// Whether any connection of this instance listens to `topic`.
     pub fn has_subscribers(&self, topic: &str) -> bool {
         self.read().topics.contains_key(topic)
@@ -440,16 +426,6 @@ impl Hub {
             .messages_out
             .fetch_add(n as u64, Ordering::Relaxed);
         n
-    }
-
-    /// Queues `item` to connection `id` only; `false` when it is gone or was full.
-    pub fn send_to(&self, id: u64, item: Outbound) -> bool {
-        let t = self.read();
-        let ok = t.conns.get(&id).is_some_and(|e| self.push(e, item));
-        if ok {
-            self.0.counters.messages_out.fetch_add(1, Ordering::Relaxed);
-        }
-        ok
     }
 
     fn push(&self, e: &Entry, item: Outbound) -> bool {
@@ -550,16 +526,6 @@ impl Hub {
             }
         }
         n
-    }
-
-    /// Asks connection `id` to close.
-    pub fn close(&self, id: u64, code: u16, reason: &str) {
-        if let Some(e) = self.read().conns.get(&id) {
-            let _ = e.close.send(Some(CloseRequest {
-                code,
-                reason: reason.to_string(),
-            }));
-        }
     }
 
     /// Closes the connections silent for longer than `idle` or whose task is gone; answers

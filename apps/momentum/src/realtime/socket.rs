@@ -199,6 +199,7 @@ async fn connect(
     let after = q.after_sync_id;
     upgrade.on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
+        let connected_at = st.now();
         let mut s = Sock {
             st,
             p,
@@ -210,7 +211,7 @@ async fn connect(
             last_sent: HashMap::new(),
             rejected: 0,
             present: false,
-            connected_at: chrono::Utc::now(),
+            connected_at,
         };
         s.run(stream, after).await;
     })
@@ -619,7 +620,10 @@ impl Sock {
                         Err(IdentityError::TokenRevoked) => return End::Close(4000, "session revoked".into()),
                         Err(_) => {}
                     }
-                    if self.sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    // Bounded like every other write: a client that stopped reading cannot
+                    // hold the task here.
+                    let ping = self.sink.send(Message::Ping(Bytes::new()));
+                    if !matches!(tokio::time::timeout(WRITE_TIMEOUT, ping).await, Ok(Ok(()))) {
                         return End::Gone;
                     }
                 }
@@ -1016,12 +1020,7 @@ impl Sock {
             }
         }
         if let Some(ws) = self.group {
-            let t = Topic {
-                name: format!("workspace:{ws}"),
-                kind: live::TopicKind::Workspace,
-                id: ws,
-                shorthand: None,
-            };
+            let t = Topic::workspace(ws);
             if matches!(
                 t.authorize(&self.st, self.p.user_id).await,
                 Err(Refusal::Forbidden)
@@ -1061,12 +1060,7 @@ impl Sock {
     /// live events the queue holds meanwhile are then written only above what the replay
     /// reached. When `after` is outside the retained log, answers `resync_required`.
     async fn resume(&mut self, ws: Uuid, after: i64) -> Result<Value, CommandError> {
-        let t = Topic {
-            name: format!("workspace:{ws}"),
-            kind: live::TopicKind::Workspace,
-            id: ws,
-            shorthand: None,
-        };
+        let t = Topic::workspace(ws);
         match t.authorize(&self.st, self.p.user_id).await {
             Ok(_) => {}
             Err(Refusal::Store(e)) => return Err(e.into()),

@@ -69,6 +69,16 @@ impl Topic {
         })
     }
 
+    /// `workspace:{ws}`.
+    pub fn workspace(ws: Uuid) -> Topic {
+        Topic {
+            name: format!("workspace:{ws}"),
+            kind: TopicKind::Workspace,
+            id: ws,
+            shorthand: None,
+        }
+    }
+
     /// The hub topic events for this topic are delivered on (see `feed::topics_of`).
     pub fn hub_topic(&self) -> String {
         match self.shorthand {

@@ -75,6 +75,20 @@ async fn connect_with_token_header_or_ticket(b: Backend) {
     k.expect_opening().await;
     let mut again = Ws::connect(&app, &format!("ticket={ticket}")).await;
     assert_eq!(again.closed().await, 4401);
+    // A burst of connects with one ticket: exactly one opens.
+    let t = app.post_ok("/ws/ticket", json!({}), &u).await;
+    let q = format!("ticket={}", t["ticket"].as_str().unwrap());
+    let burst = futures::future::join_all((0..8).map(|_| Ws::connect(&app, &q))).await;
+    let mut opened = 0;
+    for mut s in burst {
+        let first = s.drain(300).await;
+        if first.iter().any(|f| f["message_type"] == "initial_data") {
+            opened += 1;
+        } else {
+            assert_eq!(s.closed().await, 4401, "{first:?}");
+        }
+    }
+    assert_eq!(opened, 1);
     // A bad token is accepted then closed with 4401; no credentials at all is a 401.
     let mut bad = Ws::connect(&app, "token=not-a-jwt").await;
     assert_eq!(bad.closed().await, 4401);
@@ -430,6 +444,16 @@ async fn idempotent_request_ids(b: Backend) {
     assert_eq!(again["data"]["id"], first["data"]["id"], "{again}");
     assert_eq!(again["sync_id"], first["sync_id"]);
     let labels = app.get_ok("/labels?search=Once", &u).await;
+    assert_eq!(labels.as_array().unwrap().len(), 1, "{labels}");
+    // The same new request id sent on both sockets at once: it runs once, both get its reply.
+    let args = json!({"data": {"name": "Twice", "color": "#123456", "level": "issue"}});
+    let (x, y) = tokio::join!(
+        a.cmd_with_id("create_label", args.clone(), "burst-id"),
+        b2.cmd_with_id("create_label", args, "burst-id")
+    );
+    assert_eq!(x["success"], true, "{x}");
+    assert_eq!(x["data"]["id"], y["data"]["id"], "{x} / {y}");
+    let labels = app.get_ok("/labels?search=Twice", &u).await;
     assert_eq!(labels.as_array().unwrap().len(), 1, "{labels}");
 }
 
