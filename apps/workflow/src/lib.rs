@@ -3,6 +3,7 @@
 //! pools follow in their own issues.
 
 pub mod envelope;
+pub mod error;
 pub mod routes;
 pub mod state;
 
