@@ -144,5 +144,9 @@ fn all_migrations() -> Vec<trellis_kernel::db::Migrations> {
             sqlx::migrate!("../../apps/momentum/migrations/sqlite"),
             sqlx::migrate!("../../apps/momentum/migrations/postgres"),
         ),
+        trellis_kernel::db::Migrations::new(
+            sqlx::migrate!("../engine/migrations/sqlite"),
+            sqlx::migrate!("../engine/migrations/postgres"),
+        ),
     ]
 }

@@ -32,7 +32,12 @@ pub struct Metrics {
     series: Mutex<HashMap<(String, String, u16), Arc<Series>>>,
     in_flight: AtomicI64,
     counters: Mutex<Vec<Counter>>,
+    collectors: Mutex<Vec<Collector>>,
 }
+
+/// Writes whole metric families (HELP, TYPE and samples) in the text format at scrape time:
+/// for gauges sampled elsewhere and histograms kept by a subsystem (the engine's).
+pub type Collector = Arc<dyn Fn(&mut String) + Send + Sync>;
 
 /// A monotonically increasing value registered by some part of the platform.
 struct Counter {
@@ -58,6 +63,14 @@ impl Metrics {
                 raw: raw.clone(),
             });
         raw
+    }
+
+    /// Registers a collector, called on every scrape after the built-in families.
+    pub fn collector(&self, c: Collector) {
+        self.collectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(c);
     }
 
     fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
@@ -141,6 +154,14 @@ impl Metrics {
             "# HELP http_requests_in_flight Requests being served.\n# TYPE http_requests_in_flight gauge\nhttp_requests_in_flight {}",
             self.in_flight.load(Ordering::Relaxed)
         );
+        let collectors = self
+            .collectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for c in collectors {
+            c(&mut out);
+        }
         out
     }
 }

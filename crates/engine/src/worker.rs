@@ -1,0 +1,707 @@
+//! Workers: lease runs, execute their step DAG, heartbeat, and end every run in a final state.
+//!
+//! One leased run is one task. Its steps run concurrently as far as their dependencies allow.
+//! State is written before and after every try, batched per turn of the loop: a step's end,
+//! the starts it unblocks and their events commit in one transaction, so a 3-step chain costs
+//! four commits. A worker that dies leaves a lease that expires after 1.5 heartbeat intervals;
+//! any instance then takes the run over, reuses the outputs recorded so far, and counts a try
+//! that was in flight as used (no step runs more often than its retry policy allows).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use trellis_kernel::db::{StoreError, Tx};
+use uuid::Uuid;
+
+use crate::Engine;
+use crate::handler::{StepCtx, StepError, StepOutput};
+use crate::model::{Run, RunStatus, StepSpec, StepStatus, ms};
+use crate::store::{self, NewEvent};
+
+/// Why a run's execution stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// Cancellation requested (API, collision policy).
+    Cancel,
+    /// The run's own time limit passed.
+    Deadline,
+    /// Another worker holds the lease now (this one was too slow to heartbeat).
+    LostLease,
+    /// The server is shutting down: leave the run to be taken over.
+    Shutdown,
+}
+
+enum Finished {
+    Try {
+        step: String,
+        result: Result<StepOutput, StepError>,
+        logs: Vec<String>,
+        took: Duration,
+    },
+    RetryDue(String),
+}
+
+/// The lease loop of one instance: leases as many runs as it has free slots, executes each
+/// on its own task, and sleeps until woken (a local submit) or the poll interval passes.
+pub(crate) async fn lease_loop(engine: Engine) {
+    let token = engine.inner.platform.tasks.token();
+    let slots = Arc::new(tokio::sync::Semaphore::new(engine.inner.cfg.max_runs));
+    loop {
+        if token.is_cancelled() {
+            return;
+        }
+        let free = slots.available_permits();
+        let mut leased = 0;
+        if free > 0 {
+            let now = ms(engine.inner.platform.clock.now());
+            let ttl = engine.lease_ttl_ms();
+            match store::lease(
+                &engine.inner.platform.db,
+                &engine.inner.cfg.queue,
+                &engine.inner.worker_id,
+                now,
+                ttl,
+                free.min(64) as i64,
+                |id| engine.inner.is_running_here(id),
+            )
+            .await
+            {
+                Ok(runs) => {
+                    leased = runs.len();
+                    for l in runs {
+                        let Ok(permit) = slots.clone().acquire_owned().await else {
+                            return;
+                        };
+                        if l.takeover {
+                            engine.inner.metrics.takeover();
+                        }
+                        let e = engine.clone();
+                        engine.inner.platform.tasks.spawn(async move {
+                            if let Err(err) = execute(&e, l.id, l.takeover).await {
+                                tracing::error!(execution_id = %l.id, error = %err, "engine: run execution failed to record");
+                            }
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "engine: lease failed"),
+            }
+        }
+        if leased > 0 && slots.available_permits() > 0 {
+            continue;
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = engine.inner.wake.notified() => {}
+            _ = tokio::time::sleep(engine.inner.cfg.poll) => {}
+        }
+    }
+}
+
+/// Executes one leased run to a final state (or until the lease is lost or the server stops).
+async fn execute(engine: &Engine, run_id: Uuid, takeover: bool) -> Result<(), StoreError> {
+    let inner = &engine.inner;
+    let db = &inner.platform.db;
+    let Some(run) = store::run(db, run_id).await? else {
+        return Ok(());
+    };
+    let records = {
+        let mut tx = db.begin().await?;
+        let r = store::attempt_steps(&mut tx, run_id, run.attempt).await?;
+        tx.rollback().await?;
+        r
+    };
+    let mut st = State::new(&run, records);
+    let cancel = CancellationToken::new();
+    inner.register_cancel(run_id, cancel.clone());
+    let _guard = CancelGuard(engine.clone(), run_id);
+
+    if run.status == RunStatus::Cancelling {
+        // A cancelling run whose worker died: the reaper's path ends it here.
+        let interrupted = st.crashed.clone();
+        st.interrupt(&interrupted, StepStatus::Cancelled, "interrupted");
+        return engine
+            .finish(&run, &mut st, RunStatus::Cancelled, Some("cancelled (its worker was lost while cancelling)"), None, interrupted)
+            .await;
+    }
+    if takeover {
+        let crashed = st.crashed.clone();
+        st.events.push(NewEvent::run(
+            "run.takeover",
+            json!({"worker": inner.worker_id, "interrupted_tries": crashed}),
+        ));
+    } else {
+        st.events.push(NewEvent::run(
+            "run.started",
+            json!({"status": "running", "attempt": run.attempt}),
+        ));
+    }
+    let deadline = run
+        .plan
+        .timeout_seconds
+        .map(|s| run.started_ms.unwrap_or(run.created_ms) + (s as i64).saturating_mul(1000));
+    let stop = CancellationToken::new();
+    let stop_reason = Arc::new(std::sync::Mutex::new(None::<Stop>));
+    let hb = tokio::spawn(heartbeat(
+        engine.clone(),
+        run_id,
+        cancel.clone(),
+        stop.clone(),
+        stop_reason.clone(),
+        deadline,
+    ));
+    let _hb = AbortOnDrop(hb);
+
+    let mut set: JoinSet<Finished> = JoinSet::new();
+    loop {
+        let to_start = st.advance();
+        if set.is_empty() && to_start.is_empty() {
+            let (status, reason, error) = st.outcome();
+            return engine
+                .finish(&run, &mut st, status, reason.as_deref(), error.as_deref(), Vec::new())
+                .await;
+        }
+        for id in &to_start {
+            let tries = st.tries.get(id).copied().unwrap_or(0) + 1;
+            st.tries.insert(id.clone(), tries);
+            st.in_flight.insert(id.clone());
+            st.writes.push(Write::Start(id.clone(), tries));
+            st.events
+                .push(NewEvent::step("step.started", id, json!({"try": tries})));
+        }
+        if !st.writes.is_empty() || !st.events.is_empty() {
+            let now = ms(inner.platform.clock.now());
+            let mut tx = db.begin().await?;
+            apply(&mut tx, &run, &st.writes, &st.events, now).await?;
+            tx.commit().await?;
+            st.writes.clear();
+            st.events.clear();
+            inner.publish(run_id);
+        }
+        for id in &to_start {
+            let tries = st.tries.get(id).copied().unwrap_or(1);
+            spawn_try(engine, &run, &st, &mut set, id, tries, &cancel);
+        }
+        tokio::select! {
+            done = set.join_next() => {
+                if let Some(Ok(f)) = done {
+                    // A try that ended because the run is being stopped is an interruption,
+                    // not a failure.
+                    let stopping = inner.is_cancel_requested(run_id)
+                        || stop_reason.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+                    let failed = matches!(&f, Finished::Try { result: Err(_), .. });
+                    if stopping && failed {
+                        let why = stop_reason
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .unwrap_or(Stop::Cancel);
+                        return stop_run(engine, &run, &mut st, &mut set, why).await;
+                    }
+                    st.absorb(engine, f, &mut set, &cancel);
+                }
+            }
+            _ = stop.cancelled() => {
+                let why = stop_reason.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or(Stop::Cancel);
+                return stop_run(engine, &run, &mut st, &mut set, why).await;
+            }
+        }
+    }
+}
+
+/// Ends a run early: cooperative cancel, then forced after the grace period.
+async fn stop_run(
+    engine: &Engine,
+    run: &Run,
+    st: &mut State,
+    set: &mut JoinSet<Finished>,
+    why: Stop,
+) -> Result<(), StoreError> {
+    if matches!(why, Stop::LostLease | Stop::Shutdown) {
+        set.abort_all();
+        return Ok(());
+    }
+    let until = Instant::now() + engine.inner.cfg.cancel_grace;
+    // Tries that notice the cancellation and finish in time keep their outputs.
+    while !set.is_empty() {
+        match tokio::time::timeout_at(until.into(), set.join_next()).await {
+            Ok(Some(Ok(Finished::Try { step, result: Ok(out), logs, took }))) => {
+                st.in_flight.remove(&step);
+                engine.inner.metrics.step_took(took);
+                st.logs(&step, logs);
+                st.complete(&step, out);
+            }
+            Ok(Some(Ok(Finished::Try { step, .. } | Finished::RetryDue(step)))) => {
+                st.waiting.remove(&step);
+            }
+            Ok(Some(Err(_))) => {}
+            Ok(None) => break,
+            Err(_) => {
+                set.abort_all();
+                break;
+            }
+        }
+    }
+    let interrupted: Vec<String> = st
+        .order
+        .iter()
+        .filter(|id| st.in_flight.contains(*id) || st.waiting.contains(*id))
+        .cloned()
+        .collect();
+    let (status, reason, step_status) = match why {
+        Stop::Deadline => (RunStatus::TimedOut, "the execution's time limit passed", StepStatus::TimedOut),
+        _ => (RunStatus::Cancelled, "cancelled", StepStatus::Cancelled),
+    };
+    st.interrupt(&interrupted, step_status, reason);
+    engine.finish(run, st, status, Some(reason), None, interrupted).await
+}
+
+fn spawn_try(
+    engine: &Engine,
+    run: &Run,
+    st: &State,
+    set: &mut JoinSet<Finished>,
+    id: &str,
+    tries: i64,
+    cancel: &CancellationToken,
+) {
+    let Some(spec) = st.specs.get(id).cloned() else {
+        return;
+    };
+    let handler = engine.inner.registry.get(&spec.kind);
+    let timeout = Duration::from_secs(
+        spec.timeout_seconds
+            .unwrap_or(engine.inner.cfg.step_timeout.as_secs())
+            .max(1),
+    );
+    let ctx = StepCtx {
+        run_id: run.id,
+        owner_id: run.owner_id,
+        attempt: run.attempt,
+        try_no: tries as u32,
+        input: Arc::new(run.input.clone()),
+        outputs: Arc::new(st.outputs.clone()),
+        cancel: cancel.child_token(),
+        clock: engine.inner.platform.clock.clone(),
+        logs: Default::default(),
+        registry: engine.inner.registry.clone(),
+        step: spec.clone(),
+    };
+    let step = id.to_string();
+    set.spawn(async move {
+        let started = Instant::now();
+        let logs = ctx.logs.clone();
+        let result = match handler {
+            None => Err(StepError::Fatal(format!("unknown step type {}", spec.kind))),
+            Some(h) => match tokio::time::timeout(timeout, h.run(ctx)).await {
+                Ok(r) => r,
+                Err(_) => Err(StepError::Retryable(format!(
+                    "step timed out after {} s",
+                    timeout.as_secs()
+                ))),
+            },
+        };
+        let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|p| p.into_inner()));
+        Finished::Try { step, result, logs, took: started.elapsed() }
+    });
+}
+
+/// One pending write of a turn.
+enum Write {
+    /// A try starts: `running`, tries = n.
+    Start(String, i64),
+    /// A step ends: status, output, error, proceed.
+    End(String, StepStatus, Option<Value>, Option<String>, bool),
+}
+
+/// Applies a turn's writes and events in the caller's transaction.
+async fn apply(
+    tx: &mut Tx,
+    run: &Run,
+    writes: &[Write],
+    events: &[NewEvent],
+    now: i64,
+) -> Result<(), StoreError> {
+    for w in writes {
+        match w {
+            Write::Start(id, tries) => {
+                store::step_started(tx, run.id, run.attempt, id, *tries, now).await?
+            }
+            Write::End(id, status, out, err, proceed) => {
+                store::step_finished(
+                    tx,
+                    run.id,
+                    run.attempt,
+                    id,
+                    store::StepEnd { status: *status, output: out.as_ref(), error: err.as_deref(), proceed: *proceed },
+                    now,
+                )
+                .await?
+            }
+        }
+    }
+    store::append_events(tx, run.id, run.attempt, events, now).await?;
+    Ok(())
+}
+
+/// The executing run's view of its steps, and the writes of the current turn.
+struct State {
+    specs: HashMap<String, StepSpec>,
+    order: Vec<String>,
+    status: HashMap<String, StepStatus>,
+    tries: HashMap<String, i64>,
+    outputs: BTreeMap<String, Value>,
+    in_flight: HashSet<String>,
+    waiting: HashSet<String>,
+    /// Completed steps whose dependents are skipped (a false condition).
+    halted: HashSet<String>,
+    failure: Option<(String, String)>,
+    /// Steps whose try was in flight when an earlier worker died.
+    crashed: Vec<String>,
+    writes: Vec<Write>,
+    events: Vec<NewEvent>,
+}
+
+impl State {
+    fn new(run: &Run, records: Vec<crate::model::StepRecord>) -> State {
+        let mut st = State {
+            specs: run.plan.steps.iter().map(|s| (s.id.clone(), s.clone())).collect(),
+            order: run.plan.steps.iter().map(|s| s.id.clone()).collect(),
+            status: HashMap::new(),
+            tries: HashMap::new(),
+            outputs: BTreeMap::new(),
+            in_flight: HashSet::new(),
+            waiting: HashSet::new(),
+            halted: HashSet::new(),
+            failure: None,
+            crashed: Vec::new(),
+            writes: Vec::new(),
+            events: Vec::new(),
+        };
+        for r in records {
+            st.tries.insert(r.step_id.clone(), r.tries);
+            match r.status {
+                StepStatus::Completed | StepStatus::Reused => {
+                    if !r.proceed {
+                        st.halted.insert(r.step_id.clone());
+                    }
+                    st.outputs.insert(r.step_id.clone(), r.output.clone().unwrap_or(Value::Null));
+                }
+                // A try in flight when its worker died: it counts as made.
+                StepStatus::Running => st.crashed.push(r.step_id.clone()),
+                StepStatus::Failed | StepStatus::TimedOut => {
+                    st.failure = Some((r.step_id.clone(), r.error.clone().unwrap_or_default()))
+                }
+                _ => {}
+            }
+            if r.status != StepStatus::Running {
+                st.status.insert(r.step_id, r.status);
+            }
+        }
+        st
+    }
+
+    fn max_tries(&self, id: &str) -> i64 {
+        self.specs
+            .get(id)
+            .and_then(|s| s.retry.as_ref())
+            .map_or(1, |r| i64::from(r.max_attempts.max(1)))
+    }
+
+    fn logs(&mut self, step: &str, logs: Vec<String>) {
+        for line in logs {
+            self.events.push(NewEvent::step("step.log", step, json!({"message": line})));
+        }
+    }
+
+    fn interrupt(&mut self, ids: &[String], status: StepStatus, reason: &str) {
+        for id in ids {
+            self.status.insert(id.clone(), status);
+            self.writes.push(Write::End(id.clone(), status, None, Some(reason.into()), true));
+            self.events.push(NewEvent::step("step.interrupted", id, json!({"status": status.as_str(), "reason": reason})));
+        }
+    }
+
+    /// Marks skips, and returns the steps ready to start (all dependencies done).
+    fn advance(&mut self) -> Vec<String> {
+        let mut ready_now = Vec::new();
+        if self.failure.is_some() {
+            return ready_now;
+        }
+        loop {
+            let mut changed = false;
+            for id in self.order.clone() {
+                if self.status.contains_key(&id)
+                    || self.in_flight.contains(&id)
+                    || self.waiting.contains(&id)
+                    || ready_now.contains(&id)
+                {
+                    continue;
+                }
+                let Some(spec) = self.specs.get(&id) else {
+                    continue;
+                };
+                let settled = spec.depends_on.iter().all(|d| {
+                    self.status
+                        .get(d)
+                        .is_some_and(|s| s.is_done() || *s == StepStatus::Skipped)
+                });
+                if !settled {
+                    continue;
+                }
+                let skip = spec.depends_on.iter().any(|d| {
+                    self.status.get(d) == Some(&StepStatus::Skipped) || self.halted.contains(d)
+                });
+                if skip {
+                    self.status.insert(id.clone(), StepStatus::Skipped);
+                    self.writes.push(Write::End(id.clone(), StepStatus::Skipped, None, None, true));
+                    self.events.push(NewEvent::step(
+                        "step.skipped",
+                        &id,
+                        json!({"reason": "a condition it depends on was false"}),
+                    ));
+                    changed = true;
+                    continue;
+                }
+                // A try lost with its worker already used its slot.
+                let used = self.tries.get(&id).copied().unwrap_or(0);
+                if self.crashed.contains(&id) && used >= self.max_tries(&id) {
+                    let msg = "the worker running this step was lost and no tries remain";
+                    self.status.insert(id.clone(), StepStatus::Failed);
+                    self.writes.push(Write::End(id.clone(), StepStatus::Failed, None, Some(msg.into()), true));
+                    self.events.push(NewEvent::step("step.failed", &id, json!({"error": msg, "tries": used})));
+                    self.failure = Some((id.clone(), msg.into()));
+                    return Vec::new();
+                }
+                ready_now.push(id);
+            }
+            if !changed {
+                break;
+            }
+        }
+        ready_now
+    }
+
+    /// The run's final state once nothing is in flight and nothing is ready.
+    fn outcome(&self) -> (RunStatus, Option<String>, Option<String>) {
+        match &self.failure {
+            Some((step, err)) => (
+                RunStatus::Failed,
+                Some(format!("step {step} failed")),
+                Some(err.clone()),
+            ),
+            None => (RunStatus::Completed, None, None),
+        }
+    }
+
+    fn complete(&mut self, step: &str, out: StepOutput) {
+        self.status.insert(step.to_string(), StepStatus::Completed);
+        if !out.proceed {
+            self.halted.insert(step.to_string());
+        }
+        self.writes.push(Write::End(
+            step.to_string(),
+            StepStatus::Completed,
+            Some(out.output.clone()),
+            None,
+            out.proceed,
+        ));
+        self.events.push(NewEvent::step(
+            "step.completed",
+            step,
+            json!({"output": out.output, "proceed": out.proceed}),
+        ));
+        self.outputs.insert(step.to_string(), out.output);
+    }
+
+    /// Takes in one finished try (or a retry whose delay passed).
+    fn absorb(
+        &mut self,
+        engine: &Engine,
+        f: Finished,
+        set: &mut JoinSet<Finished>,
+        cancel: &CancellationToken,
+    ) {
+        let (step, result, logs, took) = match f {
+            Finished::RetryDue(step) => {
+                self.waiting.remove(&step);
+                return;
+            }
+            Finished::Try { step, result, logs, took } => (step, result, logs, took),
+        };
+        self.in_flight.remove(&step);
+        engine.inner.metrics.step_took(took);
+        self.logs(&step, logs);
+        let e = match result {
+            Ok(out) => return self.complete(&step, out),
+            Err(e) => e,
+        };
+        let tries = self.tries.get(&step).copied().unwrap_or(1);
+        let retryable = matches!(e, StepError::Retryable(_));
+        if retryable && tries < self.max_tries(&step) && self.failure.is_none() {
+            let policy = self.specs.get(&step).and_then(|s| s.retry.clone());
+            let delay = policy.map_or(0, |p| p.delay_before(tries as u32 + 1, rand::random::<f64>()));
+            engine.inner.metrics.retry();
+            self.writes.push(Write::End(step.clone(), StepStatus::Running, None, Some(e.to_string()), true));
+            self.events.push(NewEvent::step(
+                "step.retrying",
+                &step,
+                json!({"error": e.to_string(), "try": tries, "delay_ms": delay}),
+            ));
+            self.waiting.insert(step.clone());
+            let clock = engine.inner.platform.clock.clone();
+            let until = ms(clock.now()) + delay as i64;
+            let cancel = cancel.clone();
+            set.spawn(async move {
+                crate::sleep_until(&clock, until, &cancel).await;
+                Finished::RetryDue(step)
+            });
+            return;
+        }
+        self.status.insert(step.clone(), StepStatus::Failed);
+        self.writes.push(Write::End(step.clone(), StepStatus::Failed, None, Some(e.to_string()), true));
+        self.events.push(NewEvent::step(
+            "step.failed",
+            &step,
+            json!({"error": e.to_string(), "tries": tries}),
+        ));
+        if self.failure.is_none() {
+            self.failure = Some((step, e.to_string()));
+        }
+        // Siblings still running are asked to stop; what they return is still recorded.
+        cancel.cancel();
+    }
+}
+
+/// Renews the lease every heartbeat interval; stops the run on a cancellation request, on
+/// the run's deadline, on shutdown, or when the lease was lost.
+async fn heartbeat(
+    engine: Engine,
+    run_id: Uuid,
+    cancel: CancellationToken,
+    stop: CancellationToken,
+    reason: Arc<std::sync::Mutex<Option<Stop>>>,
+    deadline: Option<i64>,
+) {
+    let inner = &engine.inner;
+    let shutdown = inner.platform.tasks.token();
+    // The reason is recorded before the steps' token fires, so a step that returns an
+    // error because it was cancelled is never mistaken for a failure.
+    let set = |why: Stop| {
+        *reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        cancel.cancel();
+        stop.cancel();
+    };
+    let mut next_beat = Instant::now() + inner.cfg.heartbeat;
+    loop {
+        let now = ms(inner.platform.clock.now());
+        if deadline.is_some_and(|d| now >= d) {
+            set(Stop::Deadline);
+            return;
+        }
+        if Instant::now() >= next_beat {
+            next_beat = Instant::now() + inner.cfg.heartbeat;
+            let until = now + engine.lease_ttl_ms();
+            match store::heartbeat(&inner.platform.db, run_id, &inner.worker_id, until).await {
+                Ok(None) => {
+                    set(Stop::LostLease);
+                    return;
+                }
+                Ok(Some(RunStatus::Cancelling)) => {
+                    set(Stop::Cancel);
+                    return;
+                }
+                Ok(Some(_)) => {}
+                Err(e) => tracing::warn!(execution_id = %run_id, error = %e, "engine: heartbeat failed"),
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                // A local cancellation (the cancel API on this instance) or a failing step.
+                if inner.is_cancel_requested(run_id) {
+                    set(Stop::Cancel);
+                    return;
+                }
+                // A failing step cancelled its siblings: keep heartbeating until the run ends.
+                tokio::time::sleep(Duration::from_millis(100).min(inner.cfg.heartbeat)).await;
+            }
+            _ = shutdown.cancelled() => {
+                set(Stop::Shutdown);
+                return;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+struct CancelGuard(Engine, Uuid);
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        self.0.inner.unregister_cancel(self.1);
+    }
+}
+
+impl Engine {
+    /// Writes the turn's last writes and events, the final state, its event and the
+    /// `run.finished` outbox entry in one transaction.
+    async fn finish(
+        &self,
+        run: &Run,
+        st: &mut State,
+        status: RunStatus,
+        reason: Option<&str>,
+        error: Option<&str>,
+        interrupted: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let now = ms(inner.platform.clock.now());
+        let kind = match status {
+            RunStatus::Completed => "run.completed",
+            RunStatus::Failed => "run.failed",
+            RunStatus::TimedOut => "run.timed_out",
+            RunStatus::Crashed => "run.crashed",
+            _ => "run.cancelled",
+        };
+        st.events.push(NewEvent::run(
+            kind,
+            json!({"status": status.as_str(), "reason": reason, "error": error, "interrupted": interrupted}),
+        ));
+        let mut tx = inner.platform.db.begin().await?;
+        if !store::finish_run(&mut tx, run.id, &inner.worker_id, status, reason, error, &interrupted, now).await? {
+            // Taken over meanwhile: the other worker owns the outcome.
+            return Ok(());
+        }
+        apply(&mut tx, run, &st.writes, &st.events, now).await?;
+        crate::schedule::on_run_finished(&mut tx, run, status, now).await?;
+        crate::outbox::emit(
+            &mut tx,
+            &run.queue,
+            "run.finished",
+            &json!({"run_id": run.id, "owner_id": run.owner_id, "queue": run.queue,
+                    "status": status.as_str(), "attempt": run.attempt, "subject_id": run.subject_id,
+                    "schedule_id": run.schedule_id, "started": true}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        st.writes.clear();
+        st.events.clear();
+        tracing::info!(execution_id = %run.id, status = status.as_str(), "engine: run finished");
+        inner.publish(run.id);
+        inner.wake.notify_one();
+        inner.outbox_wake.notify_one();
+        Ok(())
+    }
+}
