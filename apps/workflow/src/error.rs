@@ -119,8 +119,16 @@ impl From<WorkflowError> for ApiError {
                     ),
                     None => format!("limit {limit}"),
                 };
-                ApiError::new(StatusCode::PAYMENT_REQUIRED, "QUOTA_EXCEEDED", e.to_string())
-                    .with_fields(vec![FieldError::new(meter, "quota_exceeded", detail)])
+                ApiError::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "QUOTA_EXCEEDED",
+                    e.to_string(),
+                )
+                .with_fields(vec![FieldError::new(
+                    meter,
+                    "quota_exceeded",
+                    detail,
+                )])
             }
             E::Identity(e) => e.into(),
             E::Store(e) => e.into(),

@@ -137,6 +137,10 @@ fn all_migrations() -> Vec<trellis_kernel::db::Migrations> {
             sqlx::migrate!("../identity/migrations/postgres"),
         ),
         trellis_kernel::db::Migrations::new(
+            sqlx::migrate!("../../apps/workflow/migrations/sqlite"),
+            sqlx::migrate!("../../apps/workflow/migrations/postgres"),
+        ),
+        trellis_kernel::db::Migrations::new(
             sqlx::migrate!("../../apps/microdock/migrations/sqlite"),
             sqlx::migrate!("../../apps/microdock/migrations/postgres"),
         ),

@@ -1,3 +1,4 @@
 //! HTTP routes, one module per resource.
 
+pub mod subscription;
 pub mod users;

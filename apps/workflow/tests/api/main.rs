@@ -15,4 +15,5 @@ mod envelope;
 mod login;
 mod me;
 mod register;
+mod subscription;
 mod tokens;

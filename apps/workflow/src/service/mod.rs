@@ -1,0 +1,7 @@
+//! One function per operation: validate, run the stores in one transaction, answer the
+//! workflow error enum. `subscriptions` owns the subscription lifecycle, `quota` the usage
+//! meters the engine reserves against, `provider` the payment providers.
+
+pub mod provider;
+pub mod quota;
+pub mod subscriptions;
