@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod error;
 pub mod routes;
 pub mod state;
+pub mod steps;
 
 use std::sync::Arc;
 
