@@ -8,6 +8,7 @@ pub mod error;
 pub mod routes;
 pub mod service;
 pub mod state;
+pub mod steps;
 pub mod store;
 
 use std::sync::Arc;
