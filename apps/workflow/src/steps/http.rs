@@ -212,10 +212,8 @@ fn decode_body(bytes: &[u8], is_json: bool) -> Value {
     if bytes.is_empty() {
         return Value::Null;
     }
-    if is_json {
-        if let Ok(v) = serde_json::from_slice(bytes) {
-            return v;
-        }
+    if is_json && let Ok(v) = serde_json::from_slice(bytes) {
+        return v;
     }
     Value::String(String::from_utf8_lossy(bytes).into_owned())
 }
