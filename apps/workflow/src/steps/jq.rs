@@ -20,11 +20,12 @@
 //!
 //! Bounds: a run stops with an error after [`MAX_OUTPUTS`] outputs and when [`RUN_DEADLINE`]
 //! has passed at the time an output (or error) is produced. A program that loops without
-//! ever yielding (`def f: f; f`, `last(range(1e18))`) cannot be interrupted from inside:
+//! ever yielding (`last(range(1e18))`, `until(false; .)`) cannot be interrupted from inside:
 //! callers run programs on a blocking thread (`tokio::task::spawn_blocking`) under the step's
 //! timeout, which abandons the thread's result but cannot stop the CPU work. Unbounded
-//! recursion (`def f: 1 + f; f`) can overflow the thread's stack, which aborts the process;
-//! jaq offers no depth limit. Both are documented in docs/WORKFLOWS.md.
+//! recursion (`def f: 1 + f; f`) would overflow the thread's stack and abort the process
+//! (jaq has no depth limit), so programs may not define filters (`def`): see
+//! `refuse_definitions`. Both limits are documented in docs/WORKFLOWS.md.
 
 use std::time::{Duration, Instant};
 
@@ -70,6 +71,7 @@ impl Program {
         let modules = loader
             .load(&arena, File { code, path: () })
             .map_err(|errs| load_errors(code, errs))?;
+        refuse_definitions(code)?;
         let filter = Compiler::default()
             .with_funs(funs())
             .compile(modules)
@@ -198,6 +200,39 @@ fn funs() -> impl Iterator<Item = Fun<D>> {
         .filter(move |(name, _, _)| !replaced.contains(name))
         .chain(sandbox)
         .chain([input])
+}
+
+/// Refuses programs that define their own filters (`def f: …;`). jaq has no recursion
+/// limit, and a recursive definition (`def f: 1 + f; f`) overflows the thread's stack,
+/// which aborts the whole server; the built-in filters (`map`, `reduce`, `recurse`,
+/// `until`, `while`, `limit`, …) iterate without growing the stack (checked up to a
+/// million iterations), so only user definitions are refused.
+fn refuse_definitions(code: &str) -> Result<(), String> {
+    use jaq_core::load::lex::{Lexer, StrPart, Tok, Token};
+    fn find_def<'a>(tokens: &[Token<&'a str>]) -> Option<&'a str> {
+        tokens.iter().find_map(|Token(text, tok)| match tok {
+            Tok::Word if *text == "def" => Some(*text),
+            Tok::Block(inner) => find_def(inner),
+            Tok::Str(parts) => parts.iter().find_map(|part| match part {
+                StrPart::Term(t) => find_def(std::slice::from_ref(t)),
+                _ => None,
+            }),
+            _ => None,
+        })
+    }
+    // The loader already lexed the program successfully; a lex error here cannot happen,
+    // and would only mean there is nothing to refuse.
+    let Ok(tokens) = Lexer::new(code).lex() else {
+        return Ok(());
+    };
+    match find_def(&tokens) {
+        Some(at) => Err(format!(
+            "jq: filter definitions ('def') are not allowed in workflow programs ({}); \
+             use the built-in filters (map, reduce, recurse, until, …)",
+            position(code, at)
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Byte offset of `part` (a slice of `code`, as jaq reports positions) as `line L, column C`.
@@ -439,6 +474,30 @@ mod tests {
     }
 
     #[test]
+    fn definitions_are_refused() {
+        let err = Program::compile("def f: 1 + f; f").unwrap_err();
+        assert!(
+            err.contains("'def') are not allowed") && err.contains("line 1, column 1"),
+            "{err}"
+        );
+        let err = Program::compile(".a | (def g: .; g)").unwrap_err();
+        assert!(err.contains("line 1, column 7"), "{err}");
+        let err = Program::compile("\"x\\(def h: 1; h)\"").unwrap_err();
+        assert!(err.contains("not allowed"), "{err}");
+        // The word inside a string, or as a quoted key, is fine.
+        assert_eq!(run("\"def\"", json!(null)), Ok(vec![json!("def")]));
+        assert_eq!(
+            run("{\"def\": 1}", json!(null)),
+            Ok(vec![json!({"def": 1})])
+        );
+        // Deep iteration through built-ins does not grow the stack.
+        assert_eq!(
+            run("last(limit(100000; repeat(1)))", json!(null)),
+            Ok(vec![json!(1)])
+        );
+    }
+
+    #[test]
     fn truthiness_and_first() {
         let p = |c: &str| Program::compile(c).unwrap();
         assert!(!p("false").truthy(&json!(null)).unwrap());
@@ -451,7 +510,7 @@ mod tests {
         assert_eq!(p("empty").first(&json!(null)).unwrap(), None);
         // first stops early: an infinite generator, or a loop after the first output, is fine.
         assert_eq!(p("repeat(1)").first(&json!(null)).unwrap(), Some(json!(1)));
-        assert!(p("true, (def f: f; f)").truthy(&json!(null)).unwrap());
+        assert!(p("true, until(false; .)").truthy(&json!(null)).unwrap());
     }
 
     #[test]
