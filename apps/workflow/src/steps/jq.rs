@@ -159,6 +159,29 @@ impl Program {
     }
 }
 
+/// Runs `program` on `input` on tokio's blocking pool, so a long program does not stall the
+/// async workers, and gives up after `timeout` (the step's `timeout_seconds`). On timeout
+/// the error is returned at once, but a program that never yields keeps its blocking
+/// thread busy until [`RUN_DEADLINE`] is noticed or it ends (see the module docs).
+///
+/// Errors: the program's errors, `jq: program ran longer than N s`, or
+/// `jq: program panicked`.
+pub async fn run_blocking(
+    program: std::sync::Arc<Program>,
+    input: Value,
+    timeout: Duration,
+) -> Result<Vec<Value>, String> {
+    let task = tokio::task::spawn_blocking(move || program.run(&input));
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_join)) => Err("jq: program panicked".to_string()),
+        Err(_elapsed) => Err(format!(
+            "jq: program ran longer than {} s",
+            timeout.as_secs_f64()
+        )),
+    }
+}
+
 /// The text of a runtime error: `error("msg")` gives `msg`, `error({...})` its JSON, and
 /// jaq's own errors their message.
 fn error_text(err: jaq_core::Error<Val>) -> String {
@@ -564,6 +587,19 @@ mod tests {
         println!(
             "compile {compile:?}; run over 100 items {run:?}; `.a + 1` on a tiny input {tiny:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn run_blocking_returns_results_and_times_out() {
+        let p = std::sync::Arc::new(Program::compile(".a * 2").unwrap());
+        let out = run_blocking(p, json!({"a": 21}), Duration::from_secs(5)).await;
+        assert_eq!(out, Ok(vec![json!(42)]));
+        // Yields only at the end (about 3 s here): the caller gets its answer at the timeout.
+        let p = std::sync::Arc::new(Program::compile("last(range(3000000))").unwrap());
+        let err = run_blocking(p, json!(null), Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(err.contains("ran longer than 0.05 s"), "{err}");
     }
 
     #[test]
