@@ -95,8 +95,8 @@ pub struct HttpParams {
     /// `Content-Type: application/json` unless a header sets it); absent or `null` = none.
     #[serde(default)]
     pub body: Option<Value>,
-    /// Whole-request timeout in seconds for this step; the client's timeout applies when
-    /// absent, and also caps this one.
+    /// Whole-request timeout in seconds for this step; the client's timeout
+    /// ([`StepClient::timeout`]) applies when absent and caps this one.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
     /// Reserved for proxy pools (issue on proxies); not used yet.
@@ -137,7 +137,8 @@ pub async fn execute(
         .request(p.method.into(), url)
         .headers(headers.clone());
     if let Some(secs) = p.timeout_seconds {
-        request = request.timeout(Duration::from_secs(secs));
+        // A per-request timeout replaces the client's in reqwest: keep the shorter one.
+        request = request.timeout(Duration::from_secs(secs).min(client.timeout()));
     }
     match p.body {
         None | Some(Value::Null) => {}
@@ -212,10 +213,8 @@ fn decode_body(bytes: &[u8], is_json: bool) -> Value {
     if bytes.is_empty() {
         return Value::Null;
     }
-    if is_json {
-        if let Ok(v) = serde_json::from_slice(bytes) {
-            return v;
-        }
+    if is_json && let Ok(v) = serde_json::from_slice(bytes) {
+        return v;
     }
     Value::String(String::from_utf8_lossy(bytes).into_owned())
 }
@@ -435,6 +434,29 @@ pub(crate) mod tests {
             .unwrap_err();
         assert!(!err.retryable, "{err:?}");
         assert!(err.message.contains("404"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn timeouts_are_retryable() {
+        let router = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+        let base = serve(router).await;
+        let c = net::client(true, Duration::from_millis(300)).unwrap();
+        let mut p = params(HttpMethod::Get, format!("{base}/slow"));
+        // Longer than the client's timeout: the client's 300 ms still applies.
+        p.timeout_seconds = Some(60);
+        let started = Instant::now();
+        let err = execute(&c, p, 1024).await.unwrap_err();
+        assert!(
+            err.retryable && err.message.contains("timed out"),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 
     #[tokio::test]

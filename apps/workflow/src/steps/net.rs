@@ -197,6 +197,7 @@ impl Resolve for GuardedResolver {
 pub struct StepClient {
     http: reqwest::Client,
     allow_private: bool,
+    timeout: Duration,
 }
 
 impl StepClient {
@@ -208,6 +209,12 @@ impl StepClient {
     /// Whether private targets are allowed (`TRELLIS_ALLOW_PRIVATE_TARGETS=true`).
     pub fn allow_private(&self) -> bool {
         self.allow_private
+    }
+
+    /// The whole-request timeout the client was built with; a step's own
+    /// `timeout_seconds` may only shorten it.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// [`check_url`] with this client's setting.
@@ -248,6 +255,7 @@ pub fn client(allow_private: bool, timeout: Duration) -> Result<StepClient, Stri
     Ok(StepClient {
         http,
         allow_private,
+        timeout,
     })
 }
 

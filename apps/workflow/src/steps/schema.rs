@@ -221,10 +221,10 @@ fn validate_at(step_type: &str, params: &Value, prefix: &str, errors: &mut Vec<S
     };
     let jq_fields = jq_fields(step_type);
     for field in jq_fields {
-        if let Some(Value::String(code)) = obj.get(*field) {
-            if let Err(e) = jq::Program::compile(code) {
-                errors.push(format!("{at}/{field}: {e}"));
-            }
+        if let Some(Value::String(code)) = obj.get(*field)
+            && let Err(e) = jq::Program::compile(code)
+        {
+            errors.push(format!("{at}/{field}: {e}"));
         }
     }
     let templated = templated_part(step_type, obj);
@@ -235,10 +235,11 @@ fn validate_at(step_type: &str, params: &Value, prefix: &str, errors: &mut Vec<S
         "http_request" => check_url_field(obj, "url", &at, errors),
         "notify" => {
             check_url_field(obj, "url", &at, errors);
-            if let Some(Value::String(to)) = obj.get("to") {
-                if !template::is_template(to) && !looks_like_email(to) {
-                    errors.push(format!("{at}/to: not an e-mail address"));
-                }
+            if let Some(Value::String(to)) = obj.get("to")
+                && !template::is_template(to)
+                && !looks_like_email(to)
+            {
+                errors.push(format!("{at}/to: not an e-mail address"));
             }
         }
         "for_each" => {
@@ -277,7 +278,7 @@ fn templated_part(step_type: &str, params: &Map<String, Value>) -> Map<String, V
     let skip = jq_fields(step_type);
     params
         .iter()
-        .filter(|(k, _)| !skip.contains(&k.as_str()) && !(step_type == "for_each" && *k == "step"))
+        .filter(|(k, _)| !(skip.contains(&k.as_str()) || (step_type == "for_each" && *k == "step")))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -297,13 +298,12 @@ pub fn render_params(step_type: &str, params: &Value, ctx: &Value) -> Result<Val
 }
 
 fn check_url_field(obj: &Map<String, Value>, field: &str, at: &str, errors: &mut Vec<String>) {
-    if let Some(Value::String(url)) = obj.get(field) {
-        // Private targets depend on the server's setting: checked when the step runs.
-        if !template::is_template(url) {
-            if let Err(e) = net::check_url(url, true) {
-                errors.push(format!("{at}/{field}: {e}"));
-            }
-        }
+    // Private targets depend on the server's setting: checked when the step runs.
+    if let Some(Value::String(url)) = obj.get(field)
+        && !template::is_template(url)
+        && let Err(e) = net::check_url(url, true)
+    {
+        errors.push(format!("{at}/{field}: {e}"));
     }
 }
 

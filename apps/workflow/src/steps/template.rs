@@ -94,10 +94,10 @@ fn render_string(s: &str, mj_ctx: &minijinja::Value, ctx: &Value) -> Result<Valu
         .render(mj_ctx.clone())
         .map(Value::String)
         .map_err(|e| {
-            if e.kind() == ErrorKind::UndefinedError {
-                if let Some(name) = undefined_name(template.undeclared_variables(true), ctx) {
-                    return name;
-                }
+            if e.kind() == ErrorKind::UndefinedError
+                && let Some(name) = undefined_name(template.undeclared_variables(true), ctx)
+            {
+                return name;
             }
             describe(&e)
         })
