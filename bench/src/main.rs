@@ -8,6 +8,7 @@
 )]
 
 mod accounts;
+mod engine;
 mod microdock;
 mod momentum;
 mod probe;
@@ -30,6 +31,9 @@ enum Scenario {
     /// Login throughput vs the hash ceiling, /health latency and RSS during a login storm,
     /// idle RSS.
     Accounts(accounts::Args),
+    /// Workflow engine: 3-step executions started over HTTP, completed per second, p99
+    /// start-to-finish and cancel latency under load (issue 10).
+    Engine(engine::Args),
     /// Plugin list vs a FastAPI reference, 100 MiB uploads and downloads.
     Microdock(microdock::Args),
     /// Momentum REST reads and issue creation at 64 connections, queries per request, and
@@ -51,6 +55,7 @@ enum Scenario {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Accounts(a) => accounts::run(a).await,
+        Scenario::Engine(a) => engine::run(a).await,
         Scenario::Microdock(a) => microdock::run(a).await,
         Scenario::Momentum(a) => momentum::run(a).await,
         Scenario::SlowClients(a) => slow_clients::run(a).await,

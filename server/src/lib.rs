@@ -74,10 +74,12 @@ pub enum BuildError {
     Settings(Vec<String>),
 }
 
-/// Applies identity's and every app's migrations, in dependency order. Every app's tables
-/// are created whether or not it is mounted, so enabling an app later needs no extra step.
+/// Applies the shared crates' migrations (identity, the engine) and every app's, in
+/// dependency order. Every app's tables are created whether or not it is mounted, so
+/// enabling an app later needs no extra step.
 pub async fn migrate(platform: &Platform) -> Result<(), StartupError> {
     platform.db.migrate(&trellis_identity::migrations()).await?;
+    platform.db.migrate(&trellis_engine::migrations()).await?;
     for app in APPS {
         if let Some(m) = app.migrations {
             platform.db.migrate(&m()).await?;

@@ -1,11 +1,17 @@
-//! Workflow Platform (seed 000). This part serves the user-management API under
-//! `/api/v1/users`, the suite's reference account API; subscriptions, workflows and proxy
-//! pools follow in their own issues.
+//! Workflow Platform (seed 000): the user-management API (`/api/v1/users`, the suite's
+//! reference account API), subscriptions and usage quotas (`/api/v1/subscription`), and
+//! workflow definitions, executions and schedules (`/api/v1/workflow`) run by the durable
+//! engine (`trellis_engine`, queue `workflow`). Proxy pools follow in their own issue.
+//!
+//! Layout: `routes/` extract and answer, `service/` owns each operation, `store/` holds the
+//! SQL (`wf_*` tables), `domain/` the parsers and rules, `steps/` the step types' logic and
+//! `runtime` their engine handlers, outbox handlers and the schedule trigger.
 
 pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod routes;
+pub mod runtime;
 pub mod service;
 pub mod state;
 pub mod steps;
@@ -56,20 +62,31 @@ pub fn migrations() -> Migrations {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    tags((name = "workflow", description = "Workflow Platform (seed 000): user management"))
+    tags((name = "workflow", description = "Workflow Platform (seed 000): users, subscriptions and usage, workflow definitions, executions and schedules"))
 )]
 struct ApiDoc;
 
 /// The app's routes and their OpenAPI description.
 pub fn router(ctx: &AppContext) -> Result<Routes, String> {
     domain::plans::install(&ctx.platform.config.vars)?;
+    let allow_private = matches!(
+        ctx.platform
+            .config
+            .vars
+            .get("TRELLIS_ALLOW_PRIVATE_TARGETS")
+            .map(|v| v.trim()),
+        Some("true" | "1")
+    );
+    let engine = runtime::start_engine(&ctx.platform, allow_private)?;
     let state = WorkflowState {
         platform: ctx.platform.clone(),
         identity: ctx.identity.clone(),
+        engine,
     };
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::users::router())
         .merge(routes::subscription::router())
+        .merge(routes::workflow::router())
         .with_state(state)
         .split_for_parts();
     trellis_kernel::docs::document_app(&mut doc, "workflow", &envelope::openapi_envelope());

@@ -2,8 +2,11 @@
 //! part (the `Principal` extractor needs `Identity`).
 
 use axum::extract::FromRef;
+use trellis_engine::Engine;
 use trellis_identity::Identity;
 use trellis_kernel::Platform;
+
+use crate::runtime::StepTypesOf;
 
 /// What every workflow handler can reach.
 #[derive(Clone)]
@@ -12,6 +15,15 @@ pub struct WorkflowState {
     pub platform: Platform,
     /// Accounts, sessions, tokens, codes, audit.
     pub identity: Identity,
+    /// The durable engine running executions (queue `workflow`).
+    pub engine: Engine,
+}
+
+impl WorkflowState {
+    /// The step types definitions are validated against.
+    pub fn step_types(&self) -> StepTypesOf {
+        StepTypesOf(self.engine.registry().clone())
+    }
 }
 
 impl FromRef<WorkflowState> for Identity {

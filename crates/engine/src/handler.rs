@@ -107,12 +107,7 @@ impl Registry {
     /// A registry of `(kind, handler)` pairs.
     pub fn new(pairs: Vec<(&str, Arc<dyn StepHandler>)>) -> Registry {
         Registry {
-            handlers: Arc::new(
-                pairs
-                    .into_iter()
-                    .map(|(k, h)| (k.to_string(), h))
-                    .collect(),
-            ),
+            handlers: Arc::new(pairs.into_iter().map(|(k, h)| (k.to_string(), h)).collect()),
         }
     }
 

@@ -177,11 +177,7 @@ impl EngineBuilder {
         let (events, _) = broadcast::channel(4096);
         let engine = Engine {
             inner: Arc::new(Inner {
-                worker_id: format!(
-                    "{}-{}",
-                    self.cfg.queue,
-                    Uuid::new_v4().simple()
-                ),
+                worker_id: format!("{}-{}", self.cfg.queue, Uuid::new_v4().simple()),
                 platform: self.platform,
                 cfg: self.cfg,
                 registry: self.registry,
@@ -308,7 +304,10 @@ impl Engine {
             )
             .await?;
         }
-        Ok(Submitted { id, existing: false })
+        Ok(Submitted {
+            id,
+            existing: false,
+        })
     }
 
     /// Wakes this instance's workers (after committing a submit).

@@ -75,11 +75,7 @@ impl EngineMetrics {
 }
 
 fn render(m: &Inner, q: &str, out: &mut String) {
-    let (states, ready) = m
-        .sampled
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let (states, ready) = m.sampled.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let _ = writeln!(
         out,
         "# HELP trellis_engine_queue_depth Runs queued and ready to start.\n# TYPE trellis_engine_queue_depth gauge\ntrellis_engine_queue_depth{{queue=\"{q}\"}} {ready}"
@@ -127,7 +123,9 @@ pub(crate) async fn sample_loop(engine: Engine) {
     let token = engine.inner.platform.tasks.token();
     loop {
         let now = ms(engine.inner.platform.clock.now());
-        match crate::store::state_counts(&engine.inner.platform.db, &engine.inner.cfg.queue, now).await {
+        match crate::store::state_counts(&engine.inner.platform.db, &engine.inner.cfg.queue, now)
+            .await
+        {
             Ok(v) => {
                 *engine
                     .inner

@@ -88,7 +88,13 @@ async fn lease(
         .collect())
 }
 
-async fn settle(db: &Db, id: Uuid, outcome: Result<(), String>, now: i64, attempts: i64) -> Result<(), StoreError> {
+async fn settle(
+    db: &Db,
+    id: Uuid,
+    outcome: Result<(), String>,
+    now: i64,
+    attempts: i64,
+) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     match outcome {
         Ok(()) => on_tx!(&mut tx, c => sqlx::query(
@@ -114,12 +120,20 @@ pub(crate) async fn dispatch_loop(engine: Engine) {
     let token = inner.platform.tasks.token();
     loop {
         let now = ms(inner.platform.clock.now());
-        let batch = lease(&inner.platform.db, &inner.cfg.queue, &inner.worker_id, now, 60_000).await;
+        let batch = lease(
+            &inner.platform.db,
+            &inner.cfg.queue,
+            &inner.worker_id,
+            now,
+            60_000,
+        )
+        .await;
         let n = match batch {
             Ok(events) => {
                 let n = events.len();
                 for ev in events {
-                    let handler: Option<Arc<dyn OutboxHandler>> = inner.outbox_handlers.get(&ev.topic).cloned();
+                    let handler: Option<Arc<dyn OutboxHandler>> =
+                        inner.outbox_handlers.get(&ev.topic).cloned();
                     let outcome = match handler {
                         Some(h) => h.handle(&ev).await,
                         None => Ok(()),
@@ -128,7 +142,9 @@ pub(crate) async fn dispatch_loop(engine: Engine) {
                         tracing::warn!(event_id = %ev.id, topic = %ev.topic, error = %e, "engine: outbox handler failed; will retry");
                     }
                     let now = ms(inner.platform.clock.now());
-                    if let Err(e) = settle(&inner.platform.db, ev.id, outcome, now, ev.attempts).await {
+                    if let Err(e) =
+                        settle(&inner.platform.db, ev.id, outcome, now, ev.attempts).await
+                    {
                         tracing::warn!(error = %e, "engine: outbox settle failed");
                     }
                 }

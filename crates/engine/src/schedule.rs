@@ -259,7 +259,12 @@ fn cols(t: &Timing) -> (Option<String>, Option<i64>, String) {
 #[async_trait::async_trait]
 pub trait Fire: Send + Sync + 'static {
     /// Creates the run (through [`Engine::submit`]) and returns its id.
-    async fn fire(&self, tx: &mut Tx, schedule: &Schedule, now: i64) -> Result<Option<Uuid>, String>;
+    async fn fire(
+        &self,
+        tx: &mut Tx,
+        schedule: &Schedule,
+        now: i64,
+    ) -> Result<Option<Uuid>, String>;
 }
 
 impl Engine {
@@ -428,7 +433,9 @@ async fn tick(engine: &Engine, fire: &dyn Fire) -> Result<(), StoreError> {
                 on_tx!(&mut tx, c => sqlx::query("UPDATE engine_schedules SET buffered = TRUE WHERE id = $1")
                     .bind(s.id).execute(&mut *c).await.map(|_| ()))?;
             }
-            other => tracing::info!(schedule_id = %s.id, decision = other, "engine: schedule fire skipped"),
+            other => {
+                tracing::info!(schedule_id = %s.id, decision = other, "engine: schedule fire skipped")
+            }
         }
         tx.commit().await?;
         inner.wake.notify_one();
@@ -517,7 +524,9 @@ mod tests {
         };
         // 2026-01-01T00:00Z is 08:00 in Shanghai: next is 09:00 local = 01:00Z.
         let start: chrono::DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap_or_default();
-        let next = c.next_after(start.timestamp_millis(), 0).unwrap_or_default();
+        let next = c
+            .next_after(start.timestamp_millis(), 0)
+            .unwrap_or_default();
         assert_eq!(next - start.timestamp_millis(), 3_600_000);
     }
 }

@@ -125,7 +125,14 @@ async fn execute(engine: &Engine, run_id: Uuid, takeover: bool) -> Result<(), St
         let interrupted = st.crashed.clone();
         st.interrupt(&interrupted, StepStatus::Cancelled, "interrupted");
         return engine
-            .finish(&run, &mut st, RunStatus::Cancelled, Some("cancelled (its worker was lost while cancelling)"), None, interrupted)
+            .finish(
+                &run,
+                &mut st,
+                RunStatus::Cancelled,
+                Some("cancelled (its worker was lost while cancelling)"),
+                None,
+                interrupted,
+            )
             .await;
     }
     if takeover {
@@ -162,7 +169,14 @@ async fn execute(engine: &Engine, run_id: Uuid, takeover: bool) -> Result<(), St
         if set.is_empty() && to_start.is_empty() {
             let (status, reason, error) = st.outcome();
             return engine
-                .finish(&run, &mut st, status, reason.as_deref(), error.as_deref(), Vec::new())
+                .finish(
+                    &run,
+                    &mut st,
+                    status,
+                    reason.as_deref(),
+                    error.as_deref(),
+                    Vec::new(),
+                )
                 .await;
         }
         for id in &to_start {
@@ -228,7 +242,12 @@ async fn stop_run(
     // Tries that notice the cancellation and finish in time keep their outputs.
     while !set.is_empty() {
         match tokio::time::timeout_at(until.into(), set.join_next()).await {
-            Ok(Some(Ok(Finished::Try { step, result: Ok(out), logs, took }))) => {
+            Ok(Some(Ok(Finished::Try {
+                step,
+                result: Ok(out),
+                logs,
+                took,
+            }))) => {
                 st.in_flight.remove(&step);
                 engine.inner.metrics.step_took(took);
                 st.logs(&step, logs);
@@ -252,11 +271,17 @@ async fn stop_run(
         .cloned()
         .collect();
     let (status, reason, step_status) = match why {
-        Stop::Deadline => (RunStatus::TimedOut, "the execution's time limit passed", StepStatus::TimedOut),
+        Stop::Deadline => (
+            RunStatus::TimedOut,
+            "the execution's time limit passed",
+            StepStatus::TimedOut,
+        ),
         _ => (RunStatus::Cancelled, "cancelled", StepStatus::Cancelled),
     };
     st.interrupt(&interrupted, step_status, reason);
-    engine.finish(run, st, status, Some(reason), None, interrupted).await
+    engine
+        .finish(run, st, status, Some(reason), None, interrupted)
+        .await
 }
 
 fn spawn_try(
@@ -305,7 +330,12 @@ fn spawn_try(
             },
         };
         let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|p| p.into_inner()));
-        Finished::Try { step, result, logs, took: started.elapsed() }
+        Finished::Try {
+            step,
+            result,
+            logs,
+            took: started.elapsed(),
+        }
     });
 }
 
@@ -336,7 +366,12 @@ async fn apply(
                     run.id,
                     run.attempt,
                     id,
-                    store::StepEnd { status: *status, output: out.as_ref(), error: err.as_deref(), proceed: *proceed },
+                    store::StepEnd {
+                        status: *status,
+                        output: out.as_ref(),
+                        error: err.as_deref(),
+                        proceed: *proceed,
+                    },
                     now,
                 )
                 .await?
@@ -368,7 +403,12 @@ struct State {
 impl State {
     fn new(run: &Run, records: Vec<crate::model::StepRecord>) -> State {
         let mut st = State {
-            specs: run.plan.steps.iter().map(|s| (s.id.clone(), s.clone())).collect(),
+            specs: run
+                .plan
+                .steps
+                .iter()
+                .map(|s| (s.id.clone(), s.clone()))
+                .collect(),
             order: run.plan.steps.iter().map(|s| s.id.clone()).collect(),
             status: HashMap::new(),
             tries: HashMap::new(),
@@ -388,7 +428,8 @@ impl State {
                     if !r.proceed {
                         st.halted.insert(r.step_id.clone());
                     }
-                    st.outputs.insert(r.step_id.clone(), r.output.clone().unwrap_or(Value::Null));
+                    st.outputs
+                        .insert(r.step_id.clone(), r.output.clone().unwrap_or(Value::Null));
                 }
                 // A try in flight when its worker died: it counts as made.
                 StepStatus::Running => st.crashed.push(r.step_id.clone()),
@@ -413,15 +454,26 @@ impl State {
 
     fn logs(&mut self, step: &str, logs: Vec<String>) {
         for line in logs {
-            self.events.push(NewEvent::step("step.log", step, json!({"message": line})));
+            self.events
+                .push(NewEvent::step("step.log", step, json!({"message": line})));
         }
     }
 
     fn interrupt(&mut self, ids: &[String], status: StepStatus, reason: &str) {
         for id in ids {
             self.status.insert(id.clone(), status);
-            self.writes.push(Write::End(id.clone(), status, None, Some(reason.into()), true));
-            self.events.push(NewEvent::step("step.interrupted", id, json!({"status": status.as_str(), "reason": reason})));
+            self.writes.push(Write::End(
+                id.clone(),
+                status,
+                None,
+                Some(reason.into()),
+                true,
+            ));
+            self.events.push(NewEvent::step(
+                "step.interrupted",
+                id,
+                json!({"status": status.as_str(), "reason": reason}),
+            ));
         }
     }
 
@@ -457,7 +509,13 @@ impl State {
                 });
                 if skip {
                     self.status.insert(id.clone(), StepStatus::Skipped);
-                    self.writes.push(Write::End(id.clone(), StepStatus::Skipped, None, None, true));
+                    self.writes.push(Write::End(
+                        id.clone(),
+                        StepStatus::Skipped,
+                        None,
+                        None,
+                        true,
+                    ));
                     self.events.push(NewEvent::step(
                         "step.skipped",
                         &id,
@@ -471,8 +529,18 @@ impl State {
                 if self.crashed.contains(&id) && used >= self.max_tries(&id) {
                     let msg = "the worker running this step was lost and no tries remain";
                     self.status.insert(id.clone(), StepStatus::Failed);
-                    self.writes.push(Write::End(id.clone(), StepStatus::Failed, None, Some(msg.into()), true));
-                    self.events.push(NewEvent::step("step.failed", &id, json!({"error": msg, "tries": used})));
+                    self.writes.push(Write::End(
+                        id.clone(),
+                        StepStatus::Failed,
+                        None,
+                        Some(msg.into()),
+                        true,
+                    ));
+                    self.events.push(NewEvent::step(
+                        "step.failed",
+                        &id,
+                        json!({"error": msg, "tries": used}),
+                    ));
                     self.failure = Some((id.clone(), msg.into()));
                     return Vec::new();
                 }
@@ -530,7 +598,12 @@ impl State {
                 self.waiting.remove(&step);
                 return;
             }
-            Finished::Try { step, result, logs, took } => (step, result, logs, took),
+            Finished::Try {
+                step,
+                result,
+                logs,
+                took,
+            } => (step, result, logs, took),
         };
         self.in_flight.remove(&step);
         engine.inner.metrics.step_took(took);
@@ -543,9 +616,17 @@ impl State {
         let retryable = matches!(e, StepError::Retryable(_));
         if retryable && tries < self.max_tries(&step) && self.failure.is_none() {
             let policy = self.specs.get(&step).and_then(|s| s.retry.clone());
-            let delay = policy.map_or(0, |p| p.delay_before(tries as u32 + 1, rand::random::<f64>()));
+            let delay = policy.map_or(0, |p| {
+                p.delay_before(tries as u32 + 1, rand::random::<f64>())
+            });
             engine.inner.metrics.retry();
-            self.writes.push(Write::End(step.clone(), StepStatus::Running, None, Some(e.to_string()), true));
+            self.writes.push(Write::End(
+                step.clone(),
+                StepStatus::Running,
+                None,
+                Some(e.to_string()),
+                true,
+            ));
             self.events.push(NewEvent::step(
                 "step.retrying",
                 &step,
@@ -562,7 +643,13 @@ impl State {
             return;
         }
         self.status.insert(step.clone(), StepStatus::Failed);
-        self.writes.push(Write::End(step.clone(), StepStatus::Failed, None, Some(e.to_string()), true));
+        self.writes.push(Write::End(
+            step.clone(),
+            StepStatus::Failed,
+            None,
+            Some(e.to_string()),
+            true,
+        ));
         self.events.push(NewEvent::step(
             "step.failed",
             &step,
@@ -615,7 +702,9 @@ async fn heartbeat(
                     return;
                 }
                 Ok(Some(_)) => {}
-                Err(e) => tracing::warn!(execution_id = %run_id, error = %e, "engine: heartbeat failed"),
+                Err(e) => {
+                    tracing::warn!(execution_id = %run_id, error = %e, "engine: heartbeat failed")
+                }
             }
         }
         tokio::select! {
@@ -679,7 +768,18 @@ impl Engine {
             json!({"status": status.as_str(), "reason": reason, "error": error, "interrupted": interrupted}),
         ));
         let mut tx = inner.platform.db.begin().await?;
-        if !store::finish_run(&mut tx, run.id, &inner.worker_id, status, reason, error, &interrupted, now).await? {
+        if !store::finish_run(
+            &mut tx,
+            run.id,
+            &inner.worker_id,
+            status,
+            reason,
+            error,
+            &interrupted,
+            now,
+        )
+        .await?
+        {
             // Taken over meanwhile: the other worker owns the outcome.
             return Ok(());
         }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use trellis_engine::schedule::{Fire, Overlap, Schedule, ScheduleSpec, Timing};
 use trellis_engine::{
-    Engine, EngineConfig, NewRun, OutboxEvent, OutboxHandler, Plan, Registry, RetryFrom,
-    RunStatus, StepCtx, StepError, StepHandler, StepOutput, StepSpec, StepStatus,
+    Engine, EngineConfig, NewRun, OutboxEvent, OutboxHandler, Plan, Registry, RetryFrom, RunStatus,
+    StepCtx, StepError, StepHandler, StepOutput, StepSpec, StepStatus,
 };
 use trellis_kernel::backend_tests;
 use trellis_kernel::db::Tx;
@@ -133,7 +133,14 @@ async fn env_with(
         .unwrap();
     let probe = Arc::new(Probe::default());
     let mut engine = build(&tp, &probe, f);
-    if tp.platform.config.vars.get("TRELLIS_ENGINE_WORKERS").map(String::as_str) == Some("false") {
+    if tp
+        .platform
+        .config
+        .vars
+        .get("TRELLIS_ENGINE_WORKERS")
+        .map(String::as_str)
+        == Some("false")
+    {
         engine = build_idle(&tp, &probe);
     }
     engine.start();
@@ -306,7 +313,11 @@ async fn retryable_failures_back_off_on_the_clock(b: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(e.probe.calls("flaky"), 2, "exponential: the second delay is two minutes");
+    assert_eq!(
+        e.probe.calls("flaky"),
+        2,
+        "exponential: the second delay is two minutes"
+    );
     e.tp.platform.clock.advance(Duration::from_secs(121));
     let run = e.wait_final(id).await;
     assert_eq!(run.status, RunStatus::Completed);
@@ -368,7 +379,10 @@ async fn cancel_stops_a_running_step_cooperatively(b: Backend) {
     assert_eq!(run.interrupted, vec!["long".to_string()]);
     assert_eq!(e.step_status(id, 1, "long").await, StepStatus::Cancelled);
     assert_eq!(e.step_status(id, 1, "first").await, StepStatus::Completed);
-    assert!(e.engine.cancel(id, "again").await.is_err(), "a final run cannot be cancelled");
+    assert!(
+        e.engine.cancel(id, "again").await.is_err(),
+        "a final run cannot be cancelled"
+    );
 }
 
 async fn cancel_is_forced_after_the_grace_period(b: Backend) {
@@ -496,7 +510,9 @@ async fn an_expired_lease_is_taken_over_and_the_lost_try_counts(b: Backend) {
         max_delay_ms: None,
         jitter: None,
     });
-    let id = e.submit(new_run(vec![s, step("then", &["work"], json!({}))])).await;
+    let id = e
+        .submit(new_run(vec![s, step("then", &["work"], json!({}))]))
+        .await;
     orphan(&e, id, "work", "running").await;
     // A second instance with workers on the same database takes it over.
     let probe = e.probe.clone();
@@ -527,7 +543,11 @@ async fn a_lost_try_without_tries_left_fails_the_run(b: Backend) {
     other.start();
     let run = e.wait_final(id).await;
     assert_eq!(run.status, RunStatus::Failed);
-    assert_eq!(e.probe.calls("once"), 0, "never run twice beyond its policy");
+    assert_eq!(
+        e.probe.calls("once"),
+        0,
+        "never run twice beyond its policy"
+    );
 }
 
 async fn a_cancelling_run_whose_worker_died_ends_cancelled(b: Backend) {
@@ -544,7 +564,10 @@ async fn a_cancelling_run_whose_worker_died_ends_cancelled(b: Backend) {
 async fn concurrency_keys_cap_running_runs(b: Backend) {
     let e = env(b, &[]).await;
     let mut tx = e.tp.platform.db.begin().await.unwrap();
-    e.engine.set_limit(&mut tx, "host:x", Some(2)).await.unwrap();
+    e.engine
+        .set_limit(&mut tx, "host:x", Some(2))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut ids = Vec::new();
     for _ in 0..6 {
@@ -642,7 +665,11 @@ async fn a_schedule_fires_once_across_two_engines(b: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(starter.fired.load(Ordering::SeqCst), 1, "fired once by two engines");
+    assert_eq!(
+        starter.fired.load(Ordering::SeqCst),
+        1,
+        "fired once by two engines"
+    );
     let s = e.engine.schedule(sid).await.unwrap().unwrap();
     let run = e.wait_final(s.last_run_id.unwrap()).await;
     assert_eq!(run.status, RunStatus::Completed);

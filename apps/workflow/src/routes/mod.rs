@@ -2,3 +2,4 @@
 
 pub mod subscription;
 pub mod users;
+pub mod workflow;

@@ -2,6 +2,8 @@
 //! workflow error enum. `subscriptions` owns the subscription lifecycle, `quota` the usage
 //! meters the engine reserves against, `provider` the payment providers.
 
+pub mod definitions;
+pub mod executions;
 pub mod provider;
 pub mod quota;
 pub mod subscriptions;

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use trellis_kernel::db::{Db, StoreError};
+use trellis_kernel::on_db_read;
 use uuid::Uuid;
 
 /// The current number of each counted thing of one user.
@@ -18,12 +19,19 @@ pub struct Counts {
     pub concurrent_executions: i64,
 }
 
-/// The user's current counts.
-///
-/// Always zero for now: the tables holding definitions, proxy pools, schedules and
-/// executions arrive with the engine integration, which fills this function in (one
-/// `SELECT COUNT(*)` per table, or one query with sub-selects).
+/// The user's current counts: definitions, schedules and running executions (proxy pools
+/// arrive with their issue and count 0 until then).
 pub async fn counts(db: &Db, user: Uuid) -> Result<Counts, StoreError> {
-    let _ = (db, user);
-    Ok(Counts::default())
+    let (definitions, schedules, running): (i64, i64, i64) = on_db_read!(db, p => sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM wf_definitions WHERE owner_id = $1), \
+                (SELECT COUNT(*) FROM engine_schedules WHERE owner_id = $1 AND queue = 'workflow'), \
+                (SELECT COUNT(*) FROM engine_runs WHERE owner_id = $1 AND queue = 'workflow' \
+                    AND status IN ('running', 'cancelling'))")
+        .bind(user).fetch_one(p).await)?;
+    Ok(Counts {
+        workflow_definitions: definitions,
+        proxy_pools: 0,
+        schedules,
+        concurrent_executions: running,
+    })
 }

@@ -4,5 +4,6 @@
 
 pub mod billing;
 pub mod counts;
+pub mod definitions;
 pub mod subscriptions;
 pub mod usage;

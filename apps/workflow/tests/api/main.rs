@@ -17,3 +17,4 @@ mod me;
 mod register;
 mod subscription;
 mod tokens;
+mod workflow;

@@ -1,0 +1,20 @@
+//! `/api/v1/workflow`: definitions with versions, step types, executions with their live
+//! event stream, and schedules (issue 10 §2).
+
+mod definitions;
+mod events;
+mod executions;
+mod schedules;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::WorkflowState;
+
+/// Every `/api/v1/workflow` route with its OpenAPI entry.
+pub fn router() -> OpenApiRouter<WorkflowState> {
+    OpenApiRouter::new()
+        .merge(definitions::router())
+        .merge(executions::router())
+        .merge(events::router())
+        .merge(schedules::router())
+}
