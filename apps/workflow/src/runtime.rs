@@ -5,7 +5,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chrono::Utc;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use trellis_engine::schedule::{Fire, Schedule};
@@ -304,9 +303,13 @@ impl OutboxHandler for UpdateLimits {
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or("subscription.changed without user_id")?;
         let engine = self.engine.get().ok_or("engine not ready")?;
-        let ent = crate::service::subscriptions::entitlements(&self.platform.db, user, Utc::now())
-            .await
-            .map_err(|e| e.to_string())?;
+        let ent = crate::service::subscriptions::entitlements(
+            &self.platform.db,
+            user,
+            self.platform.clock.now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let mut tx = self.platform.db.begin().await.map_err(|e| e.to_string())?;
         engine
             .set_limit(
@@ -412,7 +415,45 @@ pub fn start_engine(platform: &Platform, allow_private: bool) -> Result<Engine, 
         .build();
     let _ = cell.set(engine.clone());
     engine.start();
+    if engine.config().workers {
+        platform
+            .tasks
+            .spawn(free_plan_for_new_accounts(platform.clone()));
+    }
     Ok(engine)
+}
+
+/// `user.registered` → Free: identity writes the account (and its audit row) in its own
+/// transaction, knowing no app; this handler finds accounts without a subscription every
+/// 5 s and puts each on Free (idempotent, so several instances may race harmlessly). The
+/// subscription endpoints and quota checks do the same lazily for an account they meet
+/// first, so nothing depends on this pass having run.
+async fn free_plan_for_new_accounts(platform: Platform) {
+    let token = platform.tasks.token();
+    loop {
+        match crate::store::subscriptions::users_without_subscription(&platform.db, 500).await {
+            Ok(users) => {
+                for user in users {
+                    let now = platform.clock.now();
+                    let done = async {
+                        let mut tx = platform.db.begin().await?;
+                        crate::service::subscriptions::on_user_registered(&mut tx, user, now)
+                            .await?;
+                        tx.commit().await
+                    }
+                    .await;
+                    if let Err(e) = done {
+                        tracing::warn!(user_id = %user, error = %e, "workflow: free plan for a new account failed");
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "workflow: new-account pass failed"),
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
 }
 
 /// Renders a definition's concurrency key template over the start input.

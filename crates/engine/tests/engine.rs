@@ -2,6 +2,11 @@
 //! (counters, failures on demand, steps that wait for cancellation). Waits poll the store;
 //! backoff delays are crossed by moving the platform clock, never by sleeping them out.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns fail the test by panicking"
+)]
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use trellis_identity::Identity;
 use trellis_kernel::db::{Db, StoreError, Tx};
@@ -87,6 +87,12 @@ pub struct AdminPatch {
     pub limits: Option<BTreeMap<String, i64>>,
 }
 
+/// `now` as both backends store it: PostgreSQL keeps microseconds, so answers built from
+/// the written values equal what a later read returns.
+fn stored(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.trunc_subsecs(6)
+}
+
 /// The Free subscription a user starts with: a monthly period from `now`.
 fn free_row(user: Uuid, now: DateTime<Utc>) -> Subscription {
     Subscription {
@@ -110,6 +116,7 @@ fn free_row(user: Uuid, now: DateTime<Utc>) -> Subscription {
 /// `INSERT … ON CONFLICT DO NOTHING`); true if it did. Called lazily by `/current` and
 /// `/usage`, so every account is on Free without a migration of existing users.
 pub async fn ensure_free(tx: &mut Tx, user: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let now = stored(now);
     store::insert_if_absent(tx, &free_row(user, now)).await
 }
 
@@ -221,6 +228,7 @@ pub(crate) async fn load_settled(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Subscription, WorkflowError> {
+    let now = stored(now);
     ensure_free(tx, user, now).await?;
     let mut s = store::by_user_tx(tx, user)
         .await?
@@ -264,6 +272,7 @@ pub async fn current(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<SubscriptionView, WorkflowError> {
+    let now = stored(now);
     let mut tx = db.begin().await?;
     let s = load_settled(&mut tx, user, now).await?;
     tx.commit().await?;
@@ -304,11 +313,13 @@ fn no_paid_subscription() -> WorkflowError {
 /// `subscription` billing line for the period's price.
 pub async fn subscribe(
     db: &Db,
+    events: &trellis_engine::Engine,
     user: Uuid,
     plan_id: &str,
     billing_cycle: &str,
     now: DateTime<Utc>,
 ) -> Result<SubscriptionView, WorkflowError> {
+    let now = stored(now);
     let plans = catalogue();
     let (plan, cycle) = match (parse_plan(&plans, plan_id), parse_cycle(billing_cycle)) {
         (Ok(p), Ok(c)) => (p, c),
@@ -361,6 +372,14 @@ pub async fn subscribe(
         )
         .await?;
     }
+    // Outbox: the engine updates the user's running limit (issue 10 §4).
+    events
+        .emit(
+            &mut tx,
+            "subscription.changed",
+            &serde_json::json!({"user_id": user}),
+        )
+        .await?;
     tx.commit().await?;
     Ok(view(s, &plans, now))
 }
@@ -420,10 +439,12 @@ pub fn pro_rata(price: i64, unused_seconds: i64, period_seconds: i64) -> i64 {
 /// canceled subscription) it is 409 `NO_PAID_SUBSCRIPTION`: there is no period to prorate.
 pub async fn upgrade(
     db: &Db,
+    events: &trellis_engine::Engine,
     user: Uuid,
     plan_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Upgraded, WorkflowError> {
+    let now = stored(now);
     let plans = catalogue();
     let target = parse_plan(&plans, plan_id).map_err(|e| WorkflowError::Fields(vec![e]))?;
     let mut tx = db.begin().await?;
@@ -466,6 +487,14 @@ pub async fn upgrade(
         now,
     );
     billing::insert(&mut tx, &proration).await?;
+    // Outbox: the engine updates the user's running limit (issue 10 §4).
+    events
+        .emit(
+            &mut tx,
+            "subscription.changed",
+            &serde_json::json!({"user_id": user}),
+        )
+        .await?;
     tx.commit().await?;
     Ok(Upgraded {
         subscription: view(s, &plans, now),
@@ -478,10 +507,12 @@ pub async fn upgrade(
 /// (409 `NO_PAID_SUBSCRIPTION`); a canceled subscription is 409 `ALREADY_CANCELED`.
 pub async fn cancel(
     db: &Db,
+    events: &trellis_engine::Engine,
     user: Uuid,
     at_period_end: bool,
     now: DateTime<Utc>,
 ) -> Result<SubscriptionView, WorkflowError> {
+    let now = stored(now);
     let plans = catalogue();
     let mut tx = db.begin().await?;
     let mut s = load_settled(&mut tx, user, now).await?;
@@ -503,6 +534,14 @@ pub async fn cancel(
     }
     s.updated_at = now;
     store::update(&mut tx, &s).await?;
+    // Outbox: the engine updates the user's running limit (issue 10 §4).
+    events
+        .emit(
+            &mut tx,
+            "subscription.changed",
+            &serde_json::json!({"user_id": user}),
+        )
+        .await?;
     tx.commit().await?;
     Ok(view(s, &plans, now))
 }
@@ -574,11 +613,13 @@ pub async fn admin_get(
 pub async fn admin_update(
     identity: &Identity,
     db: &Db,
+    events: &trellis_engine::Engine,
     admin: Uuid,
     user: Uuid,
     patch: AdminPatch,
     now: DateTime<Utc>,
 ) -> Result<SubscriptionView, WorkflowError> {
+    let now = stored(now);
     let plans = catalogue();
     let (plan, status, limits) = parse_patch(&plans, &patch)?;
     identity.user(user).await?;
@@ -617,6 +658,14 @@ pub async fn admin_update(
             "subscription.admin_update",
             None,
             detail,
+        )
+        .await?;
+    // Outbox: the engine updates the user's running limit (issue 10 §4).
+    events
+        .emit(
+            &mut tx,
+            "subscription.changed",
+            &serde_json::json!({"user_id": user}),
         )
         .await?;
     tx.commit().await?;

@@ -141,3 +141,13 @@ pub async fn update(tx: &mut Tx, s: &Subscription) -> Result<(), StoreError> {
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Accounts without a subscription row yet (registered since the last pass), at most
+/// `limit`: the registration handler puts each on Free.
+pub async fn users_without_subscription(db: &Db, limit: i64) -> Result<Vec<Uuid>, StoreError> {
+    let rows: Vec<(Uuid,)> = on_db_read!(db, pool => sqlx::query_as(
+        "SELECT u.id FROM users u WHERE NOT EXISTS \
+         (SELECT 1 FROM wf_subscriptions s WHERE s.user_id = u.id) LIMIT $1")
+        .bind(limit).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

@@ -66,6 +66,15 @@ async fn put_user(
         status: b.status,
         limits: b.limits,
     };
-    let v = subs::admin_update(&s.identity, &s.platform.db, p.user_id, user_id, patch, now).await?;
+    let v = subs::admin_update(
+        &s.identity,
+        &s.platform.db,
+        &s.engine,
+        p.user_id,
+        user_id,
+        patch,
+        now,
+    )
+    .await?;
     Ok(Done::ok(v, "订阅已更新"))
 }

@@ -55,7 +55,15 @@ async fn subscribe(
     Json(b): Json<SubscribeBody>,
 ) -> Reply<SubscriptionView> {
     let now = s.platform.clock.now();
-    let v = subs::subscribe(&s.platform.db, p.user_id, &b.plan_id, &b.billing_cycle, now).await?;
+    let v = subs::subscribe(
+        &s.platform.db,
+        &s.engine,
+        p.user_id,
+        &b.plan_id,
+        &b.billing_cycle,
+        now,
+    )
+    .await?;
     Ok(Done::ok(v, "订阅成功"))
 }
 
@@ -88,7 +96,7 @@ async fn upgrade(
 ) -> Reply<Upgraded> {
     let now = s.platform.clock.now();
     Ok(Done::ok(
-        subs::upgrade(&s.platform.db, p.user_id, &b.plan_id, now).await?,
+        subs::upgrade(&s.platform.db, &s.engine, p.user_id, &b.plan_id, now).await?,
         "升级成功",
     ))
 }
@@ -115,7 +123,7 @@ async fn cancel(
     Json(b): Json<CancelBody>,
 ) -> Reply<SubscriptionView> {
     let now = s.platform.clock.now();
-    let v = subs::cancel(&s.platform.db, p.user_id, b.at_period_end, now).await?;
+    let v = subs::cancel(&s.platform.db, &s.engine, p.user_id, b.at_period_end, now).await?;
     Ok(Done::ok(v, "订阅已取消"))
 }
 
