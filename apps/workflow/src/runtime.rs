@@ -89,6 +89,9 @@ impl StepHandler for Transform {
     async fn run(&self, ctx: StepCtx) -> Result<StepOutput, StepError> {
         Ok(StepOutput::value(one(run_jq(&ctx, "program").await?)))
     }
+    fn pure(&self) -> bool {
+        true
+    }
 }
 
 struct Condition;
@@ -104,6 +107,9 @@ impl StepHandler for Condition {
             output: json!({"result": ok}),
             proceed: ok,
         })
+    }
+    fn pure(&self) -> bool {
+        true
     }
 }
 
@@ -342,11 +348,7 @@ impl Fire for StartScheduled {
         else {
             return Ok(None);
         };
-        let plan = crate::domain::definition::validate(
-            &def.definition,
-            &StepTypesOf(engine.registry().clone()),
-        )
-        .map_err(|_| "the definition is no longer valid".to_string())?;
+        let plan = crate::domain::definition::to_plan(&def.definition);
         let id = Uuid::now_v7();
         let now = self.platform.clock.now();
         match crate::service::quota::reserve(tx, s.owner_id, Meter::ExecutionsPerMonth, id, now)

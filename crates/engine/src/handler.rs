@@ -95,6 +95,14 @@ impl StepCtx {
 pub trait StepHandler: Send + Sync + 'static {
     /// One try of a step. Return promptly once `ctx.cancel` fires.
     async fn run(&self, ctx: StepCtx) -> Result<StepOutput, StepError>;
+
+    /// True for a kind with no effect but its output (a jq transform, a condition): the
+    /// engine runs it in place and records it with the next commit instead of recording its
+    /// start first, so a chain of such steps costs one commit. After a crash it is computed
+    /// again (nothing outside saw it) rather than counted as a try.
+    fn pure(&self) -> bool {
+        false
+    }
 }
 
 /// Step kinds and their handlers; cheap to clone.
@@ -114,6 +122,11 @@ impl Registry {
     /// The handler of `kind`.
     pub fn get(&self, kind: &str) -> Option<Arc<dyn StepHandler>> {
         self.handlers.get(kind).cloned()
+    }
+
+    /// Whether `kind` is registered and pure ([`StepHandler::pure`]).
+    pub fn is_pure(&self, kind: &str) -> bool {
+        self.handlers.get(kind).is_some_and(|h| h.pure())
     }
 
     /// Whether `kind` is registered.

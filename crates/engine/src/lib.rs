@@ -529,7 +529,8 @@ impl Engine {
         Ok(attempt)
     }
 
-    /// Deletes finished runs past retention now; returns how many.
+    /// Deletes finished runs past retention, and outbox entries delivered more than a day
+    /// ago, now; returns how many runs.
     pub async fn prune(&self) -> Result<u64, StoreError> {
         let now = model::ms(self.inner.platform.clock.now());
         let before = now - self.inner.cfg.retention_days * 86_400_000;
@@ -537,6 +538,7 @@ impl Engine {
             &self.inner.platform.db,
             before,
             self.inner.cfg.retention_runs,
+            now - 86_400_000,
         )
         .await
     }

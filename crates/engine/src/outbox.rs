@@ -113,6 +113,19 @@ async fn settle(
     Ok(())
 }
 
+async fn mark_delivered(db: &Db, ids: &[Uuid], now: i64) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for id in ids {
+        on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE engine_outbox SET delivered_ms = $2, lease_owner = NULL, lease_expires_ms = NULL WHERE id = $1")
+            .bind(id).bind(now).execute(&mut *c).await.map(|_| ()))?;
+    }
+    tx.commit().await
+}
+
 /// Delivers this queue's events until shutdown: woken after a local emit, else every
 /// poll interval.
 pub(crate) async fn dispatch_loop(engine: Engine) {
@@ -131,6 +144,7 @@ pub(crate) async fn dispatch_loop(engine: Engine) {
         let n = match batch {
             Ok(events) => {
                 let n = events.len();
+                let mut delivered = Vec::new();
                 for ev in events {
                     let handler: Option<Arc<dyn OutboxHandler>> =
                         inner.outbox_handlers.get(&ev.topic).cloned();
@@ -138,15 +152,23 @@ pub(crate) async fn dispatch_loop(engine: Engine) {
                         Some(h) => h.handle(&ev).await,
                         None => Ok(()),
                     };
-                    if let Err(e) = &outcome {
-                        tracing::warn!(event_id = %ev.id, topic = %ev.topic, error = %e, "engine: outbox handler failed; will retry");
+                    match outcome {
+                        Ok(()) => delivered.push(ev.id),
+                        Err(e) => {
+                            tracing::warn!(event_id = %ev.id, topic = %ev.topic, error = %e, "engine: outbox handler failed; will retry");
+                            let now = ms(inner.platform.clock.now());
+                            if let Err(e) =
+                                settle(&inner.platform.db, ev.id, Err(e), now, ev.attempts).await
+                            {
+                                tracing::warn!(error = %e, "engine: outbox settle failed");
+                            }
+                        }
                     }
-                    let now = ms(inner.platform.clock.now());
-                    if let Err(e) =
-                        settle(&inner.platform.db, ev.id, outcome, now, ev.attempts).await
-                    {
-                        tracing::warn!(error = %e, "engine: outbox settle failed");
-                    }
+                }
+                // Deliveries are marked in one transaction per batch.
+                let now = ms(inner.platform.clock.now());
+                if let Err(e) = mark_delivered(&inner.platform.db, &delivered, now).await {
+                    tracing::warn!(error = %e, "engine: outbox settle failed");
                 }
                 n
             }

@@ -306,6 +306,20 @@ pub async fn attempt_steps(
     rows.into_iter().map(StepRow::into_record).collect()
 }
 
+/// The step records of one attempt, from the read side (a worker starting a run it has
+/// just leased: the lease's commit is visible to every later read).
+pub async fn attempt_steps_read(
+    db: &Db,
+    run_id: Uuid,
+    attempt: i64,
+) -> Result<Vec<StepRecord>, StoreError> {
+    let rows: Vec<StepRow> = on_db_read!(db, p => sqlx::query_as(
+        "SELECT attempt, step_id, status, tries, output, error, started_ms, finished_ms, proceed \
+         FROM engine_steps WHERE run_id = $1 AND attempt = $2")
+        .bind(run_id).bind(attempt).fetch_all(p).await)?;
+    rows.into_iter().map(StepRow::into_record).collect()
+}
+
 /// Events after `after_seq`, oldest first, at most `limit`.
 pub async fn events_after(
     db: &Db,
@@ -360,6 +374,8 @@ pub struct StepEnd<'a> {
     pub error: Option<&'a str>,
     /// False: the steps depending on this one are skipped.
     pub proceed: bool,
+    /// Tries made so far (kept when the row already counts more).
+    pub tries: i64,
 }
 
 /// Records a step's end.
@@ -375,11 +391,12 @@ pub async fn step_finished(
     let finished = (end.status != StepStatus::Running).then_some(now);
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO engine_steps (run_id, attempt, step_id, status, tries, output, error, proceed, started_ms, finished_ms) \
-         VALUES ($1, $2, $3, $4, 0, $5, $6, $9, $7, $8) \
+         VALUES ($1, $2, $3, $4, $10, $5, $6, $9, $7, $8) \
          ON CONFLICT (run_id, attempt, step_id) DO UPDATE SET status = $4, output = $5, \
-         error = $6, proceed = $9, finished_ms = $8")
+         error = $6, proceed = $9, finished_ms = $8, \
+         tries = CASE WHEN engine_steps.tries > $10 THEN engine_steps.tries ELSE $10 END")
         .bind(run_id).bind(attempt).bind(step_id).bind(end.status.as_str()).bind(output)
-        .bind(end.error).bind(now).bind(finished).bind(end.proceed)
+        .bind(end.error).bind(now).bind(finished).bind(end.proceed).bind(end.tries)
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -651,9 +668,14 @@ pub async fn active_runs_of_subject(
 }
 
 /// Deletes finished runs (with their steps and events) older than `before_ms`, and beyond
-/// the newest `keep` finished runs per owner; never a run that is not final. Returns how
-/// many were deleted.
-pub async fn prune(db: &Db, before_ms: i64, keep: i64) -> Result<u64, StoreError> {
+/// the newest `keep` finished runs per owner; never a run that is not final; and outbox
+/// entries delivered before `outbox_before_ms`. Returns how many runs were deleted.
+pub async fn prune(
+    db: &Db,
+    before_ms: i64,
+    keep: i64,
+    outbox_before_ms: i64,
+) -> Result<u64, StoreError> {
     let finals = "status IN ('completed', 'failed', 'timed_out', 'crashed', 'cancelled')";
     let mut tx = db.begin().await?;
     let old = format!("SELECT id FROM engine_runs WHERE {finals} AND finished_ms < $1 LIMIT 1000");
@@ -668,6 +690,9 @@ pub async fn prune(db: &Db, before_ms: i64, keep: i64) -> Result<u64, StoreError
     ids.extend(extra);
     ids.sort();
     ids.dedup();
+    // Delivered outbox entries are kept a day (for inspection), then deleted.
+    on_tx!(&mut tx, c => sqlx::query("DELETE FROM engine_outbox WHERE delivered_ms < $1")
+        .bind(outbox_before_ms).execute(&mut *c).await.map(|_| ()))?;
     let mut n = 0;
     for (id,) in &ids {
         on_tx!(&mut tx, c => sqlx::query("DELETE FROM engine_events WHERE run_id = $1").bind(id).execute(&mut *c).await.map(|_| ()))?;

@@ -109,12 +109,7 @@ async fn execute(engine: &Engine, run_id: Uuid, takeover: bool) -> Result<(), St
     let Some(run) = store::run(db, run_id).await? else {
         return Ok(());
     };
-    let records = {
-        let mut tx = db.begin().await?;
-        let r = store::attempt_steps(&mut tx, run_id, run.attempt).await?;
-        tx.rollback().await?;
-        r
-    };
+    let records = store::attempt_steps_read(db, run_id, run.attempt).await?;
     let mut st = State::new(&run, records);
     let cancel = CancellationToken::new();
     inner.register_cancel(run_id, cancel.clone());
@@ -165,7 +160,29 @@ async fn execute(engine: &Engine, run_id: Uuid, takeover: bool) -> Result<(), St
 
     let mut set: JoinSet<Finished> = JoinSet::new();
     loop {
-        let to_start = st.advance();
+        let ready = st.advance();
+        // Pure steps (no effect but their output: transform, condition) run here and now;
+        // their results join this turn's writes, so a chain of them costs one commit. Their
+        // start is not recorded first: after a crash they are computed again.
+        let (pure, to_start): (Vec<String>, Vec<String>) = ready.into_iter().partition(|id| {
+            st.specs
+                .get(id)
+                .is_some_and(|s| inner.registry.is_pure(&s.kind))
+        });
+        if !pure.is_empty() {
+            for id in &pure {
+                let tries = st.tries.get(id).copied().unwrap_or(0) + 1;
+                st.tries.insert(id.clone(), tries);
+                st.in_flight.insert(id.clone());
+                st.events
+                    .push(NewEvent::step("step.started", id, json!({"try": tries})));
+                if let Some(f) = try_future(engine, &run, &st, id, tries, &cancel) {
+                    let done = f.await;
+                    st.absorb(engine, done, &mut set, &cancel);
+                }
+            }
+            continue;
+        }
         if set.is_empty() && to_start.is_empty() {
             let (status, reason, error) = st.outcome();
             return engine
@@ -293,9 +310,22 @@ fn spawn_try(
     tries: i64,
     cancel: &CancellationToken,
 ) {
-    let Some(spec) = st.specs.get(id).cloned() else {
-        return;
-    };
+    if let Some(f) = try_future(engine, run, st, id, tries, cancel) {
+        set.spawn(f);
+    }
+}
+
+/// One try of a step, as a future (spawned for ordinary steps, awaited in place for pure
+/// ones); `None` for a step id the plan does not have.
+fn try_future(
+    engine: &Engine,
+    run: &Run,
+    st: &State,
+    id: &str,
+    tries: i64,
+    cancel: &CancellationToken,
+) -> Option<impl std::future::Future<Output = Finished> + Send + 'static> {
+    let spec = st.specs.get(id).cloned()?;
     let handler = engine.inner.registry.get(&spec.kind);
     let timeout = Duration::from_secs(
         spec.timeout_seconds
@@ -316,35 +346,43 @@ fn spawn_try(
         step: spec.clone(),
     };
     let step = id.to_string();
-    set.spawn(async move {
-        let started = Instant::now();
-        let logs = ctx.logs.clone();
-        let result = match handler {
-            None => Err(StepError::Fatal(format!("unknown step type {}", spec.kind))),
-            Some(h) => match tokio::time::timeout(timeout, h.run(ctx)).await {
-                Ok(r) => r,
-                Err(_) => Err(StepError::Retryable(format!(
-                    "step timed out after {} s",
-                    timeout.as_secs()
-                ))),
-            },
-        };
-        let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|p| p.into_inner()));
-        Finished::Try {
-            step,
-            result,
-            logs,
-            took: started.elapsed(),
-        }
-    });
+    // Every log line of the try carries the execution and the step (issue 10 §5).
+    let span = tracing::info_span!("step", execution_id = %run.id, step = %id, attempt = run.attempt, try_no = tries);
+    Some(tracing::Instrument::instrument(
+        async move {
+            let started = Instant::now();
+            let logs = ctx.logs.clone();
+            let result = match handler {
+                None => Err(StepError::Fatal(format!("unknown step type {}", spec.kind))),
+                Some(h) => match tokio::time::timeout(timeout, h.run(ctx)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(StepError::Retryable(format!(
+                        "step timed out after {} s",
+                        timeout.as_secs()
+                    ))),
+                },
+            };
+            let logs = std::mem::take(&mut *logs.lock().unwrap_or_else(|p| p.into_inner()));
+            if let Err(e) = &result {
+                tracing::info!(error = %e, "engine: step try failed");
+            }
+            Finished::Try {
+                step,
+                result,
+                logs,
+                took: started.elapsed(),
+            }
+        },
+        span,
+    ))
 }
 
 /// One pending write of a turn.
 enum Write {
     /// A try starts: `running`, tries = n.
     Start(String, i64),
-    /// A step ends: status, output, error, proceed.
-    End(String, StepStatus, Option<Value>, Option<String>, bool),
+    /// A step ends: status, output, error, proceed, tries made.
+    End(String, StepStatus, Option<Value>, Option<String>, bool, i64),
 }
 
 /// Applies a turn's writes and events in the caller's transaction.
@@ -360,7 +398,7 @@ async fn apply(
             Write::Start(id, tries) => {
                 store::step_started(tx, run.id, run.attempt, id, *tries, now).await?
             }
-            Write::End(id, status, out, err, proceed) => {
+            Write::End(id, status, out, err, proceed, tries) => {
                 store::step_finished(
                     tx,
                     run.id,
@@ -371,6 +409,7 @@ async fn apply(
                         output: out.as_ref(),
                         error: err.as_deref(),
                         proceed: *proceed,
+                        tries: *tries,
                     },
                     now,
                 )
@@ -468,6 +507,7 @@ impl State {
                 None,
                 Some(reason.into()),
                 true,
+                self.tries.get(id.as_str()).copied().unwrap_or(0),
             ));
             self.events.push(NewEvent::step(
                 "step.interrupted",
@@ -515,6 +555,7 @@ impl State {
                         None,
                         None,
                         true,
+                        self.tries.get(&id).copied().unwrap_or(0),
                     ));
                     self.events.push(NewEvent::step(
                         "step.skipped",
@@ -535,6 +576,7 @@ impl State {
                         None,
                         Some(msg.into()),
                         true,
+                        self.tries.get(&id).copied().unwrap_or(0),
                     ));
                     self.events.push(NewEvent::step(
                         "step.failed",
@@ -576,6 +618,7 @@ impl State {
             Some(out.output.clone()),
             None,
             out.proceed,
+            self.tries.get(step).copied().unwrap_or(0),
         ));
         self.events.push(NewEvent::step(
             "step.completed",
@@ -626,6 +669,7 @@ impl State {
                 None,
                 Some(e.to_string()),
                 true,
+                self.tries.get(&step).copied().unwrap_or(0),
             ));
             self.events.push(NewEvent::step(
                 "step.retrying",
@@ -649,6 +693,7 @@ impl State {
             None,
             Some(e.to_string()),
             true,
+            self.tries.get(&step).copied().unwrap_or(0),
         ));
         self.events.push(NewEvent::step(
             "step.failed",

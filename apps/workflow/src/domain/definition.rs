@@ -333,7 +333,13 @@ pub fn validate(body: &DefinitionBody, types: &dyn StepTypes) -> Result<Plan, Ve
     if !errs.is_empty() {
         return Err(errs);
     }
-    Ok(Plan {
+    Ok(to_plan(body))
+}
+
+/// The plan of a body that was validated when it was saved (starting an execution does not
+/// check it again: compiling its jq programs costs milliseconds).
+pub fn to_plan(body: &DefinitionBody) -> Plan {
+    Plan {
         steps: body
             .steps
             .iter()
@@ -347,7 +353,7 @@ pub fn validate(body: &DefinitionBody, types: &dyn StepTypes) -> Result<Plan, Ve
             })
             .collect(),
         timeout_seconds: body.timeout_seconds,
-    })
+    }
 }
 
 /// Steps that lie on a cycle (each can reach itself through its dependencies).

@@ -45,8 +45,7 @@ pub struct Execution {
     pub error: Option<String>,
     /// 1, then +1 per retry.
     pub attempt: i64,
-    /// The run input.
-    #[schema(value_type = Object)]
+    /// The run input (any JSON).
     pub input: Value,
     /// The idempotency key it was started with.
     pub idempotency_key: Option<String>,
@@ -111,8 +110,7 @@ pub struct StepView {
     pub finished_at: Option<DateTime<Utc>>,
     /// Milliseconds.
     pub duration_ms: Option<i64>,
-    /// The output.
-    #[schema(value_type = Object)]
+    /// The output (any JSON: a transform's value, an HTTP response `{status, headers, body}`).
     pub output: Option<Value>,
     /// The last error.
     pub error: Option<String>,
@@ -216,8 +214,8 @@ pub async fn start(
                 "workflow definition not found",
             )
         })?;
-    let plan =
-        definition::validate(&def.definition, &s.step_types()).map_err(WorkflowError::Fields)?;
+    // Validated when it was saved; compiling its jq programs again would cost milliseconds.
+    let plan = definition::to_plan(&def.definition);
     let now = s.platform.clock.now();
     let ent = subs::entitlements(&s.platform.db, p.user_id, now).await?;
     let id = Uuid::now_v7();
@@ -364,9 +362,7 @@ pub async fn retry(
                         "the definition was deleted; retry without use_latest_definition",
                     )
                 })?;
-            let plan = definition::validate(&def.definition, &s.step_types())
-                .map_err(WorkflowError::Fields)?;
-            Some((plan, Some(def.version)))
+            Some((definition::to_plan(&def.definition), Some(def.version)))
         }
         _ => None,
     };
@@ -411,8 +407,14 @@ pub async fn list(
     page: i64,
     page_size: i64,
 ) -> Result<trellis_identity::admin::Page<Execution>, WorkflowError> {
-    let page = page.max(1);
-    let size = page_size.clamp(1, 100);
+    if page < 1 || !(1..=100).contains(&page_size) {
+        return Err(WorkflowError::field(
+            if page < 1 { "page" } else { "page_size" },
+            "out_of_range",
+            "page is 1 or more and page_size 1 to 100",
+        ));
+    }
+    let size = page_size;
     let filter = RunFilter {
         owner: (!p.role.is_admin()).then_some(p.user_id),
         subject: f.definition_id,

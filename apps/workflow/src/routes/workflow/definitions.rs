@@ -44,8 +44,15 @@ async fn list(
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> Reply<Page<Definition>> {
-    let page = q.page.unwrap_or(1).max(1);
-    let size = q.page_size.unwrap_or(20).clamp(1, 100);
+    let (page, size) = (q.page.unwrap_or(1), q.page_size.unwrap_or(20));
+    if page < 1 || !(1..=100).contains(&size) {
+        return Err(crate::error::WorkflowError::field(
+            if page < 1 { "page" } else { "page_size" },
+            "out_of_range",
+            "page is 1 or more and page_size 1 to 100",
+        )
+        .into());
+    }
     let search = q.search.filter(|s| !s.trim().is_empty());
     if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
         return Err(crate::error::WorkflowError::field(

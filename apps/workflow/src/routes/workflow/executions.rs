@@ -32,7 +32,6 @@ pub struct StartBody {
     pub definition_id: Uuid,
     /// The execution's input (any JSON; default `{}`), at most the request body limit.
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub input: Option<Value>,
     /// The same key (per user) returns the same execution instead of starting another;
     /// also accepted as the `Idempotency-Key` header. 1 to 200 characters.

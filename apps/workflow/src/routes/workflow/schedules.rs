@@ -44,8 +44,7 @@ pub struct ScheduleView {
     pub overlap: Overlap,
     /// Missed fires older than this are skipped (seconds).
     pub catchup_seconds: i64,
-    /// Input of each execution.
-    #[schema(value_type = Object)]
+    /// Input of each execution (any JSON).
     pub input: Value,
     /// Paused schedules do not fire.
     pub paused: bool,
@@ -109,8 +108,7 @@ pub struct ScheduleBody {
     /// Catch-up window in seconds (default 60, 0 to 86,400).
     #[schema(minimum = 0, maximum = 86400)]
     pub catchup_seconds: Option<i64>,
-    /// Input of each execution (default `{}`).
-    #[schema(value_type = Object)]
+    /// Input of each execution (any JSON; default `{}`).
     pub input: Option<Value>,
     /// Pause after this many consecutive failures (default 3; 0: never).
     #[schema(minimum = 0, maximum = 1000)]

@@ -1,0 +1,349 @@
+//! Issue 10: the engine across real `trellis` processes sharing one database.
+//!
+//! - A worker process killed with SIGKILL in the middle of a step: another process takes the
+//!   execution over once the lease expires, reuses the outputs recorded so far, counts the
+//!   lost try, and completes it — no step lost, none run more often than its retry policy.
+//! - A schedule served by two processes fires each due time once.
+//!
+//! On SQLite both processes open the same database file; on PostgreSQL (`TEST_DATABASE_URL`)
+//! each test makes a fresh database.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] fns fail the test by panicking"
+)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use serde_json::{Value, json};
+use trellis_kernel::backend_tests;
+use trellis_kernel::testing::{Backend, serve, services};
+
+backend_tests!(
+    a_killed_worker_process_is_taken_over,
+    a_schedule_fires_once_across_two_processes
+);
+
+const ADMIN_PASSWORD: &str = "Crash-Test-Admin-Password-1";
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The shared deployment: a data directory and, on PostgreSQL, a fresh database.
+struct Deployment {
+    dir: PathBuf,
+    database_url: Option<String>,
+}
+
+impl Deployment {
+    async fn new(b: Backend) -> Deployment {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("trellis-procs-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let database_url = match b {
+            Backend::Embedded => None,
+            Backend::Services => {
+                let (url, _) = services().unwrap();
+                let name = format!("trellis_procs_{id}");
+                let admin = trellis_kernel::db::Db::connect(&url).await.unwrap();
+                let trellis_kernel::db::Db::Postgres(pool) = &admin else {
+                    unreachable!("TEST_DATABASE_URL is a postgres URL")
+                };
+                // `name` is made above from a UUID.
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+                Some(format!("{base}/{name}"))
+            }
+        };
+        Deployment { dir, database_url }
+    }
+
+    /// Starts one `trellis` process of this deployment.
+    fn start(&self) -> Proc {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trellis"));
+        cmd.env("TRELLIS_DATA_DIR", &self.dir)
+            .env("PORT", "0")
+            .env("LOG_LEVEL", "warn")
+            .env(
+                "JWT_SECRET_KEY",
+                "process-test-secret-process-test-secret-42",
+            )
+            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("TRELLIS_APPS", "workflow")
+            .env("TRELLIS_ALLOW_PRIVATE_TARGETS", "true")
+            .env("TRELLIS_ENGINE_HEARTBEAT_SECONDS", "1")
+            .env("RATE_LIMIT_ENABLED", "false")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        match &self.database_url {
+            Some(u) => cmd.env("DATABASE_URL", u),
+            None => cmd.env_remove("DATABASE_URL"),
+        };
+        let mut child = cmd.spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let mut base = None;
+        while out.read_line(&mut line).unwrap() > 0 {
+            if let Some(rest) = line.trim_end().strip_prefix("trellis: listening on ") {
+                base = rest.split_whitespace().next().map(str::to_string);
+                break;
+            }
+            line.clear();
+        }
+        // Keep draining stdout so the process never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut out, &mut std::io::sink());
+        });
+        Proc {
+            child,
+            base: base.unwrap(),
+        }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn call(
+    base: &str,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut req = client.request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v["data"].clone()
+}
+
+async fn admin_token(base: &str) -> String {
+    let d = call(
+        base,
+        None,
+        reqwest::Method::POST,
+        "/api/v1/users/auth/login",
+        Some(json!({"username_or_email": "admin", "password": ADMIN_PASSWORD})),
+    )
+    .await;
+    d["access_token"].as_str().unwrap().to_string()
+}
+
+/// A target whose `/hold/<name>` never answers the first call (the step is in flight when
+/// its worker is killed) and answers later ones; `/ok/<name>` answers at once. Both count.
+async fn target() -> (
+    trellis_kernel::testing::TestServer,
+    Arc<Mutex<HashMap<String, usize>>>,
+) {
+    let calls: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let (c1, c2) = (calls.clone(), calls.clone());
+    let router = axum::Router::new()
+        .route(
+            "/ok/{name}",
+            get(
+                move |axum::extract::Path(name): axum::extract::Path<String>| {
+                    let c = c1.clone();
+                    async move {
+                        *c.lock().unwrap().entry(name.clone()).or_default() += 1;
+                        axum::Json(json!({"name": name}))
+                    }
+                },
+            ),
+        )
+        .route(
+            "/hold/{name}",
+            get(
+                move |axum::extract::Path(name): axum::extract::Path<String>| {
+                    let c = c2.clone();
+                    async move {
+                        let n = {
+                            let mut m = c.lock().unwrap();
+                            let n = m.entry(name.clone()).or_default();
+                            *n += 1;
+                            *n
+                        };
+                        if n == 1 {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                        }
+                        axum::Json(json!({"name": name, "call": n}))
+                    }
+                },
+            ),
+        );
+    (serve(router).await, calls)
+}
+
+async fn a_killed_worker_process_is_taken_over(b: Backend) {
+    let dep = Deployment::new(b).await;
+    let (t, calls) = target().await;
+    let count = |name: &str| calls.lock().unwrap().get(name).copied().unwrap_or(0);
+    let a = dep.start();
+    let token = admin_token(&a.base).await;
+    let def = call(
+        &a.base,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/workflow/definitions",
+        Some(json!({"name": "crash", "steps": [
+            {"id": "one", "type": "http_request", "params": {"method": "GET", "url": t.url("/ok/one")}},
+            {"id": "two", "type": "http_request", "depends_on": ["one"],
+             "params": {"method": "GET", "url": t.url("/hold/two")},
+             "retry": {"max_attempts": 2, "delay_ms": 10}},
+            {"id": "three", "type": "http_request", "depends_on": ["two"],
+             "params": {"method": "GET", "url": t.url("/ok/three")}}
+        ]})),
+    )
+    .await;
+    let e = call(
+        &a.base,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/workflow/executions",
+        Some(json!({"definition_id": def["id"], "input": {}})),
+    )
+    .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let t0 = Instant::now();
+    while count("two") < 1 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "step two never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SIGKILL: no shutdown, no lease release.
+    drop(a);
+    let b_proc = dep.start();
+    let path = format!("/api/v1/workflow/executions/{id}");
+    let t0 = Instant::now();
+    let done = loop {
+        let d = call(
+            &b_proc.base,
+            Some(&token),
+            reqwest::Method::GET,
+            &path,
+            None,
+        )
+        .await;
+        if d["status"] == "completed" || d["status"] == "failed" {
+            break d;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "not taken over: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["takeovers"], 1);
+    assert_eq!(count("one"), 1, "one's recorded output was reused");
+    assert_eq!(
+        count("two"),
+        2,
+        "the lost try plus one retry, as the policy allows"
+    );
+    assert_eq!(count("three"), 1);
+    let two = done["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step_id"] == "two")
+        .unwrap()
+        .clone();
+    assert_eq!(two["tries"], 2);
+    assert_eq!(two["output"]["body"]["call"], 2);
+}
+
+async fn a_schedule_fires_once_across_two_processes(b: Backend) {
+    let dep = Deployment::new(b).await;
+    let a = dep.start();
+    let b_proc = dep.start();
+    let token = admin_token(&a.base).await;
+    let def = call(
+        &a.base,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/workflow/definitions",
+        Some(json!({"name": "tick", "steps": [
+            {"id": "t", "type": "transform", "params": {"program": "."}}
+        ]})),
+    )
+    .await;
+    let s = call(
+        &b_proc.base,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/workflow/schedules",
+        Some(json!({"definition_id": def["id"], "interval_seconds": 1, "overlap": "allow_all"})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    call(
+        &a.base,
+        Some(&token),
+        reqwest::Method::POST,
+        &format!(
+            "/api/v1/workflow/schedules/{}/pause",
+            s["id"].as_str().unwrap()
+        ),
+        Some(json!({})),
+    )
+    .await;
+    let list = call(
+        &a.base,
+        Some(&token),
+        reqwest::Method::GET,
+        "/api/v1/workflow/executions?page_size=100",
+        None,
+    )
+    .await;
+    let mut times: Vec<chrono::DateTime<chrono::Utc>> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["schedule_id"] == s["id"])
+        .map(|e| e["created_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    times.sort();
+    assert!(times.len() >= 3, "fired {} times in 5.5 s", times.len());
+    assert!(times.len() <= 6, "fired {} times in 5.5 s", times.len());
+    for w in times.windows(2) {
+        let gap = (w[1] - w[0]).num_milliseconds();
+        assert!(
+            gap >= 500,
+            "two fires {gap} ms apart: a due time fired twice"
+        );
+    }
+}
