@@ -27,7 +27,8 @@ use trellis_kernel::testing::{Backend, serve, services};
 
 backend_tests!(
     a_killed_worker_process_is_taken_over,
-    a_schedule_fires_once_across_two_processes
+    a_schedule_fires_once_across_two_processes,
+    a_cancel_sent_to_another_process_ends_the_execution
 );
 
 const ADMIN_PASSWORD: &str = "Crash-Test-Admin-Password-1";
@@ -79,7 +80,15 @@ impl Deployment {
 
     /// Starts one `trellis` process of this deployment.
     fn start(&self) -> Proc {
+        self.start_with(&[])
+    }
+
+    /// [`Deployment::start`] with extra environment.
+    fn start_with(&self, extra: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trellis"));
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
         cmd.env("TRELLIS_DATA_DIR", &self.dir)
             .env("PORT", "0")
             .env("LOG_LEVEL", "warn")
@@ -346,4 +355,67 @@ async fn a_schedule_fires_once_across_two_processes(b: Backend) {
             "two fires {gap} ms apart: a due time fired twice"
         );
     }
+}
+
+async fn a_cancel_sent_to_another_process_ends_the_execution(b: Backend) {
+    let dep = Deployment::new(b).await;
+    let a = dep.start();
+    let token = admin_token(&a.base).await;
+    let def = call(
+        &a.base,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/workflow/definitions",
+        Some(json!({"name": "long", "steps": [
+            {"id": "wait", "type": "delay", "params": {"seconds": 3600}}
+        ]})),
+    )
+    .await;
+    let e = call(
+        &a.base,
+        Some(&token),
+        reqwest::Method::POST,
+        "/api/v1/workflow/executions",
+        Some(json!({"definition_id": def["id"]})),
+    )
+    .await;
+    let path = format!("/api/v1/workflow/executions/{}", e["id"].as_str().unwrap());
+    let t0 = Instant::now();
+    while call(&a.base, Some(&token), reqwest::Method::GET, &path, None).await["status"]
+        != "running"
+    {
+        assert!(t0.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An API-only process takes the cancel; the worker on `a` sees it at its next heartbeat.
+    let api_only = dep.start_with(&[("TRELLIS_ENGINE_WORKERS", "false")]);
+    let c = call(
+        &api_only.base,
+        Some(&token),
+        reqwest::Method::POST,
+        &format!("{path}/cancel"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(c["status"], "cancelling");
+    let t0 = Instant::now();
+    let done = loop {
+        let d = call(
+            &api_only.base,
+            Some(&token),
+            reqwest::Method::GET,
+            &path,
+            None,
+        )
+        .await;
+        if d["status"] == "cancelled" {
+            break d;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never cancelled: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["interrupted_steps"], json!(["wait"]));
 }

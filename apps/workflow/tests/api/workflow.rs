@@ -30,6 +30,8 @@ backend_tests!(
     other_users_get_404_everywhere,
     schedules_validate_fire_and_pause,
     private_targets_are_refused_without_the_setting,
+    for_each_fans_out_with_templates_per_item,
+    cancel_new_refuses_a_start_beyond_the_definition_limit,
 );
 
 const PRIVATE_OK: &[(&str, &str)] = &[("TRELLIS_ALLOW_PRIVATE_TARGETS", "true")];
@@ -908,5 +910,87 @@ async fn private_targets_are_refused_without_the_setting(b: Backend) {
     assert!(
         err.contains("refused") || err.contains("private") || err.contains("loopback"),
         "{err}"
+    );
+}
+
+async fn for_each_fans_out_with_templates_per_item(b: Backend) {
+    let app = app(b).await;
+    let target = Target::start().await;
+    let (_, t) = app.user("vic").await;
+    let d = app
+        .define(
+            &t,
+            json!({"name": "fan-out", "steps": [
+                {"id": "each", "type": "for_each", "params": {
+                    "items": ".input.names",
+                    "concurrency": 2,
+                    "step": {"type": "http_request", "params": {
+                        "method": "GET", "url": format!("{}/ok/{{{{ item }}}}", target.url(""))
+                    }}
+                }},
+                {"id": "names", "type": "transform", "depends_on": ["each"],
+                 "params": {"program": "[.steps.each[].body.name]"}}
+            ]}),
+        )
+        .await;
+    let e = app
+        .start(&t, &d, json!({"names": ["ann", "bo", "cy"]}))
+        .await;
+    let done = app.wait_final(&t, &e["id"]).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let names = done["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step_id"] == "names")
+        .unwrap()["output"]
+        .clone();
+    assert_eq!(names, json!(["ann", "bo", "cy"]), "outputs in item order");
+    for n in ["ann", "bo", "cy"] {
+        assert_eq!(target.calls(n), 1);
+    }
+}
+
+async fn cancel_new_refuses_a_start_beyond_the_definition_limit(b: Backend) {
+    let app = app(b).await;
+    let (_, t) = app.user("wes").await;
+    let d = app
+        .define(
+            &t,
+            json!({"name": "single", "concurrency": {"limit": 1, "policy": "cancel_new"},
+                   "steps": [{"id": "w", "type": "delay", "params": {"seconds": 3600}}]}),
+        )
+        .await;
+    let first = app.start(&t, &d, json!({})).await;
+    app.wait_until(&t, &first["id"], |s| s == "running").await;
+    let second = app.start(&t, &d, json!({})).await;
+    assert_eq!(second["status"], "cancelled");
+    assert!(second["reason"].as_str().unwrap().contains("cancel_new"));
+    let id = first["id"].as_str().unwrap();
+    app.0
+        .post(
+            &format!("/api/v1/workflow/executions/{id}/cancel"),
+            json!({}),
+            Some(&t.access),
+        )
+        .await
+        .ok();
+    app.wait_final(&t, &first["id"]).await;
+    // The refused start's quota unit was given back.
+    let usage = app
+        .0
+        .get("/api/v1/subscription/usage", Some(&t.access))
+        .await
+        .ok();
+    let meter = usage
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["meter"] == "executions_per_month")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        meter["used"].as_i64().unwrap() + meter["reserved"].as_i64().unwrap(),
+        1
     );
 }
