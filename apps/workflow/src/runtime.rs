@@ -266,6 +266,7 @@ pub fn registry(platform: &Platform, client: StepClient) -> Registry {
 /// execution was cancelled before it started (idempotent: a usage event settles once).
 struct SettleUsage {
     platform: Platform,
+    client: StepClient,
 }
 
 #[async_trait::async_trait]
@@ -289,7 +290,51 @@ impl OutboxHandler for SettleUsage {
         };
         res.map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
+        let status = p.get("status").and_then(Value::as_str).unwrap_or_default();
+        if matches!(status, "failed" | "timed_out" | "crashed") {
+            self.notify_failure(run).await?;
+        }
         Ok(())
+    }
+}
+
+impl SettleUsage {
+    /// `execution.failed` → the definition's `on_failure` notification (the version the
+    /// execution ran). At least once: a failed send is retried with the event.
+    async fn notify_failure(&self, run: Uuid) -> Result<(), String> {
+        let db = &self.platform.db;
+        let Some(r) = trellis_engine::store::run(db, run)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        let (Some(def), Some(version)) = (r.subject_id, r.subject_version) else {
+            return Ok(());
+        };
+        let body = crate::store::definitions::version(db, def, version)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(params) = body.and_then(|b| b.on_failure) else {
+            return Ok(());
+        };
+        let ctx = json!({
+            "input": r.input,
+            "execution": {"id": r.id, "status": r.status.as_str(), "reason": r.reason, "error": r.error, "attempt": r.attempt},
+        });
+        let rendered = schema::render_params("notify", &params, &ctx)?;
+        let p: notify::NotifyParams =
+            serde_json::from_value(rendered).map_err(|e| e.to_string())?;
+        let now = self.platform.clock.now().timestamp();
+        match notify::execute(&self.client, &self.platform.mailer, p, now).await {
+            Ok(_) => Ok(()),
+            // A permanent failure (bad address, 4xx) would fail every redelivery too.
+            Err(f) if !f.retryable => {
+                tracing::warn!(execution_id = %run, error = %f, "workflow: failure notification refused");
+                Ok(())
+            }
+            Err(f) => Err(f.message),
+        }
     }
 }
 
@@ -396,11 +441,12 @@ pub fn start_engine(platform: &Platform, allow_private: bool) -> Result<Engine, 
     let cfg = EngineConfig::from_vars(QUEUE, &platform.config.vars).map_err(|e| e.join("; "))?;
     let client = crate::steps::net::client(allow_private, Duration::from_secs(300))?;
     let cell: Arc<OnceLock<Engine>> = Arc::default();
-    let engine = Engine::builder(platform, cfg, registry(platform, client))
+    let engine = Engine::builder(platform, cfg, registry(platform, client.clone()))
         .on(
             "run.finished",
             Arc::new(SettleUsage {
                 platform: platform.clone(),
+                client: client.clone(),
             }),
         )
         .on(

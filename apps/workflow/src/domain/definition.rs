@@ -30,6 +30,12 @@ pub struct DefinitionBody {
     /// that does.
     #[serde(default)]
     pub concurrency: Option<Concurrency>,
+    /// A notification sent when an execution fails, times out or crashes (`execution.failed`,
+    /// issue 10 §4): the `notify` step type's parameters (`{channel: email|webhook, …}`),
+    /// whose templates see `execution` (`id`, `status`, `reason`, `error`) and `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub on_failure: Option<Value>,
 }
 
 /// One step of a definition.
@@ -161,6 +167,13 @@ pub fn validate(body: &DefinitionBody, types: &dyn StepTypes) -> Result<Plan, Ve
                 "invalid_length",
                 "concurrency.key must be 1 to 500 characters".into(),
             );
+        }
+    }
+    if let Some(n) = &body.on_failure
+        && let Err(problems) = types.check("notify", n)
+    {
+        for p in problems {
+            err("on_failure".into(), "invalid_params", p);
         }
     }
     let mut seen = HashSet::new();

@@ -198,3 +198,15 @@ pub async fn count_in(tx: &mut Tx, owner: Uuid) -> Result<i64, StoreError> {
         .bind(owner).fetch_one(&mut *c).await)?;
     Ok(n)
 }
+
+/// The body saved as `version` of a definition, if both still exist.
+pub async fn version(
+    db: &Db,
+    id: Uuid,
+    version: i64,
+) -> Result<Option<DefinitionBody>, StoreError> {
+    let row: Option<(String,)> = on_db_read!(db, p => sqlx::query_as(
+        "SELECT body FROM wf_definition_versions WHERE definition_id = $1 AND version = $2")
+        .bind(id).bind(version).fetch_optional(p).await)?;
+    row.map(|(b,)| parse_body(&b)).transpose()
+}

@@ -32,6 +32,7 @@ backend_tests!(
     private_targets_are_refused_without_the_setting,
     for_each_fans_out_with_templates_per_item,
     cancel_new_refuses_a_start_beyond_the_definition_limit,
+    a_failed_execution_sends_its_on_failure_webhook,
 );
 
 const PRIVATE_OK: &[(&str, &str)] = &[("TRELLIS_ALLOW_PRIVATE_TARGETS", "true")];
@@ -45,14 +46,36 @@ async fn app(b: Backend) -> TestApp {
 struct Target {
     server: TestServer,
     calls: Arc<Mutex<HashMap<String, usize>>>,
+    hooks: Hooks,
 }
+
+/// Webhook deliveries received: the signature header and the JSON body.
+type Hooks = Arc<Mutex<Vec<(Option<String>, Value)>>>;
 
 impl Target {
     async fn start() -> Target {
         let calls: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let hooks: Hooks = Arc::default();
         let c1 = calls.clone();
         let c2 = calls.clone();
+        let h = hooks.clone();
         let router = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(
+                    move |headers: axum::http::HeaderMap, body: axum::Json<Value>| {
+                        let h = h.clone();
+                        async move {
+                            let sig = headers
+                                .get("x-trellis-signature")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string);
+                            h.lock().unwrap().push((sig, body.0));
+                            "ok"
+                        }
+                    },
+                ),
+            )
             .route(
                 "/ok/{name}",
                 get(
@@ -93,6 +116,7 @@ impl Target {
         Target {
             server: serve(router).await,
             calls,
+            hooks,
         }
     }
 
@@ -993,4 +1017,47 @@ async fn cancel_new_refuses_a_start_beyond_the_definition_limit(b: Backend) {
         meter["used"].as_i64().unwrap() + meter["reserved"].as_i64().unwrap(),
         1
     );
+}
+
+async fn a_failed_execution_sends_its_on_failure_webhook(b: Backend) {
+    let app = app(b).await;
+    let target = Target::start().await;
+    let (_, t) = app.user("xia").await;
+    let d = app
+        .define(
+            &t,
+            json!({"name": "fails", "on_failure": {
+                    "channel": "webhook", "url": target.url("/hook"), "secret": "s3cret",
+                    "payload": {"execution": "{{ execution.id }}", "status": "{{ execution.status }}", "order": "{{ input.order }}"}
+                   },
+                   "steps": [{"id": "boom", "type": "transform", "params": {"program": "error(\"boom\")"}}]}),
+        )
+        .await;
+    let e = app.start(&t, &d, json!({"order": 7})).await;
+    assert_eq!(app.wait_final(&t, &e["id"]).await["status"], "failed");
+    for _ in 0..200 {
+        if !target.hooks.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hooks = target.hooks.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let (sig, body) = &hooks[0];
+    assert!(sig.as_deref().unwrap_or_default().starts_with("sha256="));
+    assert_eq!(body["execution"], e["id"]);
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["order"], 7);
+    // A bad on_failure is refused on save.
+    let r = app
+        .0
+        .post(
+            "/api/v1/workflow/definitions",
+            json!({"name": "bad-hook", "on_failure": {"channel": "pigeon"},
+                   "steps": [{"id": "a", "type": "transform", "params": {"program": "."}}]}),
+            Some(&t.access),
+        )
+        .await;
+    r.err(422, "VALIDATION_ERROR");
+    assert_eq!(r.body["details"][0]["field"], "on_failure");
 }
