@@ -272,29 +272,56 @@ struct SettleUsage {
 #[async_trait::async_trait]
 impl OutboxHandler for SettleUsage {
     async fn handle(&self, ev: &OutboxEvent) -> Result<(), String> {
-        let p = &ev.payload;
-        let run = p
-            .get("run_id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or("run.finished without run_id")?;
-        let attempt = p.get("attempt").and_then(Value::as_i64).unwrap_or(1);
-        let started = p.get("started").and_then(Value::as_bool).unwrap_or(true);
-        let usage = usage_id(run, attempt);
+        self.handle_batch(std::slice::from_ref(ev))
+            .await
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Settles every event's usage unit in one transaction, then sends the failure
+    /// notifications one by one.
+    async fn handle_batch(&self, events: &[OutboxEvent]) -> Vec<Result<(), String>> {
+        let parsed: Vec<Option<(Uuid, i64, bool, bool)>> = events
+            .iter()
+            .map(|ev| {
+                let p = &ev.payload;
+                let run = p
+                    .get("run_id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok())?;
+                let attempt = p.get("attempt").and_then(Value::as_i64).unwrap_or(1);
+                let started = p.get("started").and_then(Value::as_bool).unwrap_or(true);
+                let failed = matches!(
+                    p.get("status").and_then(Value::as_str),
+                    Some("failed" | "timed_out" | "crashed")
+                );
+                Some((run, attempt, started, failed))
+            })
+            .collect();
         let now = self.platform.clock.now();
-        let mut tx = self.platform.db.begin().await.map_err(|e| e.to_string())?;
-        let res = if started {
-            crate::service::quota::commit(&mut tx, usage, now).await
-        } else {
-            crate::service::quota::release(&mut tx, usage, now).await
-        };
-        res.map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
-        let status = p.get("status").and_then(Value::as_str).unwrap_or_default();
-        if matches!(status, "failed" | "timed_out" | "crashed") {
-            self.notify_failure(run).await?;
+        let settled = async {
+            let mut tx = self.platform.db.begin().await?;
+            for (run, attempt, started, _) in parsed.iter().flatten() {
+                let usage = usage_id(*run, *attempt);
+                if *started {
+                    crate::service::quota::commit(&mut tx, usage, now).await?;
+                } else {
+                    crate::service::quota::release(&mut tx, usage, now).await?;
+                }
+            }
+            tx.commit().await
         }
-        Ok(())
+        .await;
+        let mut out = Vec::with_capacity(events.len());
+        for item in &parsed {
+            out.push(match (item, &settled) {
+                (None, _) => Err("run.finished without run_id".to_string()),
+                (_, Err(e)) => Err(e.to_string()),
+                (Some((run, _, _, true)), Ok(())) => self.notify_failure(*run).await,
+                (Some(_), Ok(())) => Ok(()),
+            });
+        }
+        out
     }
 }
 

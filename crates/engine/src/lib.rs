@@ -327,6 +327,12 @@ impl Engine {
         outbox::emit(tx, &self.inner.cfg.queue, topic, payload, now).await
     }
 
+    /// Creates a concurrency limit in the caller's transaction unless the key has one (no
+    /// row lock on an existing limit; change it with [`Engine::set_limit`]).
+    pub async fn ensure_limit(&self, tx: &mut Tx, key: &str, max: i64) -> Result<(), StoreError> {
+        store::ensure_limit(tx, key, max).await
+    }
+
     /// Sets (or removes) a concurrency limit in the caller's transaction.
     pub async fn set_limit(
         &self,

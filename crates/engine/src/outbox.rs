@@ -3,7 +3,6 @@
 //! handled by one instance at a time (a lease, `FOR UPDATE SKIP LOCKED` on PostgreSQL).
 //! Handlers make their effects idempotent (the event id is stable across redeliveries).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -32,6 +31,16 @@ pub struct OutboxEvent {
 pub trait OutboxHandler: Send + Sync + 'static {
     /// Applies the event's effect (idempotently). An error is retried with backoff.
     async fn handle(&self, event: &OutboxEvent) -> Result<(), String>;
+
+    /// Applies several events of this topic (one result per event, in order). The default
+    /// handles them one by one; a handler can override it to share one transaction.
+    async fn handle_batch(&self, events: &[OutboxEvent]) -> Vec<Result<(), String>> {
+        let mut out = Vec::with_capacity(events.len());
+        for ev in events {
+            out.push(self.handle(ev).await);
+        }
+        out
+    }
 }
 
 /// Writes an event for `queue`'s handlers in the caller's transaction.
@@ -145,22 +154,31 @@ pub(crate) async fn dispatch_loop(engine: Engine) {
             Ok(events) => {
                 let n = events.len();
                 let mut delivered = Vec::new();
+                // One call per topic, in the order the events were leased.
+                let mut topics: Vec<(String, Vec<OutboxEvent>)> = Vec::new();
                 for ev in events {
-                    let handler: Option<Arc<dyn OutboxHandler>> =
-                        inner.outbox_handlers.get(&ev.topic).cloned();
-                    let outcome = match handler {
-                        Some(h) => h.handle(&ev).await,
-                        None => Ok(()),
+                    match topics.iter_mut().find(|(t, _)| *t == ev.topic) {
+                        Some((_, v)) => v.push(ev),
+                        None => topics.push((ev.topic.clone(), vec![ev])),
+                    }
+                }
+                for (topic, batch) in topics {
+                    let results = match inner.outbox_handlers.get(&topic).cloned() {
+                        Some(h) => h.handle_batch(&batch).await,
+                        None => batch.iter().map(|_| Ok(())).collect(),
                     };
-                    match outcome {
-                        Ok(()) => delivered.push(ev.id),
-                        Err(e) => {
-                            tracing::warn!(event_id = %ev.id, topic = %ev.topic, error = %e, "engine: outbox handler failed; will retry");
-                            let now = ms(inner.platform.clock.now());
-                            if let Err(e) =
-                                settle(&inner.platform.db, ev.id, Err(e), now, ev.attempts).await
-                            {
-                                tracing::warn!(error = %e, "engine: outbox settle failed");
+                    for (ev, outcome) in batch.into_iter().zip(results) {
+                        match outcome {
+                            Ok(()) => delivered.push(ev.id),
+                            Err(e) => {
+                                tracing::warn!(event_id = %ev.id, topic = %ev.topic, error = %e, "engine: outbox handler failed; will retry");
+                                let now = ms(inner.platform.clock.now());
+                                if let Err(e) =
+                                    settle(&inner.platform.db, ev.id, Err(e), now, ev.attempts)
+                                        .await
+                                {
+                                    tracing::warn!(error = %e, "engine: outbox settle failed");
+                                }
                             }
                         }
                     }

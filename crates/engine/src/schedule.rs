@@ -364,8 +364,8 @@ impl Engine {
     }
 }
 
-/// Fires due schedules once a second (by the platform clock, so tests move time instead of
-/// waiting).
+/// Fires due schedules, looking every 500 ms (by the platform clock, so tests move time
+/// instead of waiting).
 pub(crate) async fn schedule_loop(engine: Engine, fire: std::sync::Arc<dyn Fire>) {
     let token = engine.inner.platform.tasks.token();
     loop {
@@ -374,7 +374,7 @@ pub(crate) async fn schedule_loop(engine: Engine, fire: std::sync::Arc<dyn Fire>
         }
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
 }

@@ -533,6 +533,16 @@ async fn slots_left(tx: &mut Tx, key: &str) -> Result<i64, StoreError> {
     Ok(row.map_or(i64::MAX, |(max, used)| max - used))
 }
 
+/// Creates the limit of a concurrency key if it has none (an existing limit is left as is and
+/// not locked: many transactions can do this at once without waiting on each other).
+pub async fn ensure_limit(tx: &mut Tx, key: &str, max: i64) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO engine_limits (limit_key, max_running) VALUES ($1, $2) \
+         ON CONFLICT (limit_key) DO NOTHING")
+        .bind(key).bind(max).execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
 /// Sets (or, with `None`, removes) the limit of a concurrency key.
 pub async fn set_limit(tx: &mut Tx, key: &str, max: Option<i64>) -> Result<(), StoreError> {
     match max {

@@ -42,6 +42,7 @@ backend_tests!(
     a_schedule_fires_once_across_two_engines,
     outbox_events_are_delivered_once_and_retried_on_error,
     retention_never_prunes_unfinished_runs,
+    buffer_one_keeps_one_fire_while_busy_and_skip_drops_them,
 );
 
 /// Counts calls per step id; fails the first `fail` tries of each step; `wait` steps wait
@@ -619,6 +620,8 @@ async fn the_run_timeout_ends_it_timed_out(b: Backend) {
 struct Starter {
     engine: Mutex<Option<Engine>>,
     fired: AtomicI64,
+    /// The params of the started run's one step (default `{}`).
+    params: Mutex<Value>,
 }
 
 #[async_trait::async_trait]
@@ -626,7 +629,8 @@ impl Fire for Starter {
     async fn fire(&self, tx: &mut Tx, s: &Schedule, _now: i64) -> Result<Option<Uuid>, String> {
         self.fired.fetch_add(1, Ordering::SeqCst);
         let engine = self.engine.lock().unwrap().clone().ok_or("no engine")?;
-        let mut r = new_run(vec![step("tick", &[], json!({}))]);
+        let params = self.params.lock().unwrap().clone();
+        let mut r = new_run(vec![step("tick", &[], params)]);
         r.id = Uuid::now_v7();
         r.schedule_id = Some(s.id);
         r.input = s.input.clone();
@@ -639,6 +643,7 @@ async fn a_schedule_fires_once_across_two_engines(b: Backend) {
     let starter = Arc::new(Starter {
         engine: Mutex::new(None),
         fired: AtomicI64::new(0),
+        params: Mutex::new(json!({})),
     });
     let s2 = starter.clone();
     let e = env_with(b, &[], move |b| b.schedules(s2)).await;
@@ -759,4 +764,102 @@ async fn retention_never_prunes_unfinished_runs(b: Backend) {
     assert!(e.engine.run(long).await.unwrap().is_some());
     assert!(e.engine.run(done1).await.unwrap().is_none());
     e.engine.cancel(long, "end").await.unwrap();
+}
+
+async fn buffer_one_keeps_one_fire_while_busy_and_skip_drops_them(b: Backend) {
+    let starter = Arc::new(Starter {
+        engine: Mutex::new(None),
+        fired: AtomicI64::new(0),
+        params: Mutex::new(json!({"wait": true})),
+    });
+    let s2 = starter.clone();
+    let e = env_with(b, &[], move |b| b.schedules(s2)).await;
+    *starter.engine.lock().unwrap() = Some(e.engine.clone());
+    let fired = || starter.fired.load(Ordering::SeqCst);
+    let mut ids = Vec::new();
+    for overlap in [Overlap::BufferOne, Overlap::Skip] {
+        let mut tx = e.tp.platform.db.begin().await.unwrap();
+        let spec = ScheduleSpec {
+            timing: Timing::Interval { seconds: 3600 },
+            overlap,
+            catchup_seconds: 60,
+            input: json!({}),
+            max_failures: 0,
+        };
+        ids.push(
+            e.engine
+                .create_schedule(&mut tx, Uuid::nil(), Uuid::nil(), &spec)
+                .await
+                .unwrap(),
+        );
+        tx.commit().await.unwrap();
+    }
+    // Each due time: advance past it and wait for the tick to handle it.
+    let tick = |n: i64| {
+        let e = &e;
+        let fired = &fired;
+        async move {
+            e.tp.platform.clock.advance(Duration::from_secs(3601));
+            for _ in 0..100 {
+                if fired() >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
+    };
+    tick(2).await;
+    assert_eq!(fired(), 2, "both schedules fired once");
+    let first: Vec<Uuid> = {
+        let mut v = Vec::new();
+        for id in &ids {
+            v.push(
+                e.engine
+                    .schedule(*id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .last_run_id
+                    .unwrap(),
+            );
+        }
+        v
+    };
+    for r in &first {
+        e.wait_for(*r, |s| s == RunStatus::Running).await;
+    }
+    // Two more due times while both runs still go: nothing starts.
+    tick(3).await;
+    tick(3).await;
+    assert_eq!(
+        fired(),
+        2,
+        "busy: buffer_one keeps one fire, skip drops them"
+    );
+    // The runs end: only the buffer_one schedule starts its kept fire at once.
+    for r in &first {
+        e.engine.cancel(*r, "done").await.unwrap();
+        e.wait_final(*r).await;
+    }
+    for _ in 0..100 {
+        if fired() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(fired(), 3);
+    let buffered = e.engine.schedule(ids[0]).await.unwrap().unwrap();
+    assert_ne!(
+        buffered.last_run_id,
+        Some(first[0]),
+        "the kept fire started"
+    );
+    let skipped = e.engine.schedule(ids[1]).await.unwrap().unwrap();
+    assert_eq!(skipped.last_run_id, Some(first[1]));
+    e.engine
+        .cancel(buffered.last_run_id.unwrap(), "end")
+        .await
+        .unwrap();
 }

@@ -234,12 +234,10 @@ pub async fn start(
             created: false,
         });
     }
+    // The user's running limit exists from their first start on; plan changes update it
+    // through `subscription.changed` (so starts do not all lock that one row).
     s.engine
-        .set_limit(
-            &mut tx,
-            &limit_keys[0],
-            Some(ent.concurrent_executions.max(1)),
-        )
+        .ensure_limit(&mut tx, &limit_keys[0], ent.concurrent_executions.max(1))
         .await?;
     if let Some(c) = &def.definition.concurrency {
         let key = match &c.key {
