@@ -43,6 +43,7 @@ backend_tests!(
     outbox_events_are_delivered_once_and_retried_on_error,
     retention_never_prunes_unfinished_runs,
     buffer_one_keeps_one_fire_while_busy_and_skip_drops_them,
+    a_fire_missed_beyond_the_catch_up_window_is_skipped,
 );
 
 /// Counts calls per step id; fails the first `fail` tries of each step; `wait` steps wait
@@ -862,4 +863,51 @@ async fn buffer_one_keeps_one_fire_while_busy_and_skip_drops_them(b: Backend) {
         .cancel(buffered.last_run_id.unwrap(), "end")
         .await
         .unwrap();
+}
+
+async fn a_fire_missed_beyond_the_catch_up_window_is_skipped(b: Backend) {
+    let starter = Arc::new(Starter {
+        engine: Mutex::new(None),
+        fired: AtomicI64::new(0),
+        params: Mutex::new(json!({})),
+    });
+    let s2 = starter.clone();
+    let e = env_with(b, &[], move |b| b.schedules(s2)).await;
+    *starter.engine.lock().unwrap() = Some(e.engine.clone());
+    let mut tx = e.tp.platform.db.begin().await.unwrap();
+    let spec = ScheduleSpec {
+        timing: Timing::Interval { seconds: 3600 },
+        overlap: Overlap::AllowAll,
+        catchup_seconds: 60,
+        input: json!({}),
+        max_failures: 0,
+    };
+    let sid = e
+        .engine
+        .create_schedule(&mut tx, Uuid::nil(), Uuid::nil(), &spec)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Down for three periods: the missed times are older than the window and do not fire.
+    e.tp.platform
+        .clock
+        .advance(Duration::from_secs(3 * 3600 + 100));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(starter.fired.load(Ordering::SeqCst), 0);
+    let s = e.engine.schedule(sid).await.unwrap().unwrap();
+    let now = e.tp.platform.clock.now().timestamp_millis();
+    assert!(
+        s.next_fire_ms.unwrap() > now,
+        "moved to the next time to come"
+    );
+    // The next time fires as usual (reached a second after it).
+    let wait_ms = (s.next_fire_ms.unwrap() - now + 1000) as u64;
+    e.tp.platform.clock.advance(Duration::from_millis(wait_ms));
+    for _ in 0..100 {
+        if starter.fired.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(starter.fired.load(Ordering::SeqCst), 1);
 }

@@ -33,6 +33,7 @@ backend_tests!(
     for_each_fans_out_with_templates_per_item,
     cancel_new_refuses_a_start_beyond_the_definition_limit,
     a_failed_execution_sends_its_on_failure_webhook,
+    a_keyed_limit_queues_per_key,
 );
 
 const PRIVATE_OK: &[(&str, &str)] = &[("TRELLIS_ALLOW_PRIVATE_TARGETS", "true")];
@@ -1060,4 +1061,44 @@ async fn a_failed_execution_sends_its_on_failure_webhook(b: Backend) {
         .await;
     r.err(422, "VALIDATION_ERROR");
     assert_eq!(r.body["details"][0]["field"], "on_failure");
+}
+
+async fn a_keyed_limit_queues_per_key(b: Backend) {
+    let app = app(b).await;
+    let (user, t) = app.user("yan").await;
+    app.set_limits(&user["id"], json!({"concurrent_executions": 10}))
+        .await;
+    let d = app
+        .define(
+            &t,
+            json!({"name": "per-host", "concurrency": {"limit": 1, "policy": "enqueue", "key": "{{ input.host }}"},
+                   "steps": [{"id": "w", "type": "delay", "params": {"seconds": 3600}}]}),
+        )
+        .await;
+    let a1 = app.start(&t, &d, json!({"host": "a.example"})).await;
+    app.wait_until(&t, &a1["id"], |s| s == "running").await;
+    let a2 = app.start(&t, &d, json!({"host": "a.example"})).await;
+    let b1 = app.start(&t, &d, json!({"host": "b.example"})).await;
+    app.wait_until(&t, &b1["id"], |s| s == "running").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        app.execution(&t, &a2["id"]).await["status"],
+        "queued",
+        "same key waits"
+    );
+    let cancel = |id: &Value| {
+        let path = format!(
+            "/api/v1/workflow/executions/{}/cancel",
+            id.as_str().unwrap()
+        );
+        let token = t.access.clone();
+        let app = &app;
+        async move {
+            app.0.post(&path, json!({}), Some(&token)).await.ok();
+        }
+    };
+    cancel(&a1["id"]).await;
+    app.wait_until(&t, &a2["id"], |s| s == "running").await;
+    cancel(&a2["id"]).await;
+    cancel(&b1["id"]).await;
 }
