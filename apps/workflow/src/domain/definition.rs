@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trellis_engine::model::{Backoff, Plan, RetryPolicy, StepSpec};
+use trellis_engine::model::{Plan, RetryPolicy, StepSpec};
 use trellis_kernel::error::FieldError;
 
 /// Most steps one definition may have.
@@ -398,17 +398,6 @@ fn on_cycles(body: &DefinitionBody, index: &HashMap<&str, usize>) -> HashSet<usi
         }
     }
     out
-}
-
-/// The default retry policy shape, for documentation examples.
-pub fn example_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        backoff: Backoff::Exponential,
-        delay_ms: 1000,
-        max_delay_ms: Some(30_000),
-        jitter: Some(0.2),
-    }
 }
 
 #[cfg(test)]

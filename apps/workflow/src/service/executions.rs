@@ -20,7 +20,8 @@ use crate::state::WorkflowState;
 /// The engine queue of workflow executions.
 pub const QUEUE: &str = "workflow";
 
-fn at(ms: Option<i64>) -> Option<DateTime<Utc>> {
+/// A time in milliseconds since the epoch as an RFC 3339 value.
+pub(crate) fn at(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(|m| Utc.timestamp_millis_opt(m).single())
 }
 
@@ -217,7 +218,6 @@ pub async fn start(
     // Validated when it was saved; compiling its jq programs again would cost milliseconds.
     let plan = definition::to_plan(&def.definition);
     let now = s.platform.clock.now();
-    let ent = subs::entitlements(&s.platform.db, p.user_id, now).await?;
     let id = Uuid::now_v7();
     let mut limit_keys = vec![format!("user:{}", p.user_id)];
     let mut refused = None;
@@ -234,6 +234,8 @@ pub async fn start(
             created: false,
         });
     }
+    // Read in the transaction the reservation below uses too (one read per start).
+    let ent = subs::entitlements_tx(&mut tx, p.user_id, now).await?;
     // The user's running limit exists from their first start on; plan changes update it
     // through `subscription.changed` (so starts do not all lock that one row).
     s.engine

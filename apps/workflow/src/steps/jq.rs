@@ -7,10 +7,11 @@
 //! plain data and function pointers, so `Program` is `Send + Sync` (checked by a test below)
 //! and no per-thread cache or recompilation is needed; a run costs only the interpretation
 //! plus two conversions of the input/outputs between `serde_json::Value` and jaq's `Val`.
-//! Measured (test `cost`, dev profile with dependencies at opt-level 1, on the shared 2-core
-//! machine): compiling costs about 3 ms (mostly parsing jaq's standard-library definitions,
-//! so recompiling per run would be the dominant cost), running `.a + 1` about 4 µs, and a
-//! `select`/`map`/`add` over 100 objects about 1 ms.
+//! Measured once by hand (dev profile, the shared 2-core machine): compiling costs about 3 ms
+//! (mostly parsing jaq's standard-library definitions), running `.a + 1` about 4 µs, and a
+//! `select`/`map`/`add` over 100 objects about 1 ms. In the release engine bench, compiling
+//! per step took ~15 % of the server's CPU (`perf`, docs/PERFORMANCE.md "Workflow engine"),
+//! so the engine keeps compiled programs in a cache (`runtime::program`).
 //!
 //! Sandbox: the standard library is the jq one minus what reaches outside the program.
 //! `env`/`$ENV` is an empty object (the server's environment holds secrets), `stderr` and
@@ -557,36 +558,6 @@ mod tests {
         assert_eq!(run("[inputs]", json!(null)), Ok(vec![json!([])]));
         assert_eq!(run("1 | debug | stderr", json!(null)), Ok(vec![json!(1)]));
         assert!(Program::compile("$ENV").is_err());
-    }
-
-    /// Prints compile and run costs (the figures quoted in the module docs):
-    /// `cargo test -p trellis-workflow --lib jq::tests::cost -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "a measurement, not a check"]
-    fn cost() {
-        let input = json!({"input": {"items": (0..100).map(|i| json!({"n": i, "ok": i % 2 == 0})).collect::<Vec<_>>()}});
-        let code = "[.input.items[] | select(.ok) | .n * 2] | add";
-        let t = Instant::now();
-        for _ in 0..100 {
-            Program::compile(code).unwrap();
-        }
-        let compile = t.elapsed() / 100;
-        let p = Program::compile(code).unwrap();
-        let t = Instant::now();
-        for _ in 0..1000 {
-            p.run(&input).unwrap();
-        }
-        let run = t.elapsed() / 1000;
-        let small = json!({"a": 1});
-        let q = Program::compile(".a + 1").unwrap();
-        let t = Instant::now();
-        for _ in 0..10_000 {
-            q.run(&small).unwrap();
-        }
-        let tiny = t.elapsed() / 10_000;
-        println!(
-            "compile {compile:?}; run over 100 items {run:?}; `.a + 1` on a tiny input {tiny:?}"
-        );
     }
 
     #[tokio::test]

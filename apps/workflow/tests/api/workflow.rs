@@ -388,13 +388,16 @@ async fn validation_lists_every_problem(b: Backend) {
         .await;
     assert!((400..500).contains(&raw.0), "{raw:?}");
     assert_eq!(raw.1["success"], false);
-    app.0
+    let wrong_type = app
+        .0
         .post(
             "/api/v1/workflow/definitions",
             json!({"name": "x", "steps": "nope"}),
             Some(&t.access),
         )
         .await;
+    assert!(wrong_type.status.is_client_error(), "{}", wrong_type.body);
+    assert_eq!(wrong_type.body["success"], false);
 }
 
 async fn step_types_carry_their_schemas(b: Backend) {
@@ -457,9 +460,12 @@ async fn transform_condition_transform_completes(b: Backend) {
         .await
         .ok();
     assert_eq!(list["total"], 1);
-    app.0
+    let bogus = app
+        .0
         .get("/api/v1/workflow/executions?status=bogus", Some(&t.access))
         .await;
+    assert!(bogus.status.is_client_error(), "{}", bogus.body);
+    assert_eq!(bogus.body["success"], false);
     let metrics = app
         .0
         .server

@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::Deleted;
 use crate::domain::definition::DefinitionBody;
 use crate::envelope::{Done, Reply};
 use crate::service::definitions as svc;
@@ -131,12 +132,6 @@ async fn update(
         svc::update(&s, &p, id, b).await?,
         "工作流定义已更新",
     ))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Deleted {
-    /// The deleted definition.
-    pub id: Uuid,
 }
 
 /// Delete a definition and its versions; its executions stay.

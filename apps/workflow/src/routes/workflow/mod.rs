@@ -6,7 +6,9 @@ mod events;
 mod executions;
 mod schedules;
 
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
+use uuid::Uuid;
 
 use crate::state::WorkflowState;
 
@@ -17,4 +19,11 @@ pub fn router() -> OpenApiRouter<WorkflowState> {
         .merge(executions::router())
         .merge(events::router())
         .merge(schedules::router())
+}
+
+/// What a `DELETE` under `/api/v1/workflow` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    /// The deleted object's id.
+    pub id: Uuid,
 }

@@ -3,7 +3,7 @@
 //! window, pause/resume and a pause after consecutive failures (issue 10 §1–2).
 
 use axum::extract::State;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trellis_engine::schedule::{Overlap, Schedule, ScheduleSpec, Timing};
@@ -13,10 +13,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::Deleted;
 use crate::domain::plans::Meter;
 use crate::envelope::{Done, Reply};
 use crate::error::WorkflowError;
 use crate::service::definitions::visible;
+use crate::service::executions::at;
 use crate::state::WorkflowState;
 
 pub fn router() -> OpenApiRouter<WorkflowState> {
@@ -62,10 +64,6 @@ pub struct ScheduleView {
     pub last_execution_id: Option<Uuid>,
     /// RFC 3339.
     pub created_at: Option<DateTime<Utc>>,
-}
-
-fn at(ms: Option<i64>) -> Option<DateTime<Utc>> {
-    ms.and_then(|m| Utc.timestamp_millis_opt(m).single())
 }
 
 impl From<Schedule> for ScheduleView {
@@ -258,12 +256,6 @@ async fn update(
         .map_err(WorkflowError::from)?;
     tx.commit().await.map_err(WorkflowError::from)?;
     Ok(Done::ok(owned(&s, &p, id).await?.into(), "调度已更新"))
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Deleted {
-    /// The deleted schedule.
-    pub id: Uuid,
 }
 
 /// Delete a schedule (its executions stay).
