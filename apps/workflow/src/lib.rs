@@ -7,9 +7,11 @@
 //! SQL (`wf_*` tables), `domain/` the parsers and rules, `steps/` the step types' logic and
 //! `runtime` their engine handlers, outbox handlers and the schedule trigger.
 
+pub mod collectors;
 pub mod domain;
 pub mod envelope;
 pub mod error;
+pub mod proxy;
 pub mod routes;
 pub mod runtime;
 pub mod service;
