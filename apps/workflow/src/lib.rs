@@ -1,7 +1,8 @@
 //! Workflow Platform (seed 000): the user-management API (`/api/v1/users`, the suite's
 //! reference account API), subscriptions and usage quotas (`/api/v1/subscription`), and
 //! workflow definitions, executions and schedules (`/api/v1/workflow`) run by the durable
-//! engine (`trellis_engine`, queue `workflow`). Proxy pools follow in their own issue.
+//! engine (`trellis_engine`, queue `workflow`), proxy pools (`/api/v1/proxy`, `proxy/`) and the
+//! Qidian and Xiaohongshu collectors (`/api/v1/collections`, `collectors/`).
 //!
 //! Layout: `routes/` extract and answer, `service/` owns each operation, `store/` holds the
 //! SQL (`wf_*` tables), `domain/` the parsers and rules, `steps/` the step types' logic and
@@ -14,6 +15,7 @@ pub mod error;
 pub mod proxy;
 pub mod routes;
 pub mod runtime;
+pub mod secrets;
 pub mod service;
 pub mod state;
 pub mod steps;
@@ -37,6 +39,7 @@ pub const PREFIXES: &[&str] = &[
     "/api/v1/subscription",
     "/api/v1/workflow",
     "/api/v1/proxy",
+    "/api/v1/collections",
 ];
 
 /// The app, as the server mounts it.
@@ -79,16 +82,38 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
             .map(|v| v.trim()),
         Some("true" | "1")
     );
-    let engine = runtime::start_engine(&ctx.platform, allow_private)?;
+    let secrets = secrets::Secrets::from_config(
+        &ctx.platform.config.vars,
+        &ctx.platform.config.data_dir,
+    )?;
+    let clients = proxy::client::ProxyClients::new(
+        allow_private,
+        std::time::Duration::from_secs(60),
+        10_000,
+    );
+    let live = proxy::live::Live::start(&ctx.platform, secrets, clients);
+    let sites = collectors::run::Sites::from_vars(&ctx.platform.config.vars)?;
+    let collectors = collectors::run::Collectors {
+        platform: ctx.platform.clone(),
+        polite: collectors::polite::Polite::new(sites.min_interval, allow_private, live.clone())?,
+        sites,
+    };
+    let engine = runtime::start_engine(&ctx.platform, allow_private, collectors.clone())?;
+    let proxies = proxy::validate::Proxies::start(&ctx.platform, live, allow_private)?;
     let state = WorkflowState {
         platform: ctx.platform.clone(),
         identity: ctx.identity.clone(),
         engine,
+        proxies,
+        collectors,
     };
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::users::router())
         .merge(routes::subscription::router())
         .merge(routes::workflow::router())
+        .merge(routes::proxy::router())
+        .merge(routes::collections::router())
+        .merge(routes::collections_xhs::router())
         .with_state(state)
         .split_for_parts();
     trellis_kernel::docs::document_app(&mut doc, "workflow", &envelope::openapi_envelope());

@@ -16,7 +16,10 @@ use trellis_kernel::Platform;
 use trellis_kernel::db::Tx;
 use uuid::Uuid;
 
+use crate::collectors::run::Collectors;
 use crate::domain::plans::Meter;
+use crate::proxy::health::Outcome;
+use crate::proxy::live::Live;
 use crate::error::WorkflowError;
 use crate::service::executions::{QUEUE, usage_id};
 use crate::steps::{http, jq, net::StepClient, notify, schema};
@@ -145,13 +148,75 @@ impl StepHandler for Delay {
 
 struct HttpRequest {
     client: StepClient,
+    live: Live,
 }
+
+impl HttpRequest {
+    /// With `proxy_pool_id`: leases a proxy of the run owner's pool for the URL's host,
+    /// sends through the proxy's reused client, and reports the outcome to the pool.
+    async fn through_pool(
+        &self,
+        ctx: &StepCtx,
+        pool: Uuid,
+        p: http::HttpParams,
+    ) -> Result<http::HttpOutput, StepError> {
+        let found = crate::store::proxy::pool(&self.live.platform().db, pool)
+            .await
+            .map_err(|e| StepError::Retryable(e.to_string()))?;
+        if found.is_none_or(|x| x.owner_id != ctx.owner_id) {
+            return Err(fatal("proxy pool not found"));
+        }
+        let host = url::Url::parse(&p.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .ok_or_else(|| fatal("invalid URL"))?;
+        let (lease, endpoint, version) = self
+            .live
+            .lease(pool, ctx.owner_id, &host, None)
+            .await
+            .map_err(|e| StepError::Retryable(format!("proxy pool: {e}")))?;
+        let http = self
+            .live
+            .clients()
+            .get(lease.proxy.id, version, &endpoint)
+            .map_err(StepError::Retryable)?;
+        let client = StepClient::with_http(http, self.client.allow_private(), self.client.timeout());
+        let started = std::time::Instant::now();
+        let result = http::execute(&client, p, MAX_HTTP_BODY).await;
+        let latency = started.elapsed().as_millis() as u64;
+        let outcome = match &result {
+            Ok(out) => {
+                let body = match &out.body {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let location = out.headers.get("location").map(String::as_str);
+                crate::proxy::probe::classify_response(out.status, location, body.as_bytes())
+            }
+            Err(f) if ["403", "429", "461", "471"].iter().any(|c| f.message.starts_with(&format!("HTTP {c}"))) => {
+                Outcome::Blocked
+            }
+            Err(f) if f.retryable => Outcome::Error,
+            Err(_) => Outcome::Ok,
+        };
+        if let Err(e) = self.live.report(lease.lease_id, None, outcome, Some(latency), None).await {
+            tracing::debug!(error = %e, "http_request: proxy report failed");
+        }
+        result.map_err(failure)
+    }
+}
+
 #[async_trait::async_trait]
 impl StepHandler for HttpRequest {
     async fn run(&self, ctx: StepCtx) -> Result<StepOutput, StepError> {
         let p: http::HttpParams = serde_json::from_value(rendered(&ctx, None)?).map_err(fatal)?;
         let out = tokio::select! {
-            r = http::execute(&self.client, p, MAX_HTTP_BODY) => r.map_err(failure)?,
+            r = async {
+                match p.proxy_pool_id {
+                    Some(pool) => self.through_pool(&ctx, pool, p).await,
+                    None => http::execute(&self.client, p, MAX_HTTP_BODY).await.map_err(failure),
+                }
+            } => r?,
             _ = ctx.cancel.cancelled() => return Err(fatal("cancelled")),
         };
         Ok(StepOutput::value(serde_json::to_value(out).map_err(fatal)?))
@@ -240,7 +305,9 @@ impl StepHandler for ForEach {
 }
 
 /// The step kinds of the Workflow Platform.
-pub fn registry(platform: &Platform, client: StepClient) -> Registry {
+pub fn registry(platform: &Platform, client: StepClient, collectors: Collectors) -> Registry {
+    use crate::collectors::qidian_steps as q;
+    let live = collectors.polite.live().clone();
     Registry::new(vec![
         ("transform", Arc::new(Transform) as Arc<dyn StepHandler>),
         ("condition", Arc::new(Condition)),
@@ -249,6 +316,7 @@ pub fn registry(platform: &Platform, client: StepClient) -> Registry {
             "http_request",
             Arc::new(HttpRequest {
                 client: client.clone(),
+                live,
             }),
         ),
         (
@@ -259,6 +327,10 @@ pub fn registry(platform: &Platform, client: StepClient) -> Registry {
             }),
         ),
         ("for_each", Arc::new(ForEach)),
+        ("qidian.book", Arc::new(q::Book(collectors.clone()))),
+        ("qidian.catalog", Arc::new(q::Catalog(collectors.clone()))),
+        ("qidian.rankings", Arc::new(q::Rankings(collectors.clone()))),
+        ("qidian.search", Arc::new(q::Search(collectors))),
     ])
 }
 
@@ -464,11 +536,15 @@ impl crate::domain::definition::StepTypes for StepTypesOf {
 }
 
 /// Builds and starts the workflow engine.
-pub fn start_engine(platform: &Platform, allow_private: bool) -> Result<Engine, String> {
+pub fn start_engine(
+    platform: &Platform,
+    allow_private: bool,
+    collectors: Collectors,
+) -> Result<Engine, String> {
     let cfg = EngineConfig::from_vars(QUEUE, &platform.config.vars).map_err(|e| e.join("; "))?;
     let client = crate::steps::net::client(allow_private, Duration::from_secs(300))?;
     let cell: Arc<OnceLock<Engine>> = Arc::default();
-    let engine = Engine::builder(platform, cfg, registry(platform, client.clone()))
+    let engine = Engine::builder(platform, cfg, registry(platform, client.clone(), collectors))
         .on(
             "run.finished",
             Arc::new(SettleUsage {

@@ -17,6 +17,10 @@ pub struct WorkflowState {
     pub identity: Identity,
     /// The durable engine running executions (queue `workflow`).
     pub engine: Engine,
+    /// Proxy pools: live leases and reports, tests, periodic validation.
+    pub proxies: crate::proxy::validate::Proxies,
+    /// Collector settings and fetcher.
+    pub collectors: crate::collectors::run::Collectors,
 }
 
 impl WorkflowState {

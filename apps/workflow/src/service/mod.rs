@@ -5,5 +5,6 @@
 pub mod definitions;
 pub mod executions;
 pub mod provider;
+pub mod proxy;
 pub mod quota;
 pub mod subscriptions;

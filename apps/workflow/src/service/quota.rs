@@ -116,6 +116,34 @@ pub async fn release(tx: &mut Tx, event_id: Uuid, now: DateTime<Utc>) -> Result<
     usage::settle(tx, event_id, false, now).await
 }
 
+/// Counts `n` units of the period meter `meter` (items collected) in the caller's
+/// transaction, all or none: over the limit, [`WorkflowError::QuotaExceeded`] and nothing is
+/// counted (the caller stores nothing of that page).
+pub async fn consume(
+    tx: &mut Tx,
+    user: Uuid,
+    meter: Meter,
+    n: i64,
+    now: DateTime<Utc>,
+) -> Result<(), WorkflowError> {
+    let Some((start, reset_at)) = period_of(meter, now) else {
+        return Err(ApiError::internal(format!("consume called with the count meter {}", meter.as_str())).into());
+    };
+    if n <= 0 {
+        return Ok(());
+    }
+    let limit = entitlements_tx(tx, user, now).await?.get(meter);
+    usage::ensure_row(tx, user, meter.as_str(), start, now).await?;
+    if usage::try_use(tx, user, meter.as_str(), start, limit, n, now).await? {
+        return Ok(());
+    }
+    Err(WorkflowError::QuotaExceeded {
+        meter: meter.as_str(),
+        limit,
+        reset_at: Some(reset_at),
+    })
+}
+
 /// Checks that one more thing fits under a count meter: `current` is how many exist now.
 /// At or over the limit: [`WorkflowError::QuotaExceeded`] without `reset_at`.
 pub fn check_count(ent: &Entitlements, meter: Meter, current: i64) -> Result<(), WorkflowError> {

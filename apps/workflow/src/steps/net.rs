@@ -217,6 +217,16 @@ impl StepClient {
         self.timeout
     }
 
+    /// A client around another `reqwest` client (a proxy's, from
+    /// `crate::proxy::client::ProxyClients`), keeping the pre-send URL check.
+    pub fn with_http(http: reqwest::Client, allow_private: bool, timeout: Duration) -> StepClient {
+        StepClient {
+            http,
+            allow_private,
+            timeout,
+        }
+    }
+
     /// [`check_url`] with this client's setting.
     pub fn check_url(&self, url: &str) -> Result<Url, String> {
         check_url(url, self.allow_private)

@@ -45,6 +45,38 @@ fn integer_or_template(min: u64, max: u64, description: &str) -> Value {
     })
 }
 
+fn book_id() -> Value {
+    json!({"anyOf": [{"type": "string", "pattern": "^[0-9]{1,12}$"}, template_string()], "description": "numeric id, as a string"})
+}
+
+/// A collector step type: its own parameters plus the budget and proxy parameters every
+/// collector takes (`max_requests`, `max_seconds`, `proxy_pool_id`).
+fn collector(name: &'static str, description: &'static str, required: &[&str], props: Value) -> StepType {
+    let mut properties = props;
+    if let Some(o) = properties.as_object_mut() {
+        o.insert("max_requests".into(), integer_or_template(1, 100_000, "requests at most (default 100)"));
+        o.insert("max_seconds".into(), integer_or_template(1, 86_400, "seconds at most (default 600)"));
+        o.insert(
+            "proxy_pool_id".into(),
+            json!({"anyOf": [
+                {"type": "string", "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+                template_string()
+            ], "description": "lease a proxy of this pool (yours) per request"}),
+        );
+    }
+    StepType {
+        name,
+        description,
+        params_schema: json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "required": required,
+            "additionalProperties": false,
+            "properties": properties,
+        }),
+    }
+}
+
 /// The step types, in documentation order (docs/WORKFLOWS.md, "Step types").
 pub fn catalogue() -> Vec<StepType> {
     vec![
@@ -67,7 +99,7 @@ pub fn catalogue() -> Vec<StepType> {
                             {"type": "string", "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
                             template_string()
                         ],
-                        "description": "reserved for proxy pools (a uuid)"
+                        "description": "send through a proxy leased from this pool (yours); the outcome is reported to it"
                     }
                 }
             }),
@@ -157,6 +189,39 @@ pub fn catalogue() -> Vec<StepType> {
                 ]
             }),
         },
+        collector(
+            "qidian.book",
+            "Collects one Qidian book's public metadata (title, author, category, status, word count, intro, tags, latest chapter); item kind `book`.",
+            &["book_id"],
+            json!({"book_id": book_id()}),
+        ),
+        collector(
+            "qidian.catalog",
+            "Collects a Qidian book's catalog: volumes and chapters with free/VIP flag, word count and publish time (never chapter bodies); item kind `chapter`.",
+            &["book_id"],
+            json!({"book_id": book_id()}),
+        ),
+        collector(
+            "qidian.rankings",
+            "Collects Qidian ranking pages (20 books a page; a metric hidden behind an obfuscated font is stored as unknown); item kind `rank_entry`.",
+            &["rank_type"],
+            json!({
+                "rank_type": {"anyOf": [{"enum": ["yuepiao", "hotsales", "readindex", "recom", "collect", "signnewbook", "pubnewbook", "newsign", "newauthor"]}, template_string()]},
+                "period": {"anyOf": [{"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}, template_string()], "description": "YYYY-MM (monthly ranking)"},
+                "page": integer_or_template(1, 500, "one page only"),
+                "max_pages": integer_or_template(1, 100, "pages from 1 (default 5) when page is absent"),
+            }),
+        ),
+        collector(
+            "qidian.search",
+            "Collects Qidian search results for a keyword; item kind `search_result`.",
+            &["keyword"],
+            json!({
+                "keyword": {"type": "string", "minLength": 1, "maxLength": 100},
+                "page": integer_or_template(1, 500, "one page only"),
+                "max_pages": integer_or_template(1, 100, "pages from 1 (default 5) when page is absent"),
+            }),
+        ),
     ]
 }
 

@@ -19,18 +19,18 @@ pub struct Counts {
     pub concurrent_executions: i64,
 }
 
-/// The user's current counts: definitions, schedules and running executions (proxy pools
-/// arrive with their issue and count 0 until then).
+/// The user's current counts: definitions, schedules, running executions and proxy pools.
 pub async fn counts(db: &Db, user: Uuid) -> Result<Counts, StoreError> {
-    let (definitions, schedules, running): (i64, i64, i64) = on_db_read!(db, p => sqlx::query_as(
+    let (definitions, schedules, running, pools): (i64, i64, i64, i64) = on_db_read!(db, p => sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM wf_definitions WHERE owner_id = $1), \
                 (SELECT COUNT(*) FROM engine_schedules WHERE owner_id = $1 AND queue = 'workflow'), \
                 (SELECT COUNT(*) FROM engine_runs WHERE owner_id = $1 AND queue = 'workflow' \
-                    AND status IN ('running', 'cancelling'))")
+                    AND status IN ('running', 'cancelling')), \
+                (SELECT COUNT(*) FROM wf_proxy_pools WHERE owner_id = $1)")
         .bind(user).fetch_one(p).await)?;
     Ok(Counts {
         workflow_definitions: definitions,
-        proxy_pools: 0,
+        proxy_pools: pools,
         schedules,
         concurrent_executions: running,
     })

@@ -3,7 +3,10 @@
 //! (`docs/DATABASE.md`). Tables are prefixed `wf_`.
 
 pub mod billing;
+pub mod collections;
 pub mod counts;
 pub mod definitions;
+pub mod proxy;
 pub mod subscriptions;
 pub mod usage;
+pub mod xhs;

@@ -44,6 +44,25 @@ pub async fn try_reserve(
     Ok(done == 1)
 }
 
+/// Counts `n` units at once if `used + reserved + n <= limit` (collected items: stored in
+/// the same transaction, so there is nothing to reserve first); true if it did.
+pub async fn try_use(
+    tx: &mut Tx,
+    user: Uuid,
+    meter: &str,
+    period_start: DateTime<Utc>,
+    limit: i64,
+    n: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, c => sqlx::query(
+        "UPDATE wf_usage SET used = used + $5, updated_at = $6 \
+         WHERE user_id = $1 AND meter = $2 AND period_start = $3 AND used + reserved + $5 <= $4")
+        .bind(user).bind(meter).bind(period_start).bind(limit).bind(n).bind(now)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
 /// Records a reserved unit under the caller's event id; false if that id exists already.
 pub async fn insert_event(
     tx: &mut Tx,

@@ -13,6 +13,7 @@ mod codes;
 mod document;
 mod envelope;
 mod login;
+mod proxy;
 mod me;
 mod register;
 mod subscription;
