@@ -12,6 +12,7 @@ mod engine;
 mod microdock;
 mod momentum;
 mod probe;
+mod proxy;
 mod server;
 mod slow_clients;
 mod wire;
@@ -39,6 +40,9 @@ enum Scenario {
     /// Momentum REST reads and issue creation at 64 connections, queries per request, and
     /// optionally the original project side by side (issue 8).
     Momentum(momentum::Args),
+    /// Proxy pools: lease + report round trips at a fixed rate against 1,000 proxies, a
+    /// pool test of 1,000 real local proxies, Qidian catalog parsing (issue 11).
+    Proxy(proxy::Args),
     /// Slowloris headers, idle keep-alive and trickled uploads: connections held over time
     /// and downloads served meanwhile (issue 7).
     SlowClients(slow_clients::Args),
@@ -58,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Engine(a) => engine::run(a).await,
         Scenario::Microdock(a) => microdock::run(a).await,
         Scenario::Momentum(a) => momentum::run(a).await,
+        Scenario::Proxy(a) => proxy::run(a).await,
         Scenario::SlowClients(a) => slow_clients::run(a).await,
         Scenario::WsClient(a) => ws::run_client(a).await,
         Scenario::WsStress(a) => ws::run_stress(a).await,

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::HeaderMap;
 use uuid::Uuid;
 
-use super::qidian::robots::Robots;
+use super::qidian::Robots;
 use crate::proxy::health::Outcome;
 use crate::proxy::live::Live;
 
@@ -245,7 +245,7 @@ impl Polite {
         let result = self.read(req).await;
         let latency = started.elapsed().as_millis() as u64;
         let outcome = match &result {
-            Ok(p) => match super::qidian::block::detect_block(p.status, &p.headers, &p.body) {
+            Ok(p) => match super::qidian::detect_block(p.status, &p.headers, &p.body) {
                 Some(b) => Err(FetchError::Blocked {
                     host: host.clone(),
                     reason: b.reason,

@@ -56,12 +56,12 @@ pub struct Search(pub Collectors);
 
 async fn book(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunStop> {
     let id = text(p, "book_id").map_err(|e| bad(format!("{e:?}")))?;
-    let url = qidian::urls::book_url(&c.sites.qidian, id).map_err(bad)?;
+    let url = qidian::book_url(&c.sites.qidian, id).map_err(bad)?;
     let page = match c.polite.get(&url, &mut run.budget, run.proxy, None).await {
         Ok(page) => page,
         // The new layout is missing: try the legacy book host (both are served, §1.1).
         Err(FetchError::Permanent(_)) => {
-            let legacy = qidian::urls::legacy_book_url(&c.sites.qidian_book, id).map_err(bad)?;
+            let legacy = qidian::legacy_book_url(&c.sites.qidian_book, id).map_err(bad)?;
             c.polite.get(&legacy, &mut run.budget, run.proxy, None).await?
         }
         Err(e) => return Err(e.into()),
@@ -78,7 +78,7 @@ async fn book(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunStop
 
 async fn catalog(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunStop> {
     let id = text(p, "book_id").map_err(|e| bad(format!("{e:?}")))?;
-    let url = qidian::urls::catalog_url(&c.sites.qidian, id).map_err(bad)?;
+    let url = qidian::catalog_url(&c.sites.qidian, id).map_err(bad)?;
     let page = c.polite.get(&url, &mut run.budget, run.proxy, None).await?;
     let parsed = qidian::parse_catalog_html(&page.body);
     let cat = match parsed {
@@ -87,7 +87,7 @@ async fn catalog(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunS
         _ => {
             let token = csrf_cookie(&page.headers)
                 .ok_or_else(|| bad("no catalog in the page and no _csrfToken cookie"))?;
-            let json_url = qidian::urls::catalog_json_url(&c.sites.qidian_book, id, &token).map_err(bad)?;
+            let json_url = qidian::catalog_json_url(&c.sites.qidian_book, id, &token).map_err(bad)?;
             let cookie = format!("_csrfToken={token}");
             let page = c.polite.get(&json_url, &mut run.budget, run.proxy, Some(&cookie)).await?;
             qidian::parse_catalog_json(&page.body).map_err(bad)?
@@ -154,7 +154,7 @@ async fn rankings(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, Run
     let period = p.get("period").and_then(Value::as_str).map(str::to_string);
     let base = c.sites.qidian.clone();
     paged(c, run, p, |n, body| {
-        let url = qidian::urls::rank_url(&base, &rank_type, period.as_deref(), n).map_err(bad)?;
+        let url = qidian::rank_url(&base, &rank_type, period.as_deref(), n).map_err(bad)?;
         if body.is_empty() {
             return Ok((url, Vec::new()));
         }
@@ -188,7 +188,7 @@ async fn search(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunSt
     }
     let base = c.sites.qidian.clone();
     paged(c, run, p, |n, body| {
-        let url = qidian::urls::search_url(&base, &keyword, n).map_err(bad)?;
+        let url = qidian::search_url(&base, &keyword, n).map_err(bad)?;
         if body.is_empty() {
             return Ok((url, Vec::new()));
         }

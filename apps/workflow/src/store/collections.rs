@@ -50,7 +50,9 @@ const COLUMNS: &str = "id, owner_id, execution_id, step_id, source, operation, q
     requests, items_new, items_updated, error, created_at, updated_at, finished_at";
 
 /// The collection of (execution, step, query), created if new (status `running`); an
-/// existing one is returned with its checkpoint (a resumed run) and set `running` again.
+/// existing one is returned with its checkpoint (a resumed try) and set `running` again. A
+/// new one takes the checkpoint of the owner's last collection of the same step and query
+/// when that one stopped before its end (see [`RESUMABLE`]).
 #[expect(clippy::too_many_arguments, reason = "one row's natural key and fields")]
 pub async fn open(
     tx: &mut Tx,
@@ -73,9 +75,36 @@ pub async fn open(
     let sql = format!(
         "SELECT {COLUMNS} FROM wf_collections WHERE owner_id = $1 AND execution_id = $2 AND step_id = $3 AND query_key = $4"
     );
-    Ok(on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(owner).bind(execution).bind(step).bind(query_key).fetch_one(&mut *c).await)?)
+    let mut row: Collection = on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(owner).bind(execution).bind(step).bind(query_key).fetch_one(&mut *c).await)?;
+    if row.checkpoint.is_none() {
+        // A new execution of the same job and query continues where the last one stopped
+        // (interrupted, blocked, out of budget or quota), unless that one finished.
+        let last: Option<(String, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
+            "SELECT status, checkpoint FROM wf_collections WHERE owner_id = $1 AND step_id = $2 \
+             AND query_key = $3 AND id <> $4 ORDER BY created_at DESC, id DESC LIMIT 1")
+            .bind(owner).bind(step).bind(query_key).bind(row.id).fetch_optional(&mut *c).await)?;
+        if let Some((status, Some(checkpoint))) = last
+            && RESUMABLE.contains(&status.as_str())
+            && !checkpoint.contains("\"done\":true")
+        {
+            on_tx!(tx, c => sqlx::query("UPDATE wf_collections SET checkpoint = $2 WHERE id = $1")
+                .bind(row.id).bind(&checkpoint).execute(&mut *c).await.map(|_| ()))?;
+            row.checkpoint = Some(checkpoint);
+        }
+    }
+    Ok(row)
 }
+
+/// Statuses a later run of the same job and query continues from.
+pub const RESUMABLE: &[&str] = &[
+    "running",
+    "interrupted",
+    "blocked",
+    "budget_exhausted",
+    "quota_exceeded",
+    "failed",
+];
 
 /// One collection.
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<Collection>, StoreError> {

@@ -10,6 +10,7 @@ mod harness;
 
 mod admin;
 mod codes;
+mod collections;
 mod document;
 mod envelope;
 mod login;
