@@ -21,7 +21,7 @@ use url::{Host, Url};
 pub const MAX_INPUT_LEN: usize = 2048;
 
 /// The protocol spoken to the proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProxyScheme {
     /// An HTTP proxy (absolute-form requests, `CONNECT` for HTTPS targets).
@@ -33,6 +33,16 @@ pub enum ProxyScheme {
 }
 
 impl ProxyScheme {
+    /// Parses the stored scheme (`http`, `https`, `socks5`).
+    pub fn parse(s: &str) -> Option<ProxyScheme> {
+        match s {
+            "http" => Some(ProxyScheme::Http),
+            "https" => Some(ProxyScheme::Https),
+            "socks5" => Some(ProxyScheme::Socks5),
+            _ => None,
+        }
+    }
+
     /// The scheme as written in URLs: `http`, `https`, `socks5`.
     pub fn as_str(self) -> &'static str {
         match self {

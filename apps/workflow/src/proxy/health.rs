@@ -15,17 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a use of a proxy came to (`POST /proxy/leases/{id}/report`, tests, collectors).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The target answered normally.
-    Ok,
-    /// The proxy failed: connect error, timeout, broken tunnel, 5xx from the proxy.
-    Error,
-    /// The target refused this proxy: 403/429/461/471, a captcha or block page.
-    Blocked,
-}
+pub use super::probe::Outcome;
 
 /// `active | cooling | retired` (issue 11: the proxy record's state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

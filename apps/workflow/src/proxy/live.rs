@@ -341,7 +341,7 @@ impl Live {
         owner: Uuid,
         target: &str,
         session_key: Option<&str>,
-    ) -> Result<(Lease, ProxyEndpoint, i64), LiveError> {
+    ) -> Result<(Lease, ProxyEndpoint, u64), LiveError> {
         let Some(pool) = self.held(pool_id).await? else {
             return Err(LiveError::NoProxy {
                 target: target.into(),
@@ -415,7 +415,7 @@ impl Live {
             },
             target: target.into(),
         };
-        Ok((lease, p.endpoint.clone(), p.version))
+        Ok((lease, p.endpoint.clone(), p.version as u64))
     }
 
     fn candidates(&self, pool: &LivePool, target: &str, now: i64) -> Vec<Candidate> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 /// How a request through a proxy went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The target answered normally (any status that is not a block or a 5xx).
@@ -27,7 +27,7 @@ pub enum Outcome {
 }
 
 /// How much a proxy reveals about its client (the usual judge grades).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Anonymity {
     /// The target sees our real address in a forwarding header.
@@ -39,6 +39,16 @@ pub enum Anonymity {
 }
 
 impl Anonymity {
+    /// Parses the serialised grade.
+    pub fn parse(s: &str) -> Option<Anonymity> {
+        match s {
+            "transparent" => Some(Anonymity::Transparent),
+            "anonymous" => Some(Anonymity::Anonymous),
+            "elite" => Some(Anonymity::Elite),
+            _ => None,
+        }
+    }
+
     /// The grade as serialised: `transparent`, `anonymous`, `elite`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -29,6 +29,7 @@ use trellis_kernel::db::Tx;
 use uuid::Uuid;
 
 use super::health::{HealthState, Outcome, Scope};
+use super::endpoint::ProxyEndpoint;
 use super::live::{Live, target_host};
 use super::pool::PoolBody;
 use super::probe::{self, Anonymity};
@@ -229,17 +230,23 @@ impl Proxies {
         let rows = store::proxies(db, pool_id).await?;
         let started = Instant::now();
         let pace = rate_per_second.map(|r| Duration::from_secs_f64(1.0 / f64::from(r.max(1))));
-        let probes = futures::stream::iter(rows.iter().enumerate().map(|(i, r)| {
-            let url = url.clone();
+        // Owned inputs per probe: a stream of futures borrowing `rows` trips the compiler's
+        // higher-ranked lifetime check inside `async_trait` step handlers.
+        let jobs: Vec<(usize, Option<ProxyEndpoint>, Uuid, u64)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, self.live.endpoint(r), r.id, r.version as u64))
+            .collect();
+        let probes = futures::stream::iter(jobs.into_iter().map(|(i, endpoint, id, version)| {
+            let (url, live) = (url.clone(), self.live.clone());
             async move {
                 if let Some(p) = pace {
                     tokio::time::sleep(p * i as u32).await;
                 }
-                let endpoint = self.live.endpoint(r);
-                let client = match endpoint.map(|e| self.live.clients().get(r.id, r.version, &e)) {
+                let client = match endpoint.map(|e| live.clients().get(id, version, &e)) {
                     Some(Ok(c)) => c,
-                    Some(Err(m)) => return (i, probe::failed(m)),
-                    None => return (i, probe::failed("the proxy's stored credentials cannot be opened".into())),
+                    Some(Err(m)) => return (i, failed(m)),
+                    None => return (i, failed("the proxy's stored credentials cannot be opened".into())),
                 };
                 (i, probe::probe(&client, &url, real_ip, timeout).await)
             }
@@ -329,6 +336,18 @@ impl Proxies {
             .parse::<IpAddr>()
             .ok()
             .or_else(|| first.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+    }
+}
+
+/// A probe that could not start (no client for the proxy).
+fn failed(message: String) -> probe::ProbeResult {
+    probe::ProbeResult {
+        outcome: Outcome::Error,
+        latency_ms: None,
+        status: None,
+        anonymity: None,
+        exit_ip: None,
+        message,
     }
 }
 
