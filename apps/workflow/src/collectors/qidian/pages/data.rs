@@ -96,7 +96,9 @@ impl FixtureBook {
 
     /// Last update: the newest chapter's time.
     pub fn updated_at(&self) -> String {
-        self.latest().map(|c| c.published_at.clone()).unwrap_or_default()
+        self.latest()
+            .map(|c| c.published_at.clone())
+            .unwrap_or_default()
     }
 
     /// All chapters.
@@ -118,24 +120,81 @@ impl FixtureBook {
 /// `446.52万` style text for a multiple of 100.
 pub fn wan(n: i64) -> String {
     let hundredths = n / 100;
-    if n < 10_000 { n.to_string() } else { format!("{}.{:02}万", hundredths / 100, hundredths % 100) }
+    if n < 10_000 {
+        n.to_string()
+    } else {
+        format!("{}.{:02}万", hundredths / 100, hundredths % 100)
+    }
 }
 
 /// FNV-1a, for seeding deterministic choices from keys.
 pub fn hash(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 const WORDS: [&str; 40] = [
-    "绯红", "占卜家", "安全屋", "夜晚的钟声", "雾中来客", "灰雾之上", "新的聚会", "报纸", "值夜者",
-    "梦境", "邀请函", "旧日", "黑荆棘", "码头", "出海", "神秘学", "密修会", "极光", "疯狂", "序列",
-    "魔药", "非凡特性", "封印物", "镜子", "门", "正义", "太阳", "月亮", "隐者", "命运", "观众",
-    "收尾", "蒸汽", "机械", "灯塔", "旧信", "钟楼", "雨夜", "审判", "归途",
+    "绯红",
+    "占卜家",
+    "安全屋",
+    "夜晚的钟声",
+    "雾中来客",
+    "灰雾之上",
+    "新的聚会",
+    "报纸",
+    "值夜者",
+    "梦境",
+    "邀请函",
+    "旧日",
+    "黑荆棘",
+    "码头",
+    "出海",
+    "神秘学",
+    "密修会",
+    "极光",
+    "疯狂",
+    "序列",
+    "魔药",
+    "非凡特性",
+    "封印物",
+    "镜子",
+    "门",
+    "正义",
+    "太阳",
+    "月亮",
+    "隐者",
+    "命运",
+    "观众",
+    "收尾",
+    "蒸汽",
+    "机械",
+    "灯塔",
+    "旧信",
+    "钟楼",
+    "雨夜",
+    "审判",
+    "归途",
 ];
-const TITLE_A: [&str; 10] = ["星海", "长夜", "剑来", "深空", "万古", "凡人", "青云", "灵境", "大道", "雪中"];
-const TITLE_B: [&str; 10] = ["旅人", "之主", "行者", "纪元", "问仙", "归来", "长歌", "笔记", "天穹", "余烬"];
+const TITLE_A: [&str; 10] = [
+    "星海", "长夜", "剑来", "深空", "万古", "凡人", "青云", "灵境", "大道", "雪中",
+];
+const TITLE_B: [&str; 10] = [
+    "旅人", "之主", "行者", "纪元", "问仙", "归来", "长歌", "笔记", "天穹", "余烬",
+];
 const AUTHORS: [&str; 12] = [
-    "青石", "北川", "墨白", "南山客", "风起", "一叶", "苏未", "林间雨", "沧海", "远舟", "白鹿", "夜行者",
+    "青石",
+    "北川",
+    "墨白",
+    "南山客",
+    "风起",
+    "一叶",
+    "苏未",
+    "林间雨",
+    "沧海",
+    "远舟",
+    "白鹿",
+    "夜行者",
 ];
 /// (chanId, name, slug, subCateId, subcategory).
 const CHANNELS: [(i64, &str, &str, i64, &str); 6] = [
@@ -149,7 +208,11 @@ const CHANNELS: [(i64, &str, &str, i64, &str); 6] = [
 
 fn time_at(end: &str, steps_back: i64, step_secs: i64) -> String {
     NaiveDateTime::parse_from_str(end, "%Y-%m-%d %H:%M:%S")
-        .map(|t| (t - Duration::seconds(steps_back * step_secs)).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|t| {
+            (t - Duration::seconds(steps_back * step_secs))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -190,7 +253,12 @@ fn build_volumes(
             id += 1_000 + (ki * 7_919 + seed) % 50_000;
             k += 1;
         }
-        volumes.push(FixtureVolume { id: seed % 100_000 + vi as i64 * 7, name: name.to_owned(), vip, chapters });
+        volumes.push(FixtureVolume {
+            id: seed % 100_000 + vi as i64 * 7,
+            name: name.to_owned(),
+            vip,
+            chapters,
+        });
     }
     volumes
 }
@@ -276,7 +344,10 @@ fn pool_book(n: i64) -> FixtureBook {
     FixtureBook {
         id: (POOL_BASE + n).to_string(),
         intro: format!("{title}的故事，从第{n}个清晨开始。"),
-        intro_full: vec![format!("{title}的故事，从第{n}个清晨开始。"), "（夹具生成的简介）".into()],
+        intro_full: vec![
+            format!("{title}的故事，从第{n}个清晨开始。"),
+            "（夹具生成的简介）".into(),
+        ],
         title,
         author: AUTHORS[i % AUTHORS.len()].into(),
         author_id: (500_000 + n).to_string(),
@@ -292,7 +363,13 @@ fn pool_book(n: i64) -> FixtureBook {
         total_recs: 100 * (50 + n * 97),
         weekly_recs: 10 * n + 3,
         month_tickets: 40 * n + 11,
-        volumes: build_volumes(n, 800_000_000 + n * 100_000, &spec, "2026-10-01 08:00:00", 0),
+        volumes: build_volumes(
+            n,
+            800_000_000 + n * 100_000,
+            &spec,
+            "2026-10-01 08:00:00",
+            0,
+        ),
     }
 }
 
@@ -304,7 +381,9 @@ pub fn book(id: &str) -> Option<FixtureBook> {
         _ => {
             let n: i64 = id.parse().ok()?;
             let n = n.checked_sub(POOL_BASE)?;
-            (1..=POOL_SIZE as i64 - 2).contains(&n).then(|| pool_book(n))
+            (1..=POOL_SIZE as i64 - 2)
+                .contains(&n)
+                .then(|| pool_book(n))
         }
     }
 }
@@ -339,7 +418,11 @@ pub fn rank_order(key: &str) -> Vec<(i64, FixtureBook, i64)> {
 
 /// One page (20 rows, from 1) of a rank order; empty past the last page.
 pub fn rank_page(key: &str, page: usize) -> Vec<(i64, FixtureBook, i64)> {
-    rank_order(key).into_iter().skip(page.saturating_sub(1) * 20).take(20).collect()
+    rank_order(key)
+        .into_iter()
+        .skip(page.saturating_sub(1) * 20)
+        .take(20)
+        .collect()
 }
 
 /// Pool books whose title, author or intro contains `kw`, in pool order (`清晨` matches
@@ -349,7 +432,8 @@ pub fn search(kw: &str) -> Vec<FixtureBook> {
         .iter()
         .filter_map(|id| book(id))
         .filter(|b| {
-            !kw.is_empty() && (b.title.contains(kw) || b.author.contains(kw) || b.intro.contains(kw))
+            !kw.is_empty()
+                && (b.title.contains(kw) || b.author.contains(kw) || b.intro.contains(kw))
         })
         .collect()
 }
