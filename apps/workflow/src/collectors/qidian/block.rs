@@ -46,7 +46,13 @@ pub fn detect_block(status: u16, headers: &HeaderMap, body: &str) -> Option<Bloc
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(retry_after_seconds);
-    let block = |kind, reason: String| Some(Block { kind, retry_after_seconds: retry_after, reason });
+    let block = |kind, reason: String| {
+        Some(Block {
+            kind,
+            retry_after_seconds: retry_after,
+            reason,
+        })
+    };
     let marker = challenge_marker(body);
     match status {
         429 => block(BlockKind::RateLimited, "http 429".into()),
@@ -56,13 +62,15 @@ pub fn detect_block(status: u16, headers: &HeaderMap, body: &str) -> Option<Bloc
         },
         202 => block(BlockKind::Captcha, "http 202 challenge".into()),
         300..=399 => {
-            let location = headers.get(header::LOCATION).and_then(|v| v.to_str().ok())?.to_ascii_lowercase();
-            (location.contains("captcha") || location.contains("verify"))
-                .then(|| Block {
-                    kind: BlockKind::Captcha,
-                    retry_after_seconds: retry_after,
-                    reason: format!("http {status} redirect to a captcha"),
-                })
+            let location = headers
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())?
+                .to_ascii_lowercase();
+            (location.contains("captcha") || location.contains("verify")).then(|| Block {
+                kind: BlockKind::Captcha,
+                retry_after_seconds: retry_after,
+                reason: format!("http {status} redirect to a captcha"),
+            })
         }
         200..=299 => {
             let (m, kind) = marker?;
@@ -76,7 +84,10 @@ pub fn detect_block(status: u16, headers: &HeaderMap, body: &str) -> Option<Bloc
 }
 
 fn challenge_marker(body: &str) -> Option<(&'static str, BlockKind)> {
-    CHALLENGE_MARKERS.iter().find(|(m, _)| body.contains(m)).copied()
+    CHALLENGE_MARKERS
+        .iter()
+        .find(|(m, _)| body.contains(m))
+        .copied()
 }
 
 /// `Retry-After` as seconds: a non-negative integer, or an HTTP date (IMF-fixdate) measured
@@ -108,13 +119,31 @@ mod tests {
     fn statuses() {
         let none = HeaderMap::new();
         let b = detect_block(429, &headers(&[(header::RETRY_AFTER, "120")]), "").unwrap();
-        assert_eq!((b.kind, b.retry_after_seconds), (BlockKind::RateLimited, Some(120)));
-        assert_eq!(detect_block(403, &none, "").unwrap().kind, BlockKind::Forbidden);
-        assert_eq!(detect_block(401, &none, "").unwrap().kind, BlockKind::Forbidden);
-        assert_eq!(detect_block(403, &none, "<p>请完成验证</p>").unwrap().kind, BlockKind::Captcha);
-        assert_eq!(detect_block(202, &none, "").unwrap().kind, BlockKind::Captcha);
+        assert_eq!(
+            (b.kind, b.retry_after_seconds),
+            (BlockKind::RateLimited, Some(120))
+        );
+        assert_eq!(
+            detect_block(403, &none, "").unwrap().kind,
+            BlockKind::Forbidden
+        );
+        assert_eq!(
+            detect_block(401, &none, "").unwrap().kind,
+            BlockKind::Forbidden
+        );
+        assert_eq!(
+            detect_block(403, &none, "<p>请完成验证</p>").unwrap().kind,
+            BlockKind::Captcha
+        );
+        assert_eq!(
+            detect_block(202, &none, "").unwrap().kind,
+            BlockKind::Captcha
+        );
         let to_captcha = headers(&[(header::LOCATION, "https://x/waf/captcha?r=1")]);
-        assert_eq!(detect_block(302, &to_captcha, "").unwrap().kind, BlockKind::Captcha);
+        assert_eq!(
+            detect_block(302, &to_captcha, "").unwrap().kind,
+            BlockKind::Captcha
+        );
         let elsewhere = headers(&[(header::LOCATION, "https://www.qidian.com/book/1/")]);
         assert_eq!(detect_block(302, &elsewhere, ""), None);
         assert_eq!(detect_block(404, &none, "not found"), None);
@@ -128,7 +157,12 @@ mod tests {
         let b = detect_block(200, &none, waf).unwrap();
         assert_eq!(b.kind, BlockKind::Captcha);
         assert!(!b.reason.contains("<"));
-        assert_eq!(detect_block(200, &none, "<p>访问过于频繁</p>").unwrap().kind, BlockKind::RateLimited);
+        assert_eq!(
+            detect_block(200, &none, "<p>访问过于频繁</p>")
+                .unwrap()
+                .kind,
+            BlockKind::RateLimited
+        );
         // The captured real book page loads TCaptcha.js too: not a block.
         let book = r#"<meta property="og:novel:book_name" content="x"><script src="//turing.captcha.qcloud.com/TCaptcha.js"></script>"#;
         assert_eq!(detect_block(200, &none, book), None);
@@ -138,7 +172,10 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         assert_eq!(retry_after_seconds(" 30 "), Some(30));
-        assert_eq!(retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
+        assert_eq!(
+            retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(0)
+        );
         let later = (chrono::Utc::now() + chrono::Duration::seconds(3600)).to_rfc2822();
         assert!(retry_after_seconds(&later).is_some_and(|s| (3500..=3600).contains(&s)));
         assert_eq!(retry_after_seconds("soon"), None);

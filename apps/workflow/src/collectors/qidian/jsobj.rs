@@ -31,7 +31,11 @@ pub(crate) fn assigned_literal(source: &str, name: &str) -> Option<Value> {
 /// Parses one literal at the start of `src` (after whitespace); returns it and the number of
 /// bytes consumed. `None` on malformed input.
 pub(crate) fn parse_prefix(src: &str) -> Option<(Value, usize)> {
-    let mut reader = Reader { src: src.as_bytes(), text: src, pos: 0 };
+    let mut reader = Reader {
+        src: src.as_bytes(),
+        text: src,
+        pos: 0,
+    };
     let value = reader.value(0)?;
     Some((value, reader.pos))
 }
@@ -247,11 +251,17 @@ mod tests {
 
     #[test]
     fn rejects_malformed_and_deep_input() {
-        assert_eq!(assigned_literal("g_data.pageJson = {a: 'x", "g_data.pageJson"), None);
+        assert_eq!(
+            assigned_literal("g_data.pageJson = {a: 'x", "g_data.pageJson"),
+            None
+        );
         assert_eq!(assigned_literal("nothing here", "g_data.pageJson"), None);
         assert_eq!(parse_prefix("{a 1}"), None);
         let deep = "[".repeat(10_000);
         assert_eq!(parse_prefix(&deep), None);
-        assert_eq!(parse_prefix("'\\u4e2d\\x41'").map(|v| v.0), Some(json!("中A")));
+        assert_eq!(
+            parse_prefix("'\\u4e2d\\x41'").map(|v| v.0),
+            Some(json!("中A"))
+        );
     }
 }

@@ -21,8 +21,8 @@ mod urls;
 pub use block::{detect_block, retry_after_seconds};
 pub use error::{ParseError, UrlError};
 pub use model::{
-    Block, BlockKind, Book, BookLayout, BookStatus, Catalog, Chapter, ChapterAccess,
-    LatestChapter, Pagination, RankItem, SearchItem, Volume,
+    Block, BlockKind, Book, BookLayout, BookStatus, Catalog, Chapter, ChapterAccess, LatestChapter,
+    Pagination, RankItem, SearchItem, Volume,
 };
 pub use parse::{
     PAGE_SIZE, classify_chapter, parse_book, parse_catalog_html, parse_catalog_json,
@@ -31,8 +31,7 @@ pub use parse::{
 pub use robots::{Robots, USER_AGENT};
 pub use text::{is_obfuscated_char, parse_cn_number};
 pub use urls::{
-    MAX_PAGE, MOBILE_RANK_TYPES, RANK_TYPES, book_url, catalog_json_url, catalog_url,
-    chapter_url, cover_url, legacy_book_url, mobile_book_url, mobile_rank_url,
-    mobile_search_url, parse_period, percent_decode, percent_encode, rank_url, search_url,
-    validate_book_id,
+    MAX_PAGE, MOBILE_RANK_TYPES, RANK_TYPES, book_url, catalog_json_url, catalog_url, chapter_url,
+    cover_url, legacy_book_url, mobile_book_url, mobile_rank_url, mobile_search_url, parse_period,
+    percent_decode, percent_encode, rank_url, search_url, validate_book_id,
 };

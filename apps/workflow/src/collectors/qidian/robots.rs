@@ -52,17 +52,26 @@ impl Robots {
             Ok(robot) => Rules::Parsed(Box::new(robot)),
             Err(_) => Rules::AllowAll,
         };
-        Self { origin: origin_of(robots_url), rules }
+        Self {
+            origin: origin_of(robots_url),
+            rules,
+        }
     }
 
     /// robots.txt was unavailable (4xx): everything is allowed.
     pub fn allow_all(robots_url: &str) -> Self {
-        Self { origin: origin_of(robots_url), rules: Rules::AllowAll }
+        Self {
+            origin: origin_of(robots_url),
+            rules: Rules::AllowAll,
+        }
     }
 
     /// robots.txt was unreachable (5xx, 429, network error): nothing is allowed.
     pub fn disallow_all(robots_url: &str) -> Self {
-        Self { origin: origin_of(robots_url), rules: Rules::DisallowAll }
+        Self {
+            origin: origin_of(robots_url),
+            rules: Rules::DisallowAll,
+        }
     }
 
     /// Picks the case from the HTTP status of the robots.txt fetch: 2xx parses `body`,
@@ -128,7 +137,10 @@ mod tests {
         assert!(r.allowed("https://m.qidian.com/book/1/"));
         assert!(!r.allowed("https://m.qidian.com/rank/yuepiao/"));
         assert_eq!(r.crawl_delay(), Some(5.0));
-        let xhs = Robots::parse("https://www.xiaohongshu.com/robots.txt", "User-agent: *\nDisallow: /\n");
+        let xhs = Robots::parse(
+            "https://www.xiaohongshu.com/robots.txt",
+            "User-agent: *\nDisallow: /\n",
+        );
         assert!(!xhs.allowed("https://www.xiaohongshu.com/explore/1"));
     }
 

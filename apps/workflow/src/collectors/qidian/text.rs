@@ -11,7 +11,10 @@ use std::collections::HashMap;
 ///
 /// Panics only on a malformed constant (never on page input); every selector is exercised by
 /// the unit tests beside the parsers, so a typo fails the test run, not production.
-#[expect(clippy::expect_used, reason = "constant selectors, all exercised by unit tests")]
+#[expect(
+    clippy::expect_used,
+    reason = "constant selectors, all exercised by unit tests"
+)]
 pub(crate) fn compile(css: &str) -> Selector {
     Selector::parse(css).expect("constant CSS selector")
 }
@@ -48,7 +51,9 @@ pub fn parse_cn_number(text: &str) -> Option<i64> {
             '0'..='9' if in_frac => frac.push(c),
             '0'..='9' => {
                 seen_digit = true;
-                int_part = int_part.checked_mul(10)?.checked_add(i128::from(c as u8 - b'0'))?;
+                int_part = int_part
+                    .checked_mul(10)?
+                    .checked_add(i128::from(c as u8 - b'0'))?;
             }
             ',' | '，' if !in_frac => {}
             '.' if !in_frac && seen_digit => in_frac = true,
@@ -90,7 +95,8 @@ pub fn is_obfuscated_char(c: char) -> bool {
 /// `<style>@font-face…` inside it, or any glyph code point from [`is_obfuscated_char`].
 /// Such a metric is stored as `None`; the font is never decoded (collectors.md §3).
 pub(crate) fn is_obfuscated(el: ElementRef<'_>) -> bool {
-    el.select(sel!("style")).any(|s| s.text().any(|t| t.contains("@font-face")))
+    el.select(sel!("style"))
+        .any(|s| s.text().any(|t| t.contains("@font-face")))
         || el.text().any(|t| t.chars().any(is_obfuscated_char))
 }
 
@@ -283,7 +289,10 @@ mod tests {
             (Some("2018-04-01 12:28:26".into()), Some(2425))
         );
         let t = "诡秘之主 新番外 首发时间: 2022-11-25 章节字数：136";
-        assert_eq!(chapter_title_attr(t), (Some("2022-11-25".into()), Some(136)));
+        assert_eq!(
+            chapter_title_attr(t),
+            (Some("2022-11-25".into()), Some(136))
+        );
         assert_eq!(chapter_title_attr("第一章"), (None, None));
     }
 
@@ -296,7 +305,7 @@ mod tests {
         assert_eq!(absolutize("//a.b/c"), "https://a.b/c");
         let html = r#"<script id="vite-plugin-ssr_pageContext" type="application/json">{"pageContext":{"pageProps":{"pageData":{"a":1}}}}</script>"#;
         assert_eq!(page_data(html), Some(Ok(serde_json::json!({"a": 1}))));
-        assert!(matches!(page_data("<p>none</p>"), None));
+        assert!(page_data("<p>none</p>").is_none());
         let bad = r#"<script id="vite-plugin-ssr_pageContext">{oops</script>"#;
         assert!(matches!(page_data(bad), Some(Err(_))));
     }

@@ -21,8 +21,16 @@ pub const RANK_TYPES: [&str; 9] = [
 ];
 
 /// Mobile rank slugs (`m.qidian.com/rank/{type}/`), collectors.md §1.1.
-pub const MOBILE_RANK_TYPES: [&str; 8] =
-    ["hotsales", "yuepiao", "sign", "newbook", "newauthor", "rec", "readindex", "newfans"];
+pub const MOBILE_RANK_TYPES: [&str; 8] = [
+    "hotsales",
+    "yuepiao",
+    "sign",
+    "newbook",
+    "newauthor",
+    "rec",
+    "readindex",
+    "newfans",
+];
 
 /// Highest page number a builder accepts.
 pub const MAX_PAGE: u32 = 500;
@@ -34,11 +42,19 @@ fn digits(id: &str) -> bool {
 
 /// Validates a book id (1–12 ASCII digits) and returns it.
 pub fn validate_book_id(id: &str) -> Result<&str, UrlError> {
-    if digits(id) { Ok(id) } else { Err(UrlError::BookId) }
+    if digits(id) {
+        Ok(id)
+    } else {
+        Err(UrlError::BookId)
+    }
 }
 
 fn page(page: u32) -> Result<u32, UrlError> {
-    if (1..=MAX_PAGE).contains(&page) { Ok(page) } else { Err(UrlError::Page(page)) }
+    if (1..=MAX_PAGE).contains(&page) {
+        Ok(page)
+    } else {
+        Err(UrlError::Page(page))
+    }
 }
 
 fn trim(base: &str) -> &str {
@@ -52,12 +68,20 @@ pub fn book_url(base: &str, id: &str) -> Result<String, UrlError> {
 
 /// Legacy PC book page on the `book.` host: `{book_base}/info/{id}/`.
 pub fn legacy_book_url(book_base: &str, id: &str) -> Result<String, UrlError> {
-    Ok(format!("{}/info/{}/", trim(book_base), validate_book_id(id)?))
+    Ok(format!(
+        "{}/info/{}/",
+        trim(book_base),
+        validate_book_id(id)?
+    ))
 }
 
 /// Catalog page: `{base}/book/{id}/catalog/`.
 pub fn catalog_url(base: &str, id: &str) -> Result<String, UrlError> {
-    Ok(format!("{}/book/{}/catalog/", trim(base), validate_book_id(id)?))
+    Ok(format!(
+        "{}/book/{}/catalog/",
+        trim(base),
+        validate_book_id(id)?
+    ))
 }
 
 /// Legacy catalog XHR: `{book_base}/ajax/book/category?_csrfToken={token}&bookId={id}`.
@@ -68,7 +92,10 @@ pub fn catalog_json_url(book_base: &str, id: &str, csrf: &str) -> Result<String,
     if csrf.is_empty() || csrf.len() > 128 || !csrf.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(UrlError::CsrfToken);
     }
-    Ok(format!("{}/ajax/book/category?_csrfToken={csrf}&bookId={id}", trim(book_base)))
+    Ok(format!(
+        "{}/ajax/book/category?_csrfToken={csrf}&bookId={id}",
+        trim(book_base)
+    ))
 }
 
 /// Chapter page: `{base}/chapter/{book_id}/{chapter_id}/` (only ever fetched to classify
@@ -158,7 +185,11 @@ pub fn search_url(base: &str, kw: &str, page_no: u32) -> Result<String, UrlError
 /// Mobile search: `{m_base}/so/{kw}.html?pageNum=N` (collectors.md §1.1).
 pub fn mobile_search_url(m_base: &str, kw: &str, page_no: u32) -> Result<String, UrlError> {
     let kw = keyword(kw)?;
-    Ok(format!("{}/so/{kw}.html?pageNum={}", trim(m_base), page(page_no)?))
+    Ok(format!(
+        "{}/so/{kw}.html?pageNum={}",
+        trim(m_base),
+        page(page_no)?
+    ))
 }
 
 /// Mobile book page: `{m_base}/book/{id}/`.
@@ -169,7 +200,10 @@ pub fn mobile_book_url(m_base: &str, id: &str) -> Result<String, UrlError> {
 /// Cover image derived from the id (collectors.md §1.1), size 180:
 /// `https://bookcover.yuewen.com/qdbimg/349573/{id}/180`.
 pub fn cover_url(id: &str) -> Result<String, UrlError> {
-    Ok(format!("https://bookcover.yuewen.com/qdbimg/349573/{}/180", validate_book_id(id)?))
+    Ok(format!(
+        "https://bookcover.yuewen.com/qdbimg/349573/{}/180",
+        validate_book_id(id)?
+    ))
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (UTF-8 bytes as `%XX`).
@@ -191,7 +225,9 @@ pub fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(v)) => {
                 out.push(v);
@@ -214,17 +250,26 @@ mod tests {
 
     #[test]
     fn builds_the_site_shapes() {
-        assert_eq!(book_url(W, "1010868264").unwrap(), "https://www.qidian.com/book/1010868264/");
+        assert_eq!(
+            book_url(W, "1010868264").unwrap(),
+            "https://www.qidian.com/book/1010868264/"
+        );
         assert_eq!(
             legacy_book_url("https://book.qidian.com", "1010868264").unwrap(),
             "https://book.qidian.com/info/1010868264/"
         );
-        assert_eq!(catalog_url(W, "1").unwrap(), "https://www.qidian.com/book/1/catalog/");
+        assert_eq!(
+            catalog_url(W, "1").unwrap(),
+            "https://www.qidian.com/book/1/catalog/"
+        );
         assert_eq!(
             catalog_json_url("https://book.qidian.com", "42", "AbC123").unwrap(),
             "https://book.qidian.com/ajax/book/category?_csrfToken=AbC123&bookId=42"
         );
-        assert_eq!(rank_url(W, "yuepiao", None, 1).unwrap(), "https://www.qidian.com/rank/yuepiao/");
+        assert_eq!(
+            rank_url(W, "yuepiao", None, 1).unwrap(),
+            "https://www.qidian.com/rank/yuepiao/"
+        );
         assert_eq!(
             rank_url(W, "hotsales", None, 3).unwrap(),
             "https://www.qidian.com/rank/hotsales/page3/"
@@ -233,8 +278,14 @@ mod tests {
             rank_url(W, "yuepiao", Some("2024-05"), 2).unwrap(),
             "https://www.qidian.com/rank/yuepiao/year2024-month05-page2/"
         );
-        assert_eq!(search_url(W, "诡秘", 1).unwrap(), "https://www.qidian.com/so/%E8%AF%A1%E7%A7%98.html");
-        assert_eq!(search_url(W, "a b/c", 2).unwrap(), "https://www.qidian.com/so/a%20b%2Fc.html?page=2");
+        assert_eq!(
+            search_url(W, "诡秘", 1).unwrap(),
+            "https://www.qidian.com/so/%E8%AF%A1%E7%A7%98.html"
+        );
+        assert_eq!(
+            search_url(W, "a b/c", 2).unwrap(),
+            "https://www.qidian.com/so/a%20b%2Fc.html?page=2"
+        );
         assert_eq!(
             mobile_book_url("https://m.qidian.com", "7").unwrap(),
             "https://m.qidian.com/book/7/"
@@ -256,12 +307,24 @@ mod tests {
         assert_eq!(book_url(W, "1234567890123"), Err(UrlError::BookId));
         assert_eq!(book_url(W, "12a"), Err(UrlError::BookId));
         assert_eq!(book_url(W, "１２"), Err(UrlError::BookId));
-        assert_eq!(rank_url(W, "nope", None, 1), Err(UrlError::RankType("nope".into())));
+        assert_eq!(
+            rank_url(W, "nope", None, 1),
+            Err(UrlError::RankType("nope".into()))
+        );
         assert_eq!(rank_url(W, "yuepiao", None, 0), Err(UrlError::Page(0)));
         assert_eq!(rank_url(W, "yuepiao", None, 501), Err(UrlError::Page(501)));
-        assert!(matches!(rank_url(W, "yuepiao", Some("2024-13"), 1), Err(UrlError::Period(_))));
-        assert!(matches!(rank_url(W, "yuepiao", Some("24-01"), 1), Err(UrlError::Period(_))));
-        assert!(matches!(rank_url(W, "yuepiao", Some("2024/01"), 1), Err(UrlError::Period(_))));
+        assert!(matches!(
+            rank_url(W, "yuepiao", Some("2024-13"), 1),
+            Err(UrlError::Period(_))
+        ));
+        assert!(matches!(
+            rank_url(W, "yuepiao", Some("24-01"), 1),
+            Err(UrlError::Period(_))
+        ));
+        assert!(matches!(
+            rank_url(W, "yuepiao", Some("2024/01"), 1),
+            Err(UrlError::Period(_))
+        ));
         assert_eq!(search_url(W, "  ", 1), Err(UrlError::Keyword));
         assert_eq!(catalog_json_url(W, "1", "a&b"), Err(UrlError::CsrfToken));
         assert_eq!(catalog_json_url(W, "1", ""), Err(UrlError::CsrfToken));

@@ -2,6 +2,7 @@
 //! orders and search hits. Everything is a pure function of the id or key, so tests can
 //! compute the exact values a page must yield.
 
+pub use super::book::{FixtureBook, FixtureChapter, FixtureVolume};
 use chrono::{Duration, NaiveDateTime};
 
 /// The big fixture book (the captured 诡秘之主 page's id and shape: 9 volumes, 1418 chapters).
@@ -13,129 +14,84 @@ const POOL_BASE: i64 = 1_040_000_000;
 /// Books in the rank/search pool (the two fixed ones plus 98 generated): 5 rank pages.
 pub const POOL_SIZE: usize = 100;
 
-/// A chapter of a fixture book.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FixtureChapter {
-    /// Numeric id.
-    pub id: i64,
-    /// Title.
-    pub title: String,
-    /// Locked VIP chapter (lock glyph, `sS = 0`).
-    pub locked: bool,
-    /// Served as a bought, font-encrypted chapter (`cES = 2`).
-    pub encrypted: bool,
-    /// Words.
-    pub words: i64,
-    /// `首发时间`, `"2018-04-01 12:28:26"`.
-    pub published_at: String,
-    /// Legacy `cU` slug.
-    pub slug: String,
-}
-
-/// A volume of a fixture book.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FixtureVolume {
-    /// Volume id (`data-volumeid`).
-    pub id: i64,
-    /// Name (may repeat).
-    pub name: String,
-    /// VIP volume.
-    pub vip: bool,
-    /// Chapters.
-    pub chapters: Vec<FixtureChapter>,
-}
-
-/// A fixture book with everything its pages show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FixtureBook {
-    /// Id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Author.
-    pub author: String,
-    /// Author id.
-    pub author_id: String,
-    /// Channel name (`玄幻`).
-    pub category: String,
-    /// Channel path (`xuanhuan`).
-    pub category_slug: String,
-    /// `chanId`.
-    pub chan_id: i64,
-    /// Subcategory (`异世大陆`).
-    pub subcategory: String,
-    /// `subCateId`.
-    pub sub_cate_id: i64,
-    /// The legacy page's third `a.red` badge (`轻小说`).
-    pub extra_label: Option<String>,
-    /// Tags (`p.all-label`, mobile `ugcTagInfos`).
-    pub tags: Vec<String>,
-    /// `完本` rather than `连载`.
-    pub completed: bool,
-    /// Words (a multiple of 100, shown as `446.52万`).
-    pub word_count: i64,
-    /// Total recommendations (a multiple of 100).
-    pub total_recs: i64,
-    /// Weekly recommendations.
-    pub weekly_recs: i64,
-    /// Month tickets.
-    pub month_tickets: i64,
-    /// One-line intro.
-    pub intro: String,
-    /// Full intro lines.
-    pub intro_full: Vec<String>,
-    /// Volumes in order.
-    pub volumes: Vec<FixtureVolume>,
-}
-
-impl FixtureBook {
-    /// The newest chapter (the last one).
-    pub fn latest(&self) -> Option<&FixtureChapter> {
-        self.volumes.iter().rev().find_map(|v| v.chapters.last())
-    }
-
-    /// Last update: the newest chapter's time.
-    pub fn updated_at(&self) -> String {
-        self.latest().map(|c| c.published_at.clone()).unwrap_or_default()
-    }
-
-    /// All chapters.
-    pub fn chapters(&self) -> impl Iterator<Item = &FixtureChapter> {
-        self.volumes.iter().flat_map(|v| v.chapters.iter())
-    }
-
-    /// Chapter count.
-    pub fn chapter_count(&self) -> usize {
-        self.volumes.iter().map(|v| v.chapters.len()).sum()
-    }
-
-    /// A chapter by id.
-    pub fn chapter(&self, id: i64) -> Option<&FixtureChapter> {
-        self.chapters().find(|c| c.id == id)
-    }
-}
-
 /// `446.52万` style text for a multiple of 100.
 pub fn wan(n: i64) -> String {
     let hundredths = n / 100;
-    if n < 10_000 { n.to_string() } else { format!("{}.{:02}万", hundredths / 100, hundredths % 100) }
+    if n < 10_000 {
+        n.to_string()
+    } else {
+        format!("{}.{:02}万", hundredths / 100, hundredths % 100)
+    }
 }
 
 /// FNV-1a, for seeding deterministic choices from keys.
 pub fn hash(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 const WORDS: [&str; 40] = [
-    "绯红", "占卜家", "安全屋", "夜晚的钟声", "雾中来客", "灰雾之上", "新的聚会", "报纸", "值夜者",
-    "梦境", "邀请函", "旧日", "黑荆棘", "码头", "出海", "神秘学", "密修会", "极光", "疯狂", "序列",
-    "魔药", "非凡特性", "封印物", "镜子", "门", "正义", "太阳", "月亮", "隐者", "命运", "观众",
-    "收尾", "蒸汽", "机械", "灯塔", "旧信", "钟楼", "雨夜", "审判", "归途",
+    "绯红",
+    "占卜家",
+    "安全屋",
+    "夜晚的钟声",
+    "雾中来客",
+    "灰雾之上",
+    "新的聚会",
+    "报纸",
+    "值夜者",
+    "梦境",
+    "邀请函",
+    "旧日",
+    "黑荆棘",
+    "码头",
+    "出海",
+    "神秘学",
+    "密修会",
+    "极光",
+    "疯狂",
+    "序列",
+    "魔药",
+    "非凡特性",
+    "封印物",
+    "镜子",
+    "门",
+    "正义",
+    "太阳",
+    "月亮",
+    "隐者",
+    "命运",
+    "观众",
+    "收尾",
+    "蒸汽",
+    "机械",
+    "灯塔",
+    "旧信",
+    "钟楼",
+    "雨夜",
+    "审判",
+    "归途",
 ];
-const TITLE_A: [&str; 10] = ["星海", "长夜", "剑来", "深空", "万古", "凡人", "青云", "灵境", "大道", "雪中"];
-const TITLE_B: [&str; 10] = ["旅人", "之主", "行者", "纪元", "问仙", "归来", "长歌", "笔记", "天穹", "余烬"];
+const TITLE_A: [&str; 10] = [
+    "星海", "长夜", "剑来", "深空", "万古", "凡人", "青云", "灵境", "大道", "雪中",
+];
+const TITLE_B: [&str; 10] = [
+    "旅人", "之主", "行者", "纪元", "问仙", "归来", "长歌", "笔记", "天穹", "余烬",
+];
 const AUTHORS: [&str; 12] = [
-    "青石", "北川", "墨白", "南山客", "风起", "一叶", "苏未", "林间雨", "沧海", "远舟", "白鹿", "夜行者",
+    "青石",
+    "北川",
+    "墨白",
+    "南山客",
+    "风起",
+    "一叶",
+    "苏未",
+    "林间雨",
+    "沧海",
+    "远舟",
+    "白鹿",
+    "夜行者",
 ];
 /// (chanId, name, slug, subCateId, subcategory).
 const CHANNELS: [(i64, &str, &str, i64, &str); 6] = [
@@ -149,7 +105,11 @@ const CHANNELS: [(i64, &str, &str, i64, &str); 6] = [
 
 fn time_at(end: &str, steps_back: i64, step_secs: i64) -> String {
     NaiveDateTime::parse_from_str(end, "%Y-%m-%d %H:%M:%S")
-        .map(|t| (t - Duration::seconds(steps_back * step_secs)).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|t| {
+            (t - Duration::seconds(steps_back * step_secs))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -190,7 +150,12 @@ fn build_volumes(
             id += 1_000 + (ki * 7_919 + seed) % 50_000;
             k += 1;
         }
-        volumes.push(FixtureVolume { id: seed % 100_000 + vi as i64 * 7, name: name.to_owned(), vip, chapters });
+        volumes.push(FixtureVolume {
+            id: seed % 100_000 + vi as i64 * 7,
+            name: name.to_owned(),
+            vip,
+            chapters,
+        });
     }
     volumes
 }
@@ -276,7 +241,10 @@ fn pool_book(n: i64) -> FixtureBook {
     FixtureBook {
         id: (POOL_BASE + n).to_string(),
         intro: format!("{title}的故事，从第{n}个清晨开始。"),
-        intro_full: vec![format!("{title}的故事，从第{n}个清晨开始。"), "（夹具生成的简介）".into()],
+        intro_full: vec![
+            format!("{title}的故事，从第{n}个清晨开始。"),
+            "（夹具生成的简介）".into(),
+        ],
         title,
         author: AUTHORS[i % AUTHORS.len()].into(),
         author_id: (500_000 + n).to_string(),
@@ -292,7 +260,13 @@ fn pool_book(n: i64) -> FixtureBook {
         total_recs: 100 * (50 + n * 97),
         weekly_recs: 10 * n + 3,
         month_tickets: 40 * n + 11,
-        volumes: build_volumes(n, 800_000_000 + n * 100_000, &spec, "2026-10-01 08:00:00", 0),
+        volumes: build_volumes(
+            n,
+            800_000_000 + n * 100_000,
+            &spec,
+            "2026-10-01 08:00:00",
+            0,
+        ),
     }
 }
 
@@ -304,7 +278,9 @@ pub fn book(id: &str) -> Option<FixtureBook> {
         _ => {
             let n: i64 = id.parse().ok()?;
             let n = n.checked_sub(POOL_BASE)?;
-            (1..=POOL_SIZE as i64 - 2).contains(&n).then(|| pool_book(n))
+            (1..=POOL_SIZE as i64 - 2)
+                .contains(&n)
+                .then(|| pool_book(n))
         }
     }
 }
@@ -339,7 +315,11 @@ pub fn rank_order(key: &str) -> Vec<(i64, FixtureBook, i64)> {
 
 /// One page (20 rows, from 1) of a rank order; empty past the last page.
 pub fn rank_page(key: &str, page: usize) -> Vec<(i64, FixtureBook, i64)> {
-    rank_order(key).into_iter().skip(page.saturating_sub(1) * 20).take(20).collect()
+    rank_order(key)
+        .into_iter()
+        .skip(page.saturating_sub(1) * 20)
+        .take(20)
+        .collect()
 }
 
 /// Pool books whose title, author or intro contains `kw`, in pool order (`清晨` matches
@@ -349,7 +329,8 @@ pub fn search(kw: &str) -> Vec<FixtureBook> {
         .iter()
         .filter_map(|id| book(id))
         .filter(|b| {
-            !kw.is_empty() && (b.title.contains(kw) || b.author.contains(kw) || b.intro.contains(kw))
+            !kw.is_empty()
+                && (b.title.contains(kw) || b.author.contains(kw) || b.intro.contains(kw))
         })
         .collect()
 }

@@ -6,10 +6,18 @@ use super::{esc, obfuscated_number};
 use std::fmt::Write;
 
 fn pagination(current: usize, last: usize) -> String {
-    let mut out = String::from("<div class=\"lbf-pagination\"><ul class=\"lbf-pagination-item-list\">");
+    let mut out =
+        String::from("<div class=\"lbf-pagination\"><ul class=\"lbf-pagination-item-list\">");
     for p in 1..=last.max(1) {
-        let class = if p == current { "lbf-pagination-page lbf-pagination-current" } else { "lbf-pagination-page" };
-        let _ = write!(out, "<li class=\"lbf-pagination-item\"><a href=\"javascript:;\" class=\"{class}\" data-page=\"{p}\">{p}</a></li>");
+        let class = if p == current {
+            "lbf-pagination-page lbf-pagination-current"
+        } else {
+            "lbf-pagination-page"
+        };
+        let _ = write!(
+            out,
+            "<li class=\"lbf-pagination-item\"><a href=\"javascript:;\" class=\"{class}\" data-page=\"{p}\">{p}</a></li>"
+        );
     }
     out.push_str("</ul></div>");
     out
@@ -32,8 +40,14 @@ fn author_line(b: &FixtureBook) -> String {
 }
 
 fn update_line(b: &FixtureBook, date_only: bool) -> String {
-    let Some(c) = b.latest() else { return String::new() };
-    let when = if date_only { c.published_at.get(..10).unwrap_or_default() } else { c.published_at.get(..16).unwrap_or_default() };
+    let Some(c) = b.latest() else {
+        return String::new();
+    };
+    let when = if date_only {
+        c.published_at.get(..10).unwrap_or_default()
+    } else {
+        c.published_at.get(..16).unwrap_or_default()
+    };
     format!(
         "<p class=\"update\"><a href=\"//www.qidian.com/chapter/{}/{}/\" target=\"_blank\">最新更新 {}</a><em>·</em><span>{when}</span></p>",
         b.id,
@@ -44,7 +58,14 @@ fn update_line(b: &FixtureBook, date_only: bool) -> String {
 
 /// One rank page: `rows` of `(rank, book, metric)`, `unit` after the metric (`月票`), the
 /// metric drawn with `font` (a fresh name per response on the server), pagination 1..=`last`.
-pub fn rank_page_html(title: &str, rows: &[(i64, FixtureBook, i64)], page: usize, last: usize, unit: &str, font: &str) -> String {
+pub fn rank_page_html(
+    title: &str,
+    rows: &[(i64, FixtureBook, i64)],
+    page: usize,
+    last: usize,
+    unit: &str,
+    font: &str,
+) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"><title>{}_起点中文网</title>\
          <script src=\"//turing.captcha.qcloud.com/TCaptcha.js\"></script></head>\n<body>\n<div class=\"rank-body\">\n\
@@ -87,12 +108,22 @@ pub fn search_page_html(kw: &str, hits: &[FixtureBook], page: usize, total: usiz
         esc(kw)
     );
     if total == 0 {
-        let _ = write!(out, "<div class=\"no-result\"><p>抱歉，没有找到与“{}”相关的作品</p></div>\n</body></html>\n", esc(kw));
+        let _ = write!(
+            out,
+            "<div class=\"no-result\"><p>抱歉，没有找到与“{}”相关的作品</p></div>\n</body></html>\n",
+            esc(kw)
+        );
         return out;
     }
-    let _ = writeln!(out, "<div class=\"search-result-count\">共 <span>{total}</span> 个相关作品</div>\n<div id=\"result-list\" class=\"book-img-text\"><ul>");
+    let _ = writeln!(
+        out,
+        "<div class=\"search-result-count\">共 <span>{total}</span> 个相关作品</div>\n<div id=\"result-list\" class=\"book-img-text\"><ul>"
+    );
     for (i, b) in hits.iter().enumerate() {
-        let highlighted = esc(&b.title).replace(&esc(kw), &format!("<cite class=\"red-kw\">{}</cite>", esc(kw)));
+        let highlighted = esc(&b.title).replace(
+            &esc(kw),
+            &format!("<cite class=\"red-kw\">{}</cite>", esc(kw)),
+        );
         let _ = writeln!(
             out,
             "<li class=\"res-book-item\" data-bid=\"{id}\" data-rid=\"{rid}\"><div class=\"book-img-box\"><a href=\"//www.qidian.com/book/{id}/\" target=\"_blank\" data-bid=\"{id}\">\

@@ -33,9 +33,33 @@ pub fn chapter_page(b: &FixtureBook, cid: i64) -> Option<String> {
     let c = b.chapter(cid)?;
     let state = chapter_state(b, cid)?;
     let (vip, buy, ces, fens, content, class, notice) = match state {
-        ChapterState::Free => (0, 0, 0, 0, "<p>（夹具正文，非原文）雾从河面上升起。</p><p>钟声响了三次。</p>", "content", ""),
-        ChapterState::Locked => (1, 0, 0, 0, "<p>（夹具试读）雾从河面上升起。</p>", "content", "<div class=\"vip-limit-wrap\"><p>这是VIP章节，需要订阅后才能阅读</p></div>"),
-        ChapterState::Encrypted => (1, 1, 2, 1, "<p>\u{e3a1}\u{e0f2}\u{e471}</p>", "content r-font-encrypt", ""),
+        ChapterState::Free => (
+            0,
+            0,
+            0,
+            0,
+            "<p>（夹具正文，非原文）雾从河面上升起。</p><p>钟声响了三次。</p>",
+            "content",
+            "",
+        ),
+        ChapterState::Locked => (
+            1,
+            0,
+            0,
+            0,
+            "<p>（夹具试读）雾从河面上升起。</p>",
+            "content",
+            "<div class=\"vip-limit-wrap\"><p>这是VIP章节，需要订阅后才能阅读</p></div>",
+        ),
+        ChapterState::Encrypted => (
+            1,
+            1,
+            2,
+            1,
+            "<p>\u{e3a1}\u{e0f2}\u{e471}</p>",
+            "content r-font-encrypt",
+            "",
+        ),
     };
     let data = json!({
         "bookId": b.id,
@@ -59,7 +83,11 @@ pub fn chapter_page(b: &FixtureBook, cid: i64) -> Option<String> {
         esc(&c.title),
         c.id
     );
-    Some(ssr_page(&format!("{}_{}_起点中文网", c.title, b.title), &body, &data))
+    Some(ssr_page(
+        &format!("{}_{}_起点中文网", c.title, b.title),
+        &body,
+        &data,
+    ))
 }
 
 /// The legacy catalog XHR body: `{"code":0,"msg":"suc","data":{"vs":[…]}}` (collectors.md §1.5).

@@ -55,8 +55,16 @@ pub fn mobile_book_page(b: &FixtureBook) -> String {
         "seoBookCirclePost": { "bookCirclePostCount": 3120 },
         "chapterContentInfo": { "firstChapterT": first.map(|c| c.title.clone()), "firstChapterC": "<p>（夹具试读内容）</p>" },
     });
-    let body = format!("<div class=\"detail\"><h1 class=\"detail__header-detail__title\">{}</h1><p>{}</p></div>", esc(&b.title), esc(&b.author));
-    ssr_page(&format!("{}_{}_起点中文网", b.title, b.author), &body, &data)
+    let body = format!(
+        "<div class=\"detail\"><h1 class=\"detail__header-detail__title\">{}</h1><p>{}</p></div>",
+        esc(&b.title),
+        esc(&b.author)
+    );
+    ssr_page(
+        &format!("{}_{}_起点中文网", b.title, b.author),
+        &body,
+        &data,
+    )
 }
 
 /// A mobile rank page: `pageData.records[]` with `rankNum`, `rankCnt` (plain), and `filters`.
@@ -77,7 +85,11 @@ pub fn mobile_rank_page(rank_type: &str, rows: &[(i64, FixtureBook, i64)], page:
         "records": records,
         "filters": [{ "key": "catId", "items": [{ "value": "-1", "text": "全部" }, { "value": "21", "text": "玄幻" }] }],
     });
-    ssr_page("排行榜_起点中文网", "<div class=\"rank-list\"></div>", &data)
+    ssr_page(
+        "排行榜_起点中文网",
+        "<div class=\"rank-list\"></div>",
+        &data,
+    )
 }
 
 /// A mobile search page: `pageData.bookInfo.records[]`.
@@ -86,5 +98,9 @@ pub fn mobile_search_page(kw: &str, hits: &[FixtureBook], page: usize, total: us
         "keyword": kw,
         "bookInfo": { "total": total, "pageNum": page, "isLast": page * 20 >= total, "records": hits.iter().map(record).collect::<Vec<_>>() },
     });
-    ssr_page(&format!("{kw}_搜索_起点中文网"), "<div class=\"search-list\"></div>", &data)
+    ssr_page(
+        &format!("{kw}_搜索_起点中文网"),
+        "<div class=\"search-list\"></div>",
+        &data,
+    )
 }

@@ -5,6 +5,7 @@
 //! Content is deterministic given the id or key (see [`data`]), except the anti-spider font
 //! name, which the caller passes in (the server randomises it per response).
 
+mod book;
 pub mod data;
 mod lists;
 mod misc;

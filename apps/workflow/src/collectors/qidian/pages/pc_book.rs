@@ -18,7 +18,11 @@ pub struct BookPageOptions {
 
 impl BookPageOptions {
     fn number(&self, text: &str) -> String {
-        if self.obfuscate_metrics { obfuscated_number(text, &self.font) } else { esc(text) }
+        if self.obfuscate_metrics {
+            obfuscated_number(text, &self.font)
+        } else {
+            esc(text)
+        }
     }
 }
 
@@ -78,7 +82,11 @@ fn head(b: &FixtureBook, url: &str, extra: &str) -> String {
 /// `div.book-info` header and the inline `#j-catalogWrap` catalog with title attributes.
 pub fn legacy_book_page(b: &FixtureBook, opts: &BookPageOptions) -> String {
     let url = format!("//book.qidian.com/info/{}/", b.id);
-    let times: Vec<String> = b.chapters().take(3).map(|c| format!("'{}'", c.published_at)).collect();
+    let times: Vec<String> = b
+        .chapters()
+        .take(3)
+        .map(|c| format!("'{}'", c.published_at))
+        .collect();
     let script = format!(
         "<script>\nvar g_data = {{}};\ng_data.pageJson = {{\n  isVip: 1, isSign: 1, isPublication: 0, salesMode: 1,\n  \
          bookId: '{id}', signStatus: '签约作品', bookType: 1, // fixture\n  \
@@ -93,7 +101,12 @@ pub fn legacy_book_page(b: &FixtureBook, opts: &BookPageOptions) -> String {
     );
     let mut h = head(b, &url, &script);
     let latest = b.latest();
-    let extra = b.extra_label.as_ref().map(|l| format!("<a href=\"//www.qidian.com/2cy\" class=\"red\" target=\"_blank\">{}</a>", esc(l)));
+    let extra = b.extra_label.as_ref().map(|l| {
+        format!(
+            "<a href=\"//www.qidian.com/2cy\" class=\"red\" target=\"_blank\">{}</a>",
+            esc(l)
+        )
+    });
     let _ = write!(
         h,
         "<body>\n<div class=\"crumbs-nav center990 top-op\"><span><a href=\"//www.qidian.com\">首页</a><em class=\"iconfont\">&#xe621;</em>\
@@ -118,7 +131,11 @@ pub fn legacy_book_page(b: &FixtureBook, opts: &BookPageOptions) -> String {
         chan = b.chan_id,
         sid = b.sub_cate_id,
         sub = esc(&b.subcategory),
-        first = b.chapters().next().map(|c| format!("/chapter/{}/{}/", b.id, c.id)).unwrap_or_default(),
+        first = b
+            .chapters()
+            .next()
+            .map(|c| format!("/chapter/{}/{}/", b.id, c.id))
+            .unwrap_or_default(),
         id = b.id,
         cover = cover(b),
         t = esc(&b.title),
@@ -131,10 +148,17 @@ pub fn legacy_book_page(b: &FixtureBook, opts: &BookPageOptions) -> String {
         recs = opts.number(&format!("{:.2}", b.total_recs as f64 / 10_000.0)),
         weekly = opts.number(&b.weekly_recs.to_string()),
         month = opts.number(&b.month_tickets.to_string()),
-        full = b.intro_full.iter().map(|l| esc(l)).collect::<Vec<_>>().join("<br>\u{3000}\u{3000}"),
+        full = b
+            .intro_full
+            .iter()
+            .map(|l| esc(l))
+            .collect::<Vec<_>>()
+            .join("<br>\u{3000}\u{3000}"),
         lu = latest.map(|c| chapter_href(b, c.id)).unwrap_or_default(),
         ln = latest.map(|c| esc(&c.title)).unwrap_or_default(),
-        ld = latest.map(|c| c.published_at.get(..10).unwrap_or_default().to_owned()).unwrap_or_default(),
+        ld = latest
+            .map(|c| c.published_at.get(..10).unwrap_or_default().to_owned())
+            .unwrap_or_default(),
         lw = latest.map(|c| c.words).unwrap_or_default(),
         upd = b.updated_at(),
         count = b.chapter_count(),
@@ -147,14 +171,26 @@ pub fn legacy_book_page(b: &FixtureBook, opts: &BookPageOptions) -> String {
 /// `#j-catalogWrap`: volume headers with `<i>·</i>共N章` and free/VIP marks, chapter rows with
 /// "首发时间：… 章节字数：…" titles and a lock glyph on locked chapters.
 fn legacy_catalog(b: &FixtureBook) -> String {
-    let mut out = String::from("<div class=\"catalog-content-wrap hidden\" id=\"j-catalogWrap\">\n<div class=\"volume-wrap\">\n");
+    let mut out = String::from(
+        "<div class=\"catalog-content-wrap hidden\" id=\"j-catalogWrap\">\n<div class=\"volume-wrap\">\n",
+    );
     for v in &b.volumes {
         let action = if v.vip {
-            format!("<a class=\"subscri j_subscribe\" href=\"javascript:\" data-volumeid=\"{}\"><em class=\"btn\"><b class=\"iconfont\">&#xe61d;</b>订阅本卷</em></a>", v.id)
+            format!(
+                "<a class=\"subscri j_subscribe\" href=\"javascript:\" data-volumeid=\"{}\"><em class=\"btn\"><b class=\"iconfont\">&#xe61d;</b>订阅本卷</em></a>",
+                v.id
+            )
         } else {
-            format!("<a class=\"subscri\" href=\"//www.qidian.com/hankread/{}/{}/\" target=\"_blank\"><em class=\"btn\"><b class=\"iconfont\">&#xe633;</b>分卷阅读</em></a>", b.id, v.id)
+            format!(
+                "<a class=\"subscri\" href=\"//www.qidian.com/hankread/{}/{}/\" target=\"_blank\"><em class=\"btn\"><b class=\"iconfont\">&#xe633;</b>分卷阅读</em></a>",
+                b.id, v.id
+            )
         };
-        let mark = if v.vip { "<span class=\"vip\"> VIP</span>" } else { "<span class=\"free\"> 免费</span>" };
+        let mark = if v.vip {
+            "<span class=\"vip\"> VIP</span>"
+        } else {
+            "<span class=\"free\"> 免费</span>"
+        };
         let _ = write!(
             out,
             "<div class=\"volume\">\n<div class=\"cover\"></div>\n<h3>\n{action}\n{}<i>·</i>共{}章{mark}</h3>\n<ul class=\"cf\">\n",
@@ -163,7 +199,11 @@ fn legacy_catalog(b: &FixtureBook) -> String {
         );
         for (i, c) in v.chapters.iter().enumerate() {
             let href = chapter_href(b, c.id);
-            let lock = if c.locked { "<em class=\"iconfont\">&#xe63c;</em>" } else { "" };
+            let lock = if c.locked {
+                "<em class=\"iconfont\">&#xe63c;</em>"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
                 "<li data-rid=\"{}\"><h2 class=\"book_name\"><a href=\"{href}\" target=\"_blank\" data-eid=\"qd_G55\" data-cid=\"{href}\" title=\"{} {} 首发时间：{} 章节字数：{}\">{}</a>{lock}</h2></li>",
@@ -186,7 +226,11 @@ fn legacy_catalog(b: &FixtureBook) -> String {
 fn new_catalog(b: &FixtureBook) -> String {
     let mut out = String::from("<div class=\"catalog-all\" id=\"allCatalog\">\n");
     for v in &b.volumes {
-        let mark = if v.vip { "<span class=\"vip\">VIP</span>" } else { "<span class=\"free\">免费</span>" };
+        let mark = if v.vip {
+            "<span class=\"vip\">VIP</span>"
+        } else {
+            "<span class=\"free\">免费</span>"
+        };
         let _ = write!(
             out,
             "<div class=\"catalog-volume\">\n<h3 class=\"volume-name\">{}<span class=\"dot\">·</span>共{}章{mark}</h3>\n<ul class=\"volume-chapters\">\n",
@@ -194,7 +238,11 @@ fn new_catalog(b: &FixtureBook) -> String {
             v.chapters.len()
         );
         for (i, c) in v.chapters.iter().enumerate() {
-            let lock = if c.locked { "<em class=\"iconfont chapter-locked\">&#xe63c;</em>" } else { "" };
+            let lock = if c.locked {
+                "<em class=\"iconfont chapter-locked\">&#xe63c;</em>"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
                 "<li class=\"chapter-item\" data-rid=\"{}\"><a class=\"chapter-name\" href=\"{}\" target=\"_blank\" title=\"首发时间：{} 章节字数：{}\">{}</a>{lock}</li>",
@@ -217,7 +265,16 @@ pub fn new_book_page(b: &FixtureBook, opts: &BookPageOptions) -> String {
     let url = format!("//www.qidian.com/book/{}/", b.id);
     let mut h = head(b, &url, "");
     let latest = b.latest();
-    let labels: String = b.tags.iter().map(|t| format!("<a href=\"//www.qidian.com/so/{0}.html\" target=\"_blank\">{0}</a>", esc(t))).collect();
+    let labels: String = b
+        .tags
+        .iter()
+        .map(|t| {
+            format!(
+                "<a href=\"//www.qidian.com/so/{0}.html\" target=\"_blank\">{0}</a>",
+                esc(t)
+            )
+        })
+        .collect();
     let _ = write!(
         h,
         "<body>\n<div class=\"book-detail-wrap\"><div class=\"book-info-top\">\n\
@@ -251,7 +308,12 @@ pub fn new_book_page(b: &FixtureBook, opts: &BookPageOptions) -> String {
         lu = latest.map(|c| chapter_href(b, c.id)).unwrap_or_default(),
         ln = latest.map(|c| esc(&c.title)).unwrap_or_default(),
         upd = b.updated_at(),
-        full = b.intro_full.iter().map(|l| esc(l)).collect::<Vec<_>>().join("<br>"),
+        full = b
+            .intro_full
+            .iter()
+            .map(|l| esc(l))
+            .collect::<Vec<_>>()
+            .join("<br>"),
     );
     h.push_str(&new_catalog(b));
     h.push_str("</div>\n</body>\n</html>\n");

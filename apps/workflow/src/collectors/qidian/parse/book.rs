@@ -68,7 +68,12 @@ impl Pc {
         let og = og_meta(&doc);
         let json = assigned_literal(html, "g_data.pageJson");
         let chan_id = assigned_literal(html, "g_data.chanId").and_then(|v| v.as_i64());
-        Self { doc, og, json, chan_id }
+        Self {
+            doc,
+            og,
+            json,
+            chan_id,
+        }
     }
 
     fn og(&self, key: &str) -> Option<String> {
@@ -131,7 +136,9 @@ impl Pc {
             .map(str::to_owned)
             .or_else(|| links.first().cloned())
             .unwrap_or_default();
-        let subcategory = self.og("og:novel:category").or_else(|| links.get(1).cloned());
+        let subcategory = self
+            .og("og:novel:category")
+            .or_else(|| links.get(1).cloned());
         let extra = links.into_iter().skip(2).collect();
         (category, subcategory, extra)
     }
@@ -147,16 +154,26 @@ impl Pc {
     }
 
     fn latest_chapter(&self, updated_at: Option<&String>) -> Option<LatestChapter> {
-        let link = self.first(sel!("p.charpter-latest a.charpter-link, a.book-latest-chapter"));
+        let link = self.first(sel!(
+            "p.charpter-latest a.charpter-link, a.book-latest-chapter"
+        ));
         let title = self.og("og:novel:latest_chapter_name").or_else(|| {
             let text = clean_text(link?);
-            non_empty(text.trim_start_matches("最新章节").trim_start_matches([':', '：', ' ']).to_owned())
+            non_empty(
+                text.trim_start_matches("最新章节")
+                    .trim_start_matches([':', '：', ' '])
+                    .to_owned(),
+            )
         })?;
         let url = self
             .og("og:novel:latest_chapter_url")
             .or_else(|| link?.value().attr("href").map(str::to_owned))
             .map(|u| absolutize(&u));
-        Some(LatestChapter { title, url, updated_at: updated_at.cloned() })
+        Some(LatestChapter {
+            title,
+            url,
+            updated_at: updated_at.cloned(),
+        })
     }
 
     fn book(&self) -> Result<Book, ParseError> {
@@ -176,10 +193,19 @@ impl Pc {
             numeric_segments(href).last().map(|s| (*s).to_owned())
         });
         let (category, subcategory, mut tags) = self.classification();
-        tags.extend(self.doc.select(sel!("p.all-label a")).map(clean_text).filter(|t| !t.is_empty()));
+        tags.extend(
+            self.doc
+                .select(sel!("p.all-label a"))
+                .map(clean_text)
+                .filter(|t| !t.is_empty()),
+        );
         let updated_at = self.og("og:novel:update_time").or_else(|| {
             let t = self.first_text(sel!("span.book-update-time, span.update-time"))?;
-            non_empty(t.trim_start_matches("更新时间").trim_start_matches([':', '：', ' ']).to_owned())
+            non_empty(
+                t.trim_start_matches("更新时间")
+                    .trim_start_matches([':', '：', ' '])
+                    .to_owned(),
+            )
         });
         let mut metrics = Metrics::default();
         metrics.read(self);
@@ -197,16 +223,25 @@ impl Pc {
             weekly_recommendations: metrics.weekly,
             month_tickets: metrics.month,
             intro: self.first_text(sel!("p.intro")).unwrap_or_default(),
-            intro_full: self.og("og:description").map(|d| lines_of(&d)).and_then(non_empty).or_else(|| {
-                let el = self.first(sel!("div.book-intro p, p#book-intro-detail"))?;
-                non_empty(text_with_breaks(el))
-            }),
+            intro_full: self
+                .og("og:description")
+                .map(|d| lines_of(&d))
+                .and_then(non_empty)
+                .or_else(|| {
+                    let el = self.first(sel!("div.book-intro p, p#book-intro-detail"))?;
+                    non_empty(text_with_breaks(el))
+                }),
             tags,
             latest_chapter: self.latest_chapter(updated_at.as_ref()),
             chapter_count: self.chapter_count(),
             cover_url: self
                 .og("og:image")
-                .or_else(|| self.first(sel!("a#bookImg img"))?.value().attr("src").map(str::to_owned))
+                .or_else(|| {
+                    self.first(sel!("a#bookImg img"))?
+                        .value()
+                        .attr("src")
+                        .map(str::to_owned)
+                })
                 .map(|u| absolutize(&u)),
             updated_at,
             obfuscated: metrics.obfuscated,
@@ -221,7 +256,12 @@ impl Pc {
                 return Some(n);
             }
         }
-        let n = self.doc.select(sel!("#j-catalogWrap ul.cf li, #allCatalog ul.volume-chapters li")).count();
+        let n = self
+            .doc
+            .select(sel!(
+                "#j-catalogWrap ul.cf li, #allCatalog ul.volume-chapters li"
+            ))
+            .count();
         (n > 0).then(|| i64::try_from(n).unwrap_or(i64::MAX))
     }
 }
@@ -249,7 +289,9 @@ impl Metrics {
     fn read(&mut self, pc: &Pc) {
         let row = pc.first(sel!("div.book-info p.intro + p, p.count"));
         for em in row.into_iter().flat_map(|r| r.select(sel!("em"))) {
-            let Some(unit) = em.next_siblings().find_map(ElementRef::wrap) else { continue };
+            let Some(unit) = em.next_siblings().find_map(ElementRef::wrap) else {
+                continue;
+            };
             if unit.value().name() != "cite" {
                 continue;
             }
@@ -278,8 +320,13 @@ impl Metrics {
                 _ => self.weekly = value,
             }
         }
-        for (selector, name) in [(sel!("#monthCount"), "month_tickets"), (sel!("#recCount"), "weekly_recommendations")] {
-            let Some(el) = pc.first(selector) else { continue };
+        for (selector, name) in [
+            (sel!("#monthCount"), "month_tickets"),
+            (sel!("#recCount"), "weekly_recommendations"),
+        ] {
+            let Some(el) = pc.first(selector) else {
+                continue;
+            };
             if self.obfuscated.iter().any(|n| n == name) {
                 continue;
             }

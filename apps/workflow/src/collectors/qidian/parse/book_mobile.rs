@@ -10,7 +10,9 @@ use serde_json::Value;
 
 /// Builds a [`Book`] from a mobile `pageData` object.
 pub(crate) fn from_page_data(data: &Value) -> Result<Book, ParseError> {
-    let info = data.get("bookInfo").ok_or(ParseError::Missing("pageData.bookInfo"))?;
+    let info = data
+        .get("bookInfo")
+        .ok_or(ParseError::Missing("pageData.bookInfo"))?;
     let book_id = json_text(info, "bookId")
         .or_else(|| json_text(info, "bid"))
         .ok_or(ParseError::Missing("book id"))?;
@@ -21,7 +23,11 @@ pub(crate) fn from_page_data(data: &Value) -> Result<Book, ParseError> {
         .or_else(|| json_text(info, "bAuth"))
         .ok_or(ParseError::Missing("author"))?;
     let word_count_text = json_text(info, "showWordsCnt").map(|t| {
-        if t.ends_with('字') { t } else { format!("{t}字") }
+        if t.ends_with('字') {
+            t
+        } else {
+            format!("{t}字")
+        }
     });
     let word_count = json_i64(info, "wordsCnt")
         .filter(|n| *n >= 0)
@@ -36,7 +42,11 @@ pub(crate) fn from_page_data(data: &Value) -> Result<Book, ParseError> {
     let tags = data
         .pointer("/bookExtra/ugcTagInfos")
         .and_then(Value::as_array)
-        .map(|tags| tags.iter().filter_map(|t| json_text(t, "TagName")).collect())
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| json_text(t, "TagName"))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Book {
         cover_url: urls::cover_url(&book_id).ok(),
@@ -46,13 +56,18 @@ pub(crate) fn from_page_data(data: &Value) -> Result<Book, ParseError> {
         author_id: json_text(info, "authorId"),
         category: json_text(info, "chanName").unwrap_or_default(),
         subcategory: json_text(info, "subCateName"),
-        status: json_text(info, "bookStatus").map_or(BookStatus::Unknown, |s| BookStatus::from_label(&s)),
+        status: json_text(info, "bookStatus")
+            .map_or(BookStatus::Unknown, |s| BookStatus::from_label(&s)),
         word_count_text: word_count.and(word_count_text),
         word_count,
         total_recommendations: json_i64(info, "recomAll").filter(|n| *n >= 0),
         weekly_recommendations: None,
         month_tickets: json_i64(info, "monthTicket").filter(|n| *n >= 0),
-        intro: desc.as_deref().and_then(|d| d.lines().next()).unwrap_or_default().to_owned(),
+        intro: desc
+            .as_deref()
+            .and_then(|d| d.lines().next())
+            .unwrap_or_default()
+            .to_owned(),
         intro_full: desc.and_then(non_empty),
         tags,
         latest_chapter,
@@ -70,7 +85,11 @@ fn time_text(v: &Value) -> Option<String> {
         Value::String(s) => non_empty(s.trim().to_owned()),
         Value::Number(n) => {
             let raw = n.as_i64()?;
-            let ms = if raw > 100_000_000_000 { raw } else { raw.checked_mul(1000)? };
+            let ms = if raw > 100_000_000_000 {
+                raw
+            } else {
+                raw.checked_mul(1000)?
+            };
             let beijing = chrono::FixedOffset::east_opt(8 * 3600)?;
             let at = chrono::DateTime::from_timestamp_millis(ms)?.with_timezone(&beijing);
             Some(at.format("%Y-%m-%d %H:%M:%S").to_string())
@@ -86,9 +105,18 @@ mod tests {
 
     #[test]
     fn epoch_times_are_beijing_time() {
-        assert_eq!(time_text(&json!(1_669_364_846_000_i64)).as_deref(), Some("2022-11-25 16:27:26"));
-        assert_eq!(time_text(&json!(1_669_364_846_i64)).as_deref(), Some("2022-11-25 16:27:26"));
-        assert_eq!(time_text(&json!("2022-11-25")).as_deref(), Some("2022-11-25"));
+        assert_eq!(
+            time_text(&json!(1_669_364_846_000_i64)).as_deref(),
+            Some("2022-11-25 16:27:26")
+        );
+        assert_eq!(
+            time_text(&json!(1_669_364_846_i64)).as_deref(),
+            Some("2022-11-25 16:27:26")
+        );
+        assert_eq!(
+            time_text(&json!("2022-11-25")).as_deref(),
+            Some("2022-11-25")
+        );
     }
 
     #[test]
@@ -101,6 +129,9 @@ mod tests {
         assert_eq!(book.word_count_text.as_deref(), Some("1.5万字"));
         assert_eq!(book.status, BookStatus::Serialising);
         assert_eq!(book.chapter_count, Some(12));
-        assert_eq!(from_page_data(&json!({"bookInfo": {}})), Err(ParseError::Missing("book id")));
+        assert_eq!(
+            from_page_data(&json!({"bookInfo": {}})),
+            Err(ParseError::Missing("book id"))
+        );
     }
 }

@@ -36,7 +36,10 @@ pub fn parse_catalog_html(html: &str) -> Result<Catalog, ParseError> {
         volumes.push(volume(i, header, vip, chapters));
     }
     if volumes.is_empty() {
-        for (i, el) in doc.select(sel!("#allCatalog div.catalog-volume")).enumerate() {
+        for (i, el) in doc
+            .select(sel!("#allCatalog div.catalog-volume"))
+            .enumerate()
+        {
             let chapters: Vec<Chapter> = el
                 .select(sel!("ul.volume-chapters li"))
                 .filter_map(|li| {
@@ -50,7 +53,12 @@ pub fn parse_catalog_html(html: &str) -> Result<Catalog, ParseError> {
             volumes.push(volume(i, header, vip, chapters));
         }
     }
-    if volumes.is_empty() && doc.select(sel!("#j-catalogWrap, #allCatalog")).next().is_none() {
+    if volumes.is_empty()
+        && doc
+            .select(sel!("#j-catalogWrap, #allCatalog"))
+            .next()
+            .is_none()
+    {
         return Err(ParseError::Unrecognised("catalog"));
     }
     let book_id = assigned_literal(html, "g_data.pageJson")
@@ -60,7 +68,10 @@ pub fn parse_catalog_html(html: &str) -> Result<Catalog, ParseError> {
             non_empty(el.value().attr("data-bid")?.trim().to_owned())
         })
         .or_else(|| {
-            let url = volumes.iter().flat_map(|v: &Volume| &v.chapters).find_map(|c| c.url.as_deref())?;
+            let url = volumes
+                .iter()
+                .flat_map(|v: &Volume| &v.chapters)
+                .find_map(|c| c.url.as_deref())?;
             let segs = numeric_segments(url);
             (segs.len() >= 2).then(|| segs[segs.len() - 2].to_owned())
         });
@@ -69,30 +80,56 @@ pub fn parse_catalog_html(html: &str) -> Result<Catalog, ParseError> {
 
 /// A volume from its `h3` header: the name is the header's own text before the `·` (legacy
 /// `小丑<i>·</i>共130章<span class=free> 免费</span>`, new `小丑·共130章`).
-fn volume(index: usize, header: Option<ElementRef<'_>>, vip: bool, chapters: Vec<Chapter>) -> Volume {
+fn volume(
+    index: usize,
+    header: Option<ElementRef<'_>>,
+    vip: bool,
+    chapters: Vec<Chapter>,
+) -> Volume {
     let mut name = String::new();
     if let Some(h3) = header {
         for child in h3.children() {
             match child.value() {
                 Node::Text(t) => name.push_str(t),
-                Node::Element(e) if e.name() == "i" || e.has_class("dot", scraper::CaseSensitivity::CaseSensitive) => break,
+                Node::Element(e)
+                    if e.name() == "i"
+                        || e.has_class("dot", scraper::CaseSensitivity::CaseSensitive) =>
+                {
+                    break;
+                }
                 _ => {}
             }
         }
     }
     let name = collapse(name.split('·').next().unwrap_or_default());
-    Volume { index: u32::try_from(index).unwrap_or(u32::MAX), name, vip, chapters }
+    Volume {
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        name,
+        vip,
+        chapters,
+    }
 }
 
 /// A chapter row from its link: id from the URL (`/chapter/{bid}/{cid}/`, or the legacy
 /// `read.qidian.com/chapter/{cU}` slug), publish time and words from the `title` attribute.
 fn chapter(link: ElementRef<'_>, locked: bool) -> Option<Chapter> {
-    let attr = |k| link.value().attr(k).map(str::trim).filter(|v| !v.is_empty());
+    let attr = |k| {
+        link.value()
+            .attr(k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
     let href = attr("href").or_else(|| attr("data-cid"))?;
     let chapter_id = numeric_segments(href)
         .last()
         .map(|s| (*s).to_owned())
-        .or_else(|| href.split(['?', '#']).next()?.rsplit('/').find(|s| !s.is_empty()).map(str::to_owned))?;
+        .or_else(|| {
+            href.split(['?', '#'])
+                .next()?
+                .rsplit('/')
+                .find(|s| !s.is_empty())
+                .map(str::to_owned)
+        })?;
     let (published_at, word_count) = attr("title").map(chapter_title_attr).unwrap_or_default();
     Some(Chapter {
         chapter_id,
@@ -117,7 +154,10 @@ pub fn parse_catalog_json(json: &str) -> Result<Catalog, ParseError> {
         return Err(ParseError::Api { code, msg });
     }
     let data = root.get("data").ok_or(ParseError::Missing("data"))?;
-    let vs = data.get("vs").and_then(Value::as_array).ok_or(ParseError::Missing("data.vs"))?;
+    let vs = data
+        .get("vs")
+        .and_then(Value::as_array)
+        .ok_or(ParseError::Missing("data.vs"))?;
     let book_id = json_text(data, "bookId");
     let volumes = vs
         .iter()
@@ -127,7 +167,11 @@ pub fn parse_catalog_json(json: &str) -> Result<Catalog, ParseError> {
             let chapters = v
                 .get("cs")
                 .and_then(Value::as_array)
-                .map(|cs| cs.iter().filter_map(|c| json_chapter(c, vip, book_id.as_deref())).collect())
+                .map(|cs| {
+                    cs.iter()
+                        .filter_map(|c| json_chapter(c, vip, book_id.as_deref()))
+                        .collect()
+                })
                 .unwrap_or_default();
             Volume {
                 index: u32::try_from(i).unwrap_or(u32::MAX),
@@ -144,7 +188,9 @@ fn json_chapter(c: &Value, volume_vip: bool, book_id: Option<&str>) -> Option<Ch
     let slug = json_text(c, "cU");
     let chapter_id = json_text(c, "id").or_else(|| slug.clone())?;
     let url = match (book_id, slug) {
-        (Some(bid), _) => Some(format!("https://www.qidian.com/chapter/{bid}/{chapter_id}/")),
+        (Some(bid), _) => Some(format!(
+            "https://www.qidian.com/chapter/{bid}/{chapter_id}/"
+        )),
         (None, Some(slug)) => Some(format!("https://read.qidian.com/chapter/{slug}")),
         (None, None) => None,
     };

@@ -25,7 +25,11 @@ pub fn parse_rankings(html: &str) -> Result<Vec<RankItem>, ParseError> {
     if let Some(data) = page_data(html) {
         let data = data.map_err(ParseError::Json)?;
         if let Some(records) = data.get("records").and_then(Value::as_array) {
-            return Ok(records.iter().enumerate().filter_map(|(i, r)| mobile_item(r, i)).collect());
+            return Ok(records
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| mobile_item(r, i))
+                .collect());
         }
     }
     let doc = Html::parse_document(html);
@@ -34,13 +38,26 @@ pub fn parse_rankings(html: &str) -> Result<Vec<RankItem>, ParseError> {
         sel!("div.book-img-text ul li"),
         sel!("#rank-view-list li"),
     ];
-    let rows: Vec<ElementRef<'_>> =
-        lists.iter().map(|s| doc.select(s).collect::<Vec<_>>()).find(|v| !v.is_empty()).unwrap_or_default();
-    if rows.is_empty() && doc.select(sel!("#book-img-text, div.book-img-text, #rank-view-list")).next().is_none() {
+    let rows: Vec<ElementRef<'_>> = lists
+        .iter()
+        .map(|s| doc.select(s).collect::<Vec<_>>())
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
+    if rows.is_empty()
+        && doc
+            .select(sel!("#book-img-text, div.book-img-text, #rank-view-list"))
+            .next()
+            .is_none()
+    {
         return Err(ParseError::Unrecognised("rank list"));
     }
-    let offset = pagination_of(&doc).map_or(0, |p| i64::from(p.current.saturating_sub(1)) * PAGE_SIZE);
-    Ok(rows.into_iter().enumerate().filter_map(|(i, li)| pc_item(li, offset + i as i64 + 1)).collect())
+    let offset =
+        pagination_of(&doc).map_or(0, |p| i64::from(p.current.saturating_sub(1)) * PAGE_SIZE);
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, li)| pc_item(li, offset + i as i64 + 1))
+        .collect())
 }
 
 /// Reads the `.lbf-pagination` block of a PC list page; `None` when the page has none.
@@ -51,9 +68,15 @@ pub fn parse_pagination(html: &str) -> Option<Pagination> {
 /// [`parse_pagination`] on an already parsed document.
 pub(super) fn pagination_of(doc: &Html) -> Option<Pagination> {
     let number = |el: ElementRef<'_>| -> Option<u32> {
-        el.value().attr("data-page").and_then(|p| p.trim().parse().ok()).or_else(|| clean_text(el).parse().ok())
+        el.value()
+            .attr("data-page")
+            .and_then(|p| p.trim().parse().ok())
+            .or_else(|| clean_text(el).parse().ok())
     };
-    let current = doc.select(sel!(".lbf-pagination-current")).next().and_then(number)?;
+    let current = doc
+        .select(sel!(".lbf-pagination-current"))
+        .next()
+        .and_then(number)?;
     let last = doc
         .select(sel!(".lbf-pagination-item-list a[data-page]"))
         .filter_map(number)
@@ -77,18 +100,29 @@ pub(super) struct Row {
 
 /// Reads a PC list row; `None` without a book id or title.
 pub(super) fn pc_row(li: ElementRef<'_>) -> Option<Row> {
-    let link = li.select(sel!("div.book-mid-info h2 a, div.book-mid-info h4 a, h3.book-info-title a")).next()?;
+    let link = li
+        .select(sel!(
+            "div.book-mid-info h2 a, div.book-mid-info h4 a, h3.book-info-title a"
+        ))
+        .next()?;
     let book_id = [li.value().attr("data-bid"), link.value().attr("data-bid")]
         .into_iter()
         .flatten()
         .map(str::trim)
         .find(|b| !b.is_empty())
         .map(str::to_owned)
-        .or_else(|| numeric_segments(link.value().attr("href")?).last().map(|s| (*s).to_owned()))?;
+        .or_else(|| {
+            numeric_segments(link.value().attr("href")?)
+                .last()
+                .map(|s| (*s).to_owned())
+        })?;
     let title = non_empty(clean_text(link))?;
     let text = |s: &Selector| li.select(s).next().map(clean_text).and_then(non_empty);
     let latest_chapter = li.select(sel!("p.update a")).next().map(|a| LatestChapter {
-        title: clean_text(a).trim_start_matches("最新更新").trim().to_owned(),
+        title: clean_text(a)
+            .trim_start_matches("最新更新")
+            .trim()
+            .to_owned(),
         url: a.value().attr("href").map(absolutize),
         updated_at: text(sel!("p.update span")),
     });
@@ -98,7 +132,11 @@ pub(super) fn pc_row(li: ElementRef<'_>) -> Option<Row> {
         author: text(sel!("p.author a.name, p.author i")).unwrap_or_default(),
         category: li
             .select(sel!("p.author a"))
-            .find(|a| !a.value().classes().any(|c| c == "name" || c == "go-sub-type"))
+            .find(|a| {
+                !a.value()
+                    .classes()
+                    .any(|c| c == "name" || c == "go-sub-type")
+            })
             .map(clean_text)
             .unwrap_or_default(),
         subcategory: text(sel!("p.author a.go-sub-type")),
@@ -110,8 +148,13 @@ pub(super) fn pc_row(li: ElementRef<'_>) -> Option<Row> {
 
 /// A displayed count: `(value, text, obfuscated)` from a `<span>` that may carry an
 /// anti-spider font. Obfuscated counts give `(None, None, true)`.
-pub(super) fn count(span: Option<ElementRef<'_>>, unit: &str) -> (Option<i64>, Option<String>, bool) {
-    let Some(span) = span else { return (None, None, false) };
+pub(super) fn count(
+    span: Option<ElementRef<'_>>,
+    unit: &str,
+) -> (Option<i64>, Option<String>, bool) {
+    let Some(span) = span else {
+        return (None, None, false);
+    };
     if is_obfuscated(span) {
         return (None, None, true);
     }
@@ -126,14 +169,22 @@ fn pc_item(li: ElementRef<'_>, fallback_rank: i64) -> Option<RankItem> {
         .select(sel!("span.rank-tag"))
         .next()
         .and_then(|tag| {
-            parse_cn_number(&clean_text(tag))
-                .or_else(|| tag.value().classes().find_map(|c| c.strip_prefix("no")?.parse().ok()))
+            parse_cn_number(&clean_text(tag)).or_else(|| {
+                tag.value()
+                    .classes()
+                    .find_map(|c| c.strip_prefix("no")?.parse().ok())
+            })
         })
         .unwrap_or(fallback_rank);
     let total = li.select(sel!("div.book-right-info div.total")).next();
     let span = total.and_then(|t| t.select(sel!("p span")).next());
     let unit = total
-        .and_then(|t| t.select(sel!("p")).filter(|p| p.select(sel!("span")).next().is_none()).map(clean_text).next())
+        .and_then(|t| {
+            t.select(sel!("p"))
+                .filter(|p| p.select(sel!("span")).next().is_none())
+                .map(clean_text)
+                .next()
+        })
         .unwrap_or_default();
     let (metric, metric_text, metric_obfuscated) = count(span, &unit);
     Some(RankItem {
@@ -163,8 +214,11 @@ fn mobile_item(r: &Value, index: usize) -> Option<RankItem> {
         subcategory: json_text(r, "subCat"),
         status: json_text(r, "state").map(|s| BookStatus::from_label(&s)),
         intro: json_text(r, "desc"),
-        latest_chapter: json_text(r, "updChapterName")
-            .map(|title| LatestChapter { title, url: None, updated_at: json_text(r, "updTime") }),
+        latest_chapter: json_text(r, "updChapterName").map(|title| LatestChapter {
+            title,
+            url: None,
+            updated_at: json_text(r, "updTime"),
+        }),
         word_count: json_i64(r, "cnt"),
         metric: json_i64(r, "rankCnt"),
         metric_text: json_text(r, "rankCnt"),

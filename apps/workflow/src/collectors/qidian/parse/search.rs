@@ -17,7 +17,8 @@ pub fn parse_search(html: &str) -> Result<Vec<SearchItem>, ParseError> {
     if let Some(data) = page_data(html) {
         let data = data.map_err(ParseError::Json)?;
         if let Some(records) = data.pointer("/bookInfo/records").and_then(Value::as_array) {
-            let offset = (json_i64(&data["bookInfo"], "pageNum").unwrap_or(1).max(1) - 1) * PAGE_SIZE;
+            let offset =
+                (json_i64(&data["bookInfo"], "pageNum").unwrap_or(1).max(1) - 1) * PAGE_SIZE;
             return Ok(records
                 .iter()
                 .enumerate()
@@ -26,10 +27,15 @@ pub fn parse_search(html: &str) -> Result<Vec<SearchItem>, ParseError> {
         }
     }
     let doc = Html::parse_document(html);
-    if doc.select(sel!("#result-list, div.no-result")).next().is_none() {
+    if doc
+        .select(sel!("#result-list, div.no-result"))
+        .next()
+        .is_none()
+    {
         return Err(ParseError::Unrecognised("search result"));
     }
-    let offset = pagination_of(&doc).map_or(0, |p| i64::from(p.current.saturating_sub(1)) * PAGE_SIZE);
+    let offset =
+        pagination_of(&doc).map_or(0, |p| i64::from(p.current.saturating_sub(1)) * PAGE_SIZE);
     let items = doc
         .select(sel!("#result-list li.res-book-item[data-bid]"))
         .filter_map(pc_row_item)
@@ -44,7 +50,9 @@ pub fn parse_search(html: &str) -> Result<Vec<SearchItem>, ParseError> {
 
 fn pc_row_item(li: scraper::ElementRef<'_>) -> Option<SearchItem> {
     let row = pc_row(li)?;
-    let words = li.select(sel!("div.book-right-info div.total p:first-child span")).next();
+    let words = li
+        .select(sel!("div.book-right-info div.total p:first-child span"))
+        .next();
     let (word_count, word_count_text, word_count_obfuscated) = count(words, "");
     let cover_url = li
         .select(sel!("div.book-img-box img"))

@@ -11,7 +11,13 @@ fn pc_rank_page_hides_the_obfuscated_metric() {
     let html = pages::rank_page_html("月票榜", &rows, 2, 5, "月票", "XbWqPzRt");
     let items = parse_rankings(&html).unwrap();
     assert_eq!(items.len(), 20);
-    assert_eq!(parse_pagination(&html), Some(Pagination { current: 2, last: 5 }));
+    assert_eq!(
+        parse_pagination(&html),
+        Some(Pagination {
+            current: 2,
+            last: 5
+        })
+    );
     for (item, (rank, b, _)) in items.iter().zip(&rows) {
         assert_eq!(item.rank, *rank);
         assert_eq!(item.book_id, b.id);
@@ -19,10 +25,27 @@ fn pc_rank_page_hides_the_obfuscated_metric() {
         assert_eq!(item.author, b.author);
         assert_eq!(item.category, b.category);
         assert_eq!(item.subcategory.as_deref(), Some(b.subcategory.as_str()));
-        assert_eq!(item.status, Some(if b.completed { BookStatus::Completed } else { BookStatus::Serialising }));
+        assert_eq!(
+            item.status,
+            Some(if b.completed {
+                BookStatus::Completed
+            } else {
+                BookStatus::Serialising
+            })
+        );
         assert_eq!(item.intro.as_deref(), Some(b.intro.as_str()));
-        assert_eq!(item.latest_chapter.as_ref().map(|c| c.title.as_str()), b.latest().map(|c| c.title.as_str()));
-        assert_eq!((item.metric, item.metric_text.as_deref(), item.metric_obfuscated), (None, None, true));
+        assert_eq!(
+            item.latest_chapter.as_ref().map(|c| c.title.as_str()),
+            b.latest().map(|c| c.title.as_str())
+        );
+        assert_eq!(
+            (
+                item.metric,
+                item.metric_text.as_deref(),
+                item.metric_obfuscated
+            ),
+            (None, None, true)
+        );
     }
     assert_eq!(items[0].rank, 21);
 }
@@ -39,10 +62,27 @@ fn older_plain_list_markup() {
     let items = parse_rankings(html).unwrap();
     assert_eq!(items.len(), 1);
     let item = &items[0];
-    assert_eq!((item.rank, item.book_id.as_str(), item.title.as_str()), (3, BIG_BOOK_ID, "诡秘之主"));
-    assert_eq!((item.author.as_str(), item.category.as_str(), item.subcategory.as_deref()), ("爱潜水的乌贼", "玄幻", None));
+    assert_eq!(
+        (item.rank, item.book_id.as_str(), item.title.as_str()),
+        (3, BIG_BOOK_ID, "诡秘之主")
+    );
+    assert_eq!(
+        (
+            item.author.as_str(),
+            item.category.as_str(),
+            item.subcategory.as_deref()
+        ),
+        ("爱潜水的乌贼", "玄幻", None)
+    );
     assert_eq!(item.status, Some(BookStatus::Serialising));
-    assert_eq!((item.metric, item.metric_text.as_deref(), item.metric_obfuscated), (Some(7442), Some("7,442月票"), false));
+    assert_eq!(
+        (
+            item.metric,
+            item.metric_text.as_deref(),
+            item.metric_obfuscated
+        ),
+        (Some(7442), Some("7,442月票"), false)
+    );
 }
 
 #[test]
@@ -64,8 +104,14 @@ fn mobile_rank_page_has_plain_metrics() {
 fn rank_pages_past_the_end_and_non_rank_pages() {
     let html = pages::rank_page_html("月票榜", &[], 6, 5, "月票", "F");
     assert_eq!(parse_rankings(&html), Ok(vec![]));
-    assert_eq!(parse_rankings(&pages::waf_page()), Err(ParseError::Unrecognised("rank list")));
-    assert_eq!(parse_rankings(&pages::mobile_rank_page("yuepiao", &[], 9)), Ok(vec![]));
+    assert_eq!(
+        parse_rankings(&pages::waf_page()),
+        Err(ParseError::Unrecognised("rank list"))
+    );
+    assert_eq!(
+        parse_rankings(&pages::mobile_rank_page("yuepiao", &[], 9)),
+        Ok(vec![])
+    );
 }
 
 #[test]
@@ -82,7 +128,11 @@ fn pc_search_page() {
         assert_eq!(item.author, b.author);
         assert_eq!(item.word_count, Some(b.word_count));
         assert!(!item.word_count_obfuscated);
-        assert!(item.cover_url.as_deref().is_some_and(|u| u.starts_with("https://bookcover.yuewen.com/")));
+        assert!(
+            item.cover_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://bookcover.yuewen.com/"))
+        );
     }
     assert_eq!(items[0].position, 21);
     let one = data::search("诡秘");
@@ -90,9 +140,21 @@ fn pc_search_page() {
     assert_eq!(items.len(), 1);
     // The keyword highlight splits the link text; the title attribute restores it.
     assert_eq!(items[0].title, "诡秘之主");
-    assert_eq!(items[0].latest_chapter.as_ref().and_then(|c| c.updated_at.as_deref()), Some("2022-11-25"));
-    assert_eq!(parse_search(&pages::search_page_html("无此书", &[], 1, 0)), Ok(vec![]));
-    assert_eq!(parse_search(&pages::waf_page()), Err(ParseError::Unrecognised("search result")));
+    assert_eq!(
+        items[0]
+            .latest_chapter
+            .as_ref()
+            .and_then(|c| c.updated_at.as_deref()),
+        Some("2022-11-25")
+    );
+    assert_eq!(
+        parse_search(&pages::search_page_html("无此书", &[], 1, 0)),
+        Ok(vec![])
+    );
+    assert_eq!(
+        parse_search(&pages::waf_page()),
+        Err(ParseError::Unrecognised("search result"))
+    );
 }
 
 #[test]
@@ -103,7 +165,10 @@ fn mobile_search_page() {
     assert_eq!(items[0].book_id, SMALL_BOOK_ID);
     assert_eq!(items[0].title, "星门旅人");
     assert_eq!(items[0].word_count, Some(125_300));
-    assert_eq!(items.iter().map(|i| i.position).collect::<Vec<_>>(), (1..=hits.len() as i64).collect::<Vec<_>>());
+    assert_eq!(
+        items.iter().map(|i| i.position).collect::<Vec<_>>(),
+        (1..=hits.len() as i64).collect::<Vec<_>>()
+    );
     // A keyword with markup stays inside the JSON string.
     let weird = pages::mobile_search_page("</script><b>", &[], 1, 0);
     assert_eq!(parse_search(&weird), Ok(vec![]));
@@ -124,9 +189,27 @@ fn chapter_states() {
         }
     }
     let small = data::book(SMALL_BOOK_ID).unwrap();
-    let states: Vec<ChapterState> = small.chapters().map(|c| pages::chapter_state(&small, c.id).unwrap()).collect();
-    assert_eq!(states.iter().filter(|s| **s == ChapterState::Encrypted).count(), 3);
-    assert_eq!(states.iter().filter(|s| **s == ChapterState::Free).count(), 11);
-    assert_eq!(classify_chapter(&pages::waf_page()), Err(ParseError::Unrecognised("chapter")));
-    assert_eq!(classify_chapter("<p>这是VIP章节</p>"), Ok(ChapterAccess::Locked));
+    let states: Vec<ChapterState> = small
+        .chapters()
+        .map(|c| pages::chapter_state(&small, c.id).unwrap())
+        .collect();
+    assert_eq!(
+        states
+            .iter()
+            .filter(|s| **s == ChapterState::Encrypted)
+            .count(),
+        3
+    );
+    assert_eq!(
+        states.iter().filter(|s| **s == ChapterState::Free).count(),
+        11
+    );
+    assert_eq!(
+        classify_chapter(&pages::waf_page()),
+        Err(ParseError::Unrecognised("chapter"))
+    );
+    assert_eq!(
+        classify_chapter("<p>这是VIP章节</p>"),
+        Ok(ChapterAccess::Locked)
+    );
 }
