@@ -305,10 +305,16 @@ impl StepHandler for ForEach {
 }
 
 /// The step kinds of the Workflow Platform.
-pub fn registry(platform: &Platform, client: StepClient, collectors: Collectors) -> Registry {
+pub fn registry(
+    platform: &Platform,
+    client: StepClient,
+    collectors: Collectors,
+) -> Result<Registry, String> {
     use crate::collectors::qidian_steps as q;
+    use crate::collectors::xhs_steps as x;
     let live = collectors.polite.live().clone();
-    Registry::new(vec![
+    let xhs = x::Xhs::new(collectors.clone())?;
+    Ok(Registry::new(vec![
         ("transform", Arc::new(Transform) as Arc<dyn StepHandler>),
         ("condition", Arc::new(Condition)),
         ("delay", Arc::new(Delay)),
@@ -331,7 +337,11 @@ pub fn registry(platform: &Platform, client: StepClient, collectors: Collectors)
         ("qidian.catalog", Arc::new(q::Catalog(collectors.clone()))),
         ("qidian.rankings", Arc::new(q::Rankings(collectors.clone()))),
         ("qidian.search", Arc::new(q::Search(collectors))),
-    ])
+        ("xhs.search_notes", Arc::new(x::SearchNotes(xhs.clone()))),
+        ("xhs.note_detail", Arc::new(x::NoteDetail(xhs.clone()))),
+        ("xhs.comments", Arc::new(x::Comments(xhs.clone()))),
+        ("xhs.creator_notes", Arc::new(x::CreatorNotes(xhs))),
+    ]))
 }
 
 /// `run.finished`: counts the execution's reserved unit, or gives it back when the
@@ -544,7 +554,7 @@ pub fn start_engine(
     let cfg = EngineConfig::from_vars(QUEUE, &platform.config.vars).map_err(|e| e.join("; "))?;
     let client = crate::steps::net::client(allow_private, Duration::from_secs(300))?;
     let cell: Arc<OnceLock<Engine>> = Arc::default();
-    let engine = Engine::builder(platform, cfg, registry(platform, client.clone(), collectors))
+    let engine = Engine::builder(platform, cfg, registry(platform, client.clone(), collectors)?)
         .on(
             "run.finished",
             Arc::new(SettleUsage {

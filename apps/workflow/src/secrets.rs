@@ -25,6 +25,7 @@ pub const KEY_VAR: &str = "TRELLIS_SECRETS_KEY";
 #[derive(Clone)]
 pub struct Secrets {
     cipher: Arc<XChaCha20Poly1305>,
+    salt: [u8; 32],
 }
 
 impl std::fmt::Debug for Secrets {
@@ -49,8 +50,13 @@ fn parse_key(hex_key: &str) -> Result<[u8; 32], String> {
 impl Secrets {
     /// From a 32-byte key.
     pub fn new(key: [u8; 32]) -> Self {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"trellis pseudonym salt v1");
+        h.update(key);
         Secrets {
             cipher: Arc::new(XChaCha20Poly1305::new(&key.into())),
+            salt: h.finalize().into(),
         }
     }
 
@@ -80,6 +86,12 @@ impl Secrets {
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
         tracing::warn!(file = %path.display(), "TRELLIS_SECRETS_KEY unset: using a generated key kept in the data directory");
         Ok(Secrets::new(key))
+    }
+
+    /// A salt derived from the key (SHA-256 of a label and the key), stable per deployment:
+    /// for pseudonyms that must not be reversible without the key.
+    pub fn pseudonym_salt(&self) -> [u8; 32] {
+        self.salt
     }
 
     /// Encrypts `plain` for the record `record` (its id is the associated data).

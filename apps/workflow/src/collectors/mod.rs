@@ -6,7 +6,7 @@
 //! - `xhs`: the Xiaohongshu (小红书) web API client, its `Signer` and parsers;
 //! - `polite`: robots.txt, pacing per host, budgets, proxy leases, block detection;
 //! - `run`: one collector step's collection, checkpoint and storage;
-//! - `qidian_steps`: the `qidian.*` step types;
+//! - `qidian_steps`, `xhs_steps`: the `qidian.*` and `xhs.*` step types;
 //! - `export`: JSON, JSONL, CSV (UTF-8 BOM) and XLSX exports, streamed;
 //! - `fixtures` (feature `fixtures`): local servers imitating both sites and real local
 //!   proxies, for tests and benches; never used against live sites.
@@ -15,6 +15,7 @@ pub mod export;
 pub mod polite;
 pub mod qidian_steps;
 pub mod run;
+pub mod xhs_steps;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 pub mod qidian;

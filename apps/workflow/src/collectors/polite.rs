@@ -192,6 +192,12 @@ impl Polite {
         }
     }
 
+    /// Waits for this host's next request slot (the minimum interval), for clients that
+    /// send their own requests (the Xiaohongshu API).
+    pub async fn pace_host(&self, host: &str) {
+        self.pace(host, None).await;
+    }
+
     /// GETs `url` politely (module docs). `proxy` = (pool, owner) leases a proxy per
     /// request; `cookie` is sent as the `Cookie` header.
     pub async fn get(

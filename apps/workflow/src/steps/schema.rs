@@ -45,6 +45,13 @@ fn integer_or_template(min: u64, max: u64, description: &str) -> Value {
     })
 }
 
+fn uuid_or_template() -> Value {
+    json!({"anyOf": [
+        {"type": "string", "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+        template_string()
+    ], "description": "one of your Xiaohongshu accounts (default: the first usable one)"})
+}
+
 fn book_id() -> Value {
     json!({"anyOf": [{"type": "string", "pattern": "^[0-9]{1,12}$"}, template_string()], "description": "numeric id, as a string"})
 }
@@ -220,6 +227,50 @@ pub fn catalogue() -> Vec<StepType> {
                 "keyword": {"type": "string", "minLength": 1, "maxLength": 100},
                 "page": integer_or_template(1, 500, "one page only"),
                 "max_pages": integer_or_template(1, 100, "pages from 1 (default 5) when page is absent"),
+            }),
+        ),
+        collector(
+            "xhs.search_notes",
+            "Collects Xiaohongshu notes listed by a keyword search (needs TRELLIS_XHS_ENABLED, a signer, the terms accepted and your own account); item kind `note`.",
+            &["keyword"],
+            json!({
+                "keyword": {"type": "string", "minLength": 1, "maxLength": 200},
+                "page": integer_or_template(1, 100, "one page only"),
+                "max_pages": integer_or_template(1, 100, "pages from 1 (default 5)"),
+                "account_id": uuid_or_template(),
+            }),
+        ),
+        collector(
+            "xhs.note_detail",
+            "Collects one Xiaohongshu note's detail; the xsec_token comes from a listing; item kind `note`.",
+            &["note_id", "xsec_token"],
+            json!({
+                "note_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                "xsec_token": {"type": "string", "minLength": 1, "maxLength": 200},
+                "account_id": uuid_or_template(),
+            }),
+        ),
+        collector(
+            "xhs.comments",
+            "Collects a Xiaohongshu note's comments by cursor (with the first replies inline); item kind `comment`.",
+            &["note_id", "xsec_token"],
+            json!({
+                "note_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                "xsec_token": {"type": "string", "minLength": 1, "maxLength": 200},
+                "cursor": {"type": "string", "maxLength": 200},
+                "max_pages": integer_or_template(1, 100, "pages (default 5)"),
+                "account_id": uuid_or_template(),
+            }),
+        ),
+        collector(
+            "xhs.creator_notes",
+            "Collects a Xiaohongshu creator's notes by cursor; item kind `creator_note`.",
+            &["user_id"],
+            json!({
+                "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                "xsec_token": {"type": "string", "maxLength": 200},
+                "max_pages": integer_or_template(1, 100, "pages (default 5)"),
+                "account_id": uuid_or_template(),
             }),
         ),
     ]
