@@ -21,6 +21,7 @@ use crate::service::definitions::visible;
 use crate::state::WorkflowState;
 use crate::store::collections::{self as store, Collection};
 
+/// The routes of this module with their OpenAPI entries.
 pub fn router() -> OpenApiRouter<WorkflowState> {
     OpenApiRouter::new()
         .routes(routes!(list))
@@ -36,6 +37,7 @@ async fn visible_collection(s: &WorkflowState, p: &Principal, id: Uuid) -> Resul
         .ok_or(WorkflowError::NotFound("collection"))
 }
 
+/// `GET /collections` filters and paging.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     /// Only the collections of this execution.
@@ -93,6 +95,7 @@ const KINDS: &[&str] = &[
     "creator_note",
 ];
 
+/// `GET /collections/{id}/items` filters and paging.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ItemsQuery {
     /// Only items of this kind (`book`, `chapter`, `rank_entry`, `search_result`, `note`,
@@ -171,6 +174,7 @@ async fn items(
     ))
 }
 
+/// `GET /collections/{id}/export` parameters.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     /// `json | jsonl | csv | xlsx`.

@@ -15,6 +15,7 @@ use crate::routes::workflow::Deleted;
 use crate::state::WorkflowState;
 use crate::store::xhs::{self as store, Account};
 
+/// The routes of this module with their OpenAPI entries.
 pub fn router() -> OpenApiRouter<WorkflowState> {
     OpenApiRouter::new()
         .routes(routes!(acknowledge))
