@@ -150,7 +150,8 @@ mod tests {
     #[test]
     fn each_code_is_classified() {
         let h = HeaderMap::new();
-        let cases: Vec<(i64, Box<dyn Fn(&XhsError) -> bool>)> = vec![
+        type Check = Box<dyn Fn(&XhsError) -> bool>;
+        let cases: Vec<(i64, Check)> = vec![
             (
                 300013,
                 Box::new(|e| e.block_kind() == Some(BlockKind::RateLimited)),

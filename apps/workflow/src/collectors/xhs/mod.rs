@@ -28,7 +28,8 @@ pub mod pseudo;
 pub mod signer;
 pub mod state;
 
-#[cfg(all(test, feature = "fixtures"))]
+#[cfg(test)]
+#[cfg(feature = "fixtures")]
 mod e2e_tests;
 
 pub use api::{ApiMethod, ApiRequest, XhsApi};
