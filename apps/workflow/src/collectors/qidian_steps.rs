@@ -45,6 +45,9 @@ fn csrf_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
         .filter(|t| !t.is_empty() && t.len() <= 128)
 }
 
+/// Items stored per transaction for one-page steps with many items (a catalog).
+const CHUNK: usize = 500;
+
 /// `qidian.book`.
 pub struct Book(pub Collectors);
 /// `qidian.catalog`.
@@ -111,7 +114,14 @@ async fn catalog(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunS
         }
     }
     let chapters = items.len();
-    c.store(run, items, json!({"done": true})).await?;
+    // In slices, so a quota or a crash keeps what was stored (upserts make a re-run safe).
+    let mut rest = items;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(CHUNK));
+        let done = tail.is_empty();
+        c.store(run, rest, json!({"done": done})).await?;
+        rest = tail;
+    }
     Ok(json!({"book_id": id, "volumes": cat.volumes.len(), "chapters": chapters}))
 }
 

@@ -61,6 +61,21 @@ impl TestApp {
         panic!("execution {id} did not finish");
     }
 
+    /// Raises the user's plan limits (admin override): 100,000 items a day, 5 pools.
+    async fn raise_limits(&self, t: &Tokens) {
+        let admin = self.admin().await;
+        let me = self.0.get("/api/v1/users/me", Some(&t.access)).await.ok();
+        let r = self
+            .0
+            .put(
+                &format!("/api/v1/subscription/admin/users/{}", me["id"].as_str().unwrap()),
+                json!({"limits": {"collected_items_per_day": 100000, "proxy_pools": 5}}),
+                Some(&admin.access),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 200, "{:?}", r.body);
+    }
+
     async fn collections_of(&self, t: &Tokens, execution: &Value) -> Vec<Value> {
         let r = self
             .0
@@ -113,7 +128,16 @@ async fn book_and_catalog_are_collected_deduplicated_and_exported(b: Backend) {
     assert_eq!(item["data"]["title"], json!(expected.title));
     let catalog = by_step(&cols, "catalog");
     let chapters = expected.chapter_count() as i64;
-    assert_eq!(catalog["items_new"], chapters, "{catalog}");
+    // The Free plan collects 1,000 items a day: the catalog stops there, keeping them.
+    assert_eq!(catalog["status"], "quota_exceeded", "{catalog}");
+    assert_eq!(catalog["items_new"], 1000, "{catalog}");
+    app.raise_limits(&t).await;
+    let run = app.collect(&t, "qidian", steps.clone()).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let cols = app.collections_of(&t, &run).await;
+    let catalog = by_step(&cols, "catalog");
+    assert_eq!((catalog["items_new"].clone(), catalog["items_updated"].clone()), (json!(chapters - 1000), json!(1000)), "{catalog}");
+    let book_col = by_step(&cols, "book");
     let page = app
         .0
         .get(&format!("/api/v1/collections/{}/items?kind=chapter&page=2&page_size=100", catalog["id"].as_str().unwrap()), Some(&t.access))

@@ -84,11 +84,12 @@ async fn pools_are_private_limited_and_never_show_credentials(b: Backend) {
     let pool = app.pool(&t, json!({"name": "main", "strategy": "round_robin"})).await;
     assert_eq!(pool["strategy"], "round_robin");
     assert_eq!(pool["settings"]["health"]["retire_after_blocks"], 5);
-    let dup = app.0.post("/api/v1/proxy/pools", json!({"name": "main"}), Some(&t.access)).await;
-    assert_eq!((dup.status.as_u16(), dup.code()), (409, "pool_exists".to_string()), "{:?}", dup.body);
     // The Free plan's proxy_pools limit (1) answers 402.
     let over = app.0.post("/api/v1/proxy/pools", json!({"name": "second"}), Some(&t.access)).await;
     assert_eq!(over.status.as_u16(), 402, "{:?}", over.body);
+    app.raise_limits(&t).await;
+    let dup = app.0.post("/api/v1/proxy/pools", json!({"name": "main"}), Some(&t.access)).await;
+    assert_eq!((dup.status.as_u16(), dup.code()), (409, "pool_exists".to_string()), "{:?}", dup.body);
     let bad = app
         .0
         .post("/api/v1/proxy/pools", json!({"name": "x", "settings": {"test": {"concurrency": 0}}}), Some(&other.access))
