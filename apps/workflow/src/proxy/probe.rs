@@ -104,8 +104,8 @@ pub async fn probe(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     // A followed redirect to a captcha page shows only in the final URL.
-    let redirected_to_captcha =
-        response.url().as_str() != judge_url && is_captcha_url(response.url().as_str());
+    let redirected = url::Url::parse(judge_url).ok().as_ref() != Some(response.url());
+    let redirected_to_captcha = redirected && is_captcha_url(response.url().as_str());
     let mut body = Vec::new();
     while body.len() < MAX_PROBE_BODY {
         match response.chunk().await {
