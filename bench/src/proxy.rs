@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use trellis_workflow::collectors::fixtures::proxies::{HttpProxy, Judge, ProxyBehaviour, ProxyMode};
+use trellis_workflow::collectors::fixtures::proxies::{
+    HttpProxy, Judge, ProxyBehaviour, ProxyMode,
+};
 use trellis_workflow::collectors::qidian;
 
 use crate::probe::{median, percentile};
@@ -52,8 +54,16 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -64,7 +74,10 @@ impl Api {
 }
 
 async fn login(base: &str) -> anyhow::Result<Api> {
-    let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(512).build()?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(512)
+        .build()?;
     let login: Value = http
         .post(format!("{base}/api/v1/users/auth/login"))
         .json(&json!({"username_or_email": "admin", "password": ADMIN_PASSWORD}))
@@ -76,8 +89,14 @@ async fn login(base: &str) -> anyhow::Result<Api> {
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
         .to_string();
-    let api = Api { http, base: base.to_string(), token };
-    let (_, me) = api.call(reqwest::Method::GET, "/api/v1/users/me", None).await?;
+    let api = Api {
+        http,
+        base: base.to_string(),
+        token,
+    };
+    let (_, me) = api
+        .call(reqwest::Method::GET, "/api/v1/users/me", None)
+        .await?;
     let uid = me["data"]["id"].as_str().unwrap_or_default().to_string();
     let (st, body) = api
         .call(
@@ -90,14 +109,27 @@ async fn login(base: &str) -> anyhow::Result<Api> {
     Ok(api)
 }
 
-async fn pool(api: &Api, name: &str, settings: Value, proxies: Vec<String>) -> anyhow::Result<String> {
+async fn pool(
+    api: &Api,
+    name: &str,
+    settings: Value,
+    proxies: Vec<String>,
+) -> anyhow::Result<String> {
     let (st, p) = api
-        .call(reqwest::Method::POST, "/api/v1/proxy/pools", Some(json!({"name": name, "settings": settings})))
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/proxy/pools",
+            Some(json!({"name": name, "settings": settings})),
+        )
         .await?;
     anyhow::ensure!(st == 201, "pool: {st} {p}");
     let id = p["data"]["id"].as_str().unwrap_or_default().to_string();
     let (st, b) = api
-        .call(reqwest::Method::POST, &format!("/api/v1/proxy/pools/{id}/proxies"), Some(json!({"proxies": proxies})))
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/proxy/pools/{id}/proxies"),
+            Some(json!({"proxies": proxies})),
+        )
         .await?;
     anyhow::ensure!(st == 201, "proxies: {st} {b}");
     Ok(id)
@@ -107,7 +139,11 @@ async fn lease_report(api: Arc<Api>, pool: String, i: u64) -> anyhow::Result<Dur
     let started = Instant::now();
     let target = format!("site{}.example", i % 8);
     let (st, l) = api
-        .call(reqwest::Method::POST, &format!("/api/v1/proxy/pools/{pool}/lease"), Some(json!({"target": target})))
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/proxy/pools/{pool}/lease"),
+            Some(json!({"target": target})),
+        )
         .await?;
     anyhow::ensure!(st == 200, "lease: {st} {l}");
     let lease = l["data"]["lease_id"].as_str().unwrap_or_default();
@@ -124,8 +160,16 @@ async fn lease_report(api: Arc<Api>, pool: String, i: u64) -> anyhow::Result<Dur
 }
 
 async fn leases(a: &Args, api: Arc<Api>, run: usize) -> anyhow::Result<(f64, Duration, Duration)> {
-    let lines: Vec<String> = (0..a.proxies).map(|i| format!("http://10.{}.{}.1:{}", i / 250, i % 250, 3128)).collect();
-    let pool = pool(&api, &format!("lease-{run}"), json!({"strategy": "weighted"}), lines).await?;
+    let lines: Vec<String> = (0..a.proxies)
+        .map(|i| format!("http://10.{}.{}.1:{}", i / 250, i % 250, 3128))
+        .collect();
+    let pool = pool(
+        &api,
+        &format!("lease-{run}"),
+        json!({"strategy": "weighted"}),
+        lines,
+    )
+    .await?;
     // Warm-up: the pool is loaded into memory by its first lease.
     lease_report(api.clone(), pool.clone(), 1).await?;
     let total = a.rate * a.seconds;
@@ -142,7 +186,11 @@ async fn leases(a: &Args, api: Arc<Api>, run: usize) -> anyhow::Result<(f64, Dur
         samples.push(t.await??);
     }
     let rate = samples.len() as f64 / start.elapsed().as_secs_f64();
-    Ok((rate, percentile(&mut samples, 0.5), percentile(&mut samples, 0.99)))
+    Ok((
+        rate,
+        percentile(&mut samples, 0.5),
+        percentile(&mut samples, 0.99),
+    ))
 }
 
 async fn pool_test(a: &Args, api: &Api, run: usize) -> anyhow::Result<(Duration, Value)> {
@@ -157,14 +205,24 @@ async fn pool_test(a: &Args, api: &Api, run: usize) -> anyhow::Result<(Duration,
         proxies.push(HttpProxy::start(ProxyBehaviour::mode(mode)).await?);
     }
     let lines = proxies.iter().map(HttpProxy::url).collect();
-    let settings = json!({"test": {"url": judge.url(), "concurrency": 100, "timeout_seconds": a.timeout}});
+    let settings =
+        json!({"test": {"url": judge.url(), "concurrency": 100, "timeout_seconds": a.timeout}});
     let pool = pool(api, &format!("test-{run}"), settings, lines).await?;
     let started = Instant::now();
-    let (st, report) = api.call(reqwest::Method::POST, &format!("/api/v1/proxy/pools/{pool}/test"), Some(json!({}))).await?;
+    let (st, report) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/proxy/pools/{pool}/test"),
+            Some(json!({})),
+        )
+        .await?;
     let took = started.elapsed();
     anyhow::ensure!(st == 200, "test: {st}");
     let d = &report["data"];
-    Ok((took, json!({"tested": d["tested"], "ok": d["ok"], "failed": d["failed"], "blocked": d["blocked"]})))
+    Ok((
+        took,
+        json!({"tested": d["tested"], "ok": d["ok"], "failed": d["failed"], "blocked": d["blocked"]}),
+    ))
 }
 
 fn parse_catalog() -> f64 {
@@ -183,16 +241,28 @@ fn parse_catalog() -> f64 {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    let env = [("TRELLIS_ALLOW_PRIVATE_TARGETS", "true"), ("TRELLIS_ENGINE_WORKERS", "true")];
+    let env = [
+        ("TRELLIS_ALLOW_PRIVATE_TARGETS", "true"),
+        ("TRELLIS_ENGINE_WORKERS", "true"),
+    ];
     let mut rates = Vec::new();
     let (mut p50s, mut p99s, mut tests) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..a.runs {
         let server = Server::start(&a.server, Some("0"), &env)?;
         let api = Arc::new(login(&server.base).await?);
         let (rate, p50, p99) = leases(&a, api.clone(), run).await?;
-        println!("run {run}: lease+report {rate:.0}/s p50 {:.2} ms p99 {:.2} ms", p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+        println!(
+            "run {run}: lease+report {rate:.0}/s p50 {:.2} ms p99 {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
         let (took, summary) = pool_test(&a, &api, run).await?;
-        println!("run {run}: test of {} proxies: {:.2} s (2 × timeout = {} s) {summary}", a.test_proxies, took.as_secs_f64(), 2 * a.timeout);
+        println!(
+            "run {run}: test of {} proxies: {:.2} s (2 × timeout = {} s) {summary}",
+            a.test_proxies,
+            took.as_secs_f64(),
+            2 * a.timeout
+        );
         rates.push(rate);
         p50s.push(p50.as_secs_f64() * 1e3);
         p99s.push(p99.as_secs_f64() * 1e3);

@@ -82,15 +82,10 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
             .map(|v| v.trim()),
         Some("true" | "1")
     );
-    let secrets = secrets::Secrets::from_config(
-        &ctx.platform.config.vars,
-        &ctx.platform.config.data_dir,
-    )?;
-    let clients = proxy::client::ProxyClients::new(
-        allow_private,
-        std::time::Duration::from_secs(60),
-        10_000,
-    );
+    let secrets =
+        secrets::Secrets::from_config(&ctx.platform.config.vars, &ctx.platform.config.data_dir)?;
+    let clients =
+        proxy::client::ProxyClients::new(allow_private, std::time::Duration::from_secs(60), 10_000);
     let live = proxy::live::Live::start(&ctx.platform, secrets, clients);
     let sites = collectors::run::Sites::from_vars(&ctx.platform.config.vars)?;
     let collectors = collectors::run::Collectors {

@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use crate::collectors::run::Collectors;
 use crate::domain::plans::Meter;
+use crate::error::WorkflowError;
 use crate::proxy::health::Outcome;
 use crate::proxy::live::Live;
-use crate::error::WorkflowError;
 use crate::service::executions::{QUEUE, usage_id};
 use crate::steps::{http, jq, net::StepClient, notify, schema};
 
@@ -180,7 +180,8 @@ impl HttpRequest {
             .clients()
             .get(lease.proxy.id, version, &endpoint)
             .map_err(StepError::Retryable)?;
-        let client = StepClient::with_http(http, self.client.allow_private(), self.client.timeout());
+        let client =
+            StepClient::with_http(http, self.client.allow_private(), self.client.timeout());
         let started = std::time::Instant::now();
         let result = http::execute(&client, p, MAX_HTTP_BODY).await;
         let latency = started.elapsed().as_millis() as u64;
@@ -193,13 +194,21 @@ impl HttpRequest {
                 let location = out.headers.get("location").map(String::as_str);
                 crate::proxy::probe::classify_response(out.status, location, body.as_bytes())
             }
-            Err(f) if ["403", "429", "461", "471"].iter().any(|c| f.message.starts_with(&format!("HTTP {c}"))) => {
+            Err(f)
+                if ["403", "429", "461", "471"]
+                    .iter()
+                    .any(|c| f.message.starts_with(&format!("HTTP {c}"))) =>
+            {
                 Outcome::Blocked
             }
             Err(f) if f.retryable => Outcome::Error,
             Err(_) => Outcome::Ok,
         };
-        if let Err(e) = self.live.report(lease.lease_id, None, outcome, Some(latency), None).await {
+        if let Err(e) = self
+            .live
+            .report(lease.lease_id, None, outcome, Some(latency), None)
+            .await
+        {
             tracing::debug!(error = %e, "http_request: proxy report failed");
         }
         result.map_err(failure)
@@ -554,26 +563,30 @@ pub fn start_engine(
     let cfg = EngineConfig::from_vars(QUEUE, &platform.config.vars).map_err(|e| e.join("; "))?;
     let client = crate::steps::net::client(allow_private, Duration::from_secs(300))?;
     let cell: Arc<OnceLock<Engine>> = Arc::default();
-    let engine = Engine::builder(platform, cfg, registry(platform, client.clone(), collectors)?)
-        .on(
-            "run.finished",
-            Arc::new(SettleUsage {
-                platform: platform.clone(),
-                client: client.clone(),
-            }),
-        )
-        .on(
-            "subscription.changed",
-            Arc::new(UpdateLimits {
-                platform: platform.clone(),
-                engine: cell.clone(),
-            }),
-        )
-        .schedules(Arc::new(StartScheduled {
+    let engine = Engine::builder(
+        platform,
+        cfg,
+        registry(platform, client.clone(), collectors)?,
+    )
+    .on(
+        "run.finished",
+        Arc::new(SettleUsage {
+            platform: platform.clone(),
+            client: client.clone(),
+        }),
+    )
+    .on(
+        "subscription.changed",
+        Arc::new(UpdateLimits {
             platform: platform.clone(),
             engine: cell.clone(),
-        }))
-        .build();
+        }),
+    )
+    .schedules(Arc::new(StartScheduled {
+        platform: platform.clone(),
+        engine: cell.clone(),
+    }))
+    .build();
     let _ = cell.set(engine.clone());
     engine.start();
     if engine.config().workers {

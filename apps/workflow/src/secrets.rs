@@ -76,9 +76,9 @@ impl Secrets {
         }
         let path = data_dir.join("secrets.key");
         if let Ok(existing) = std::fs::read_to_string(&path) {
-            return Ok(Secrets::new(parse_key(&existing).map_err(|e| {
-                format!("{}: {e}", path.display())
-            })?));
+            return Ok(Secrets::new(
+                parse_key(&existing).map_err(|e| format!("{}: {e}", path.display()))?,
+            ));
         }
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
@@ -157,7 +157,10 @@ mod tests {
         let sealed = s.seal(a, b"user:pass");
         assert_ne!(&sealed[24..], b"user:pass");
         assert_eq!(s.open(a, &sealed).unwrap(), b"user:pass");
-        assert!(s.open(b, &sealed).is_err(), "another record's value must not open");
+        assert!(
+            s.open(b, &sealed).is_err(),
+            "another record's value must not open"
+        );
         assert!(Secrets::new([8; 32]).open(a, &sealed).is_err());
         assert!(s.open(a, &sealed[..10]).is_err());
         // Two seals of the same value differ (random nonce).
@@ -173,12 +176,20 @@ mod tests {
         let two = Secrets::from_config(&vars, &dir).unwrap();
         assert_eq!(two.open(Uuid::nil(), &sealed).unwrap(), b"v");
         vars.insert(KEY_VAR.into(), "zz".into());
-        assert!(Secrets::from_config(&vars, &dir).unwrap_err().contains(KEY_VAR));
+        assert!(
+            Secrets::from_config(&vars, &dir)
+                .unwrap_err()
+                .contains(KEY_VAR)
+        );
         vars.insert(KEY_VAR.into(), "ab".repeat(32));
         assert!(Secrets::from_config(&vars, &dir).is_ok());
         vars.remove(KEY_VAR);
         vars.insert("TRELLIS_ENV".into(), "production".into());
-        assert!(Secrets::from_config(&vars, &dir).unwrap_err().contains("production"));
+        assert!(
+            Secrets::from_config(&vars, &dir)
+                .unwrap_err()
+                .contains("production")
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

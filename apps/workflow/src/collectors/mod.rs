@@ -12,11 +12,11 @@
 //!   proxies, for tests and benches; never used against live sites.
 
 pub mod export;
-pub mod polite;
-pub mod qidian_steps;
-pub mod run;
-pub mod xhs_steps;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+pub mod polite;
 pub mod qidian;
+pub mod qidian_steps;
+pub mod run;
 pub mod xhs;
+pub mod xhs_steps;

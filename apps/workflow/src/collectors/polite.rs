@@ -181,7 +181,11 @@ impl Polite {
             .unwrap_or_default()
             .max(self.inner.min_interval);
         let wait = {
-            let mut slots = self.inner.next_slot.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slots = self
+                .inner
+                .next_slot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
             let at = slots.get(host).copied().unwrap_or(now).max(now);
             slots.insert(host.to_string(), at + gap);
@@ -207,7 +211,8 @@ impl Polite {
         proxy: Option<(Uuid, Uuid)>,
         cookie: Option<&str>,
     ) -> Result<Page, FetchError> {
-        let parsed = url::Url::parse(url).map_err(|e| FetchError::Permanent(format!("bad URL: {e}")))?;
+        let parsed =
+            url::Url::parse(url).map_err(|e| FetchError::Permanent(format!("bad URL: {e}")))?;
         let host = host_of(&parsed);
         let robots = self.robots(&parsed).await;
         if !robots.allowed(url) {
@@ -217,7 +222,10 @@ impl Polite {
             });
         }
         if budget.requests >= budget.max_requests {
-            return Err(FetchError::Budget(format!("{} requests", budget.max_requests)));
+            return Err(FetchError::Budget(format!(
+                "{} requests",
+                budget.max_requests
+            )));
         }
         if Instant::now() >= budget.deadline {
             return Err(FetchError::Budget("time limit".into()));
@@ -244,7 +252,9 @@ impl Polite {
             }
         };
         let started = Instant::now();
-        let mut req = client.get(url).header(reqwest::header::USER_AGENT, USER_AGENT);
+        let mut req = client
+            .get(url)
+            .header(reqwest::header::USER_AGENT, USER_AGENT);
         if let Some(c) = cookie {
             req = req.header(reqwest::header::COOKIE, c);
         }
@@ -257,8 +267,15 @@ impl Polite {
                     reason: b.reason,
                     retry_after_seconds: b.retry_after_seconds,
                 }),
-                None if p.status >= 500 => Err(FetchError::Transient(format!("HTTP {} from {host}", p.status))),
-                None if p.status >= 400 => Err(FetchError::Permanent(format!("HTTP {} from {host}{}", p.status, parsed.path()))),
+                None if p.status >= 500 => Err(FetchError::Transient(format!(
+                    "HTTP {} from {host}",
+                    p.status
+                ))),
+                None if p.status >= 400 => Err(FetchError::Permanent(format!(
+                    "HTTP {} from {host}{}",
+                    p.status,
+                    parsed.path()
+                ))),
                 None => Ok(()),
             },
             Err(e) => Err(e.clone()),
@@ -269,7 +286,12 @@ impl Polite {
                 Err(FetchError::Blocked { .. }) => Outcome::Blocked,
                 Err(_) => Outcome::Error,
             };
-            if let Err(e) = self.inner.live.report(lease, None, o, Some(latency), None).await {
+            if let Err(e) = self
+                .inner
+                .live
+                .report(lease, None, o, Some(latency), None)
+                .await
+            {
                 tracing::debug!(error = %e, "collector: proxy report failed");
             }
         }
@@ -279,16 +301,22 @@ impl Polite {
     }
 
     async fn read(&self, req: reqwest::RequestBuilder) -> Result<Page, FetchError> {
-        let resp = req.send().await.map_err(|e| FetchError::Transient(format!("request failed: {e}")))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| FetchError::Transient(format!("request failed: {e}")))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let mut body = Vec::new();
         let mut stream = resp.bytes_stream();
         use futures::StreamExt;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| FetchError::Transient(format!("reading the page: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| FetchError::Transient(format!("reading the page: {e}")))?;
             if body.len() + chunk.len() > MAX_PAGE {
-                return Err(FetchError::Permanent(format!("page larger than {MAX_PAGE} bytes")));
+                return Err(FetchError::Permanent(format!(
+                    "page larger than {MAX_PAGE} bytes"
+                )));
             }
             body.extend_from_slice(&chunk);
         }

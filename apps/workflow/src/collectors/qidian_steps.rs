@@ -65,7 +65,9 @@ async fn book(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunStop
         // The new layout is missing: try the legacy book host (both are served, §1.1).
         Err(FetchError::Permanent(_)) => {
             let legacy = qidian::legacy_book_url(&c.sites.qidian_book, id).map_err(bad)?;
-            c.polite.get(&legacy, &mut run.budget, run.proxy, None).await?
+            c.polite
+                .get(&legacy, &mut run.budget, run.proxy, None)
+                .await?
         }
         Err(e) => return Err(e.into()),
     };
@@ -90,9 +92,13 @@ async fn catalog(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunS
         _ => {
             let token = csrf_cookie(&page.headers)
                 .ok_or_else(|| bad("no catalog in the page and no _csrfToken cookie"))?;
-            let json_url = qidian::catalog_json_url(&c.sites.qidian_book, id, &token).map_err(bad)?;
+            let json_url =
+                qidian::catalog_json_url(&c.sites.qidian_book, id, &token).map_err(bad)?;
             let cookie = format!("_csrfToken={token}");
-            let page = c.polite.get(&json_url, &mut run.budget, run.proxy, Some(&cookie)).await?;
+            let page = c
+                .polite
+                .get(&json_url, &mut run.budget, run.proxy, Some(&cookie))
+                .await?;
             qidian::parse_catalog_json(&page.body).map_err(bad)?
         }
     };
@@ -126,15 +132,30 @@ async fn catalog(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunS
 }
 
 /// Pages `first..=last` of a listing, resuming after the checkpoint's `next_page`.
-async fn paged<F>(c: &Collectors, run: &mut Run, p: &Value, mut page_of: F) -> Result<Value, RunStop>
+async fn paged<F>(
+    c: &Collectors,
+    run: &mut Run,
+    p: &Value,
+    mut page_of: F,
+) -> Result<Value, RunStop>
 where
     F: FnMut(u32, &str) -> Result<(String, Vec<NewItem>), RunStop>,
 {
-    let single = p.get("page").and_then(Value::as_u64).map(|n| n.clamp(1, 500) as u32);
+    let single = p
+        .get("page")
+        .and_then(Value::as_u64)
+        .map(|n| n.clamp(1, 500) as u32);
     let first = single.unwrap_or(1);
     let last = match single {
         Some(n) => n,
-        None => first + p.get("max_pages").and_then(Value::as_u64).unwrap_or(5).clamp(1, 100) as u32 - 1,
+        None => {
+            first
+                + p.get("max_pages")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(5)
+                    .clamp(1, 100) as u32
+                - 1
+        }
     };
     let mut next = run
         .checkpoint
@@ -151,7 +172,8 @@ where
         stored += items.len();
         next += 1;
         let done = empty || next > last;
-        c.store(run, items, json!({"next_page": next, "done": done})).await?;
+        c.store(run, items, json!({"next_page": next, "done": done}))
+            .await?;
         if empty {
             break;
         }
@@ -160,7 +182,9 @@ where
 }
 
 async fn rankings(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunStop> {
-    let rank_type = text(p, "rank_type").map_err(|e| bad(format!("{e:?}")))?.to_string();
+    let rank_type = text(p, "rank_type")
+        .map_err(|e| bad(format!("{e:?}")))?
+        .to_string();
     let period = p.get("period").and_then(Value::as_str).map(str::to_string);
     let base = c.sites.qidian.clone();
     paged(c, run, p, |n, body| {
@@ -192,7 +216,10 @@ async fn rankings(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, Run
 }
 
 async fn search(c: &Collectors, run: &mut Run, p: &Value) -> Result<Value, RunStop> {
-    let keyword = text(p, "keyword").map_err(|e| bad(format!("{e:?}")))?.trim().to_string();
+    let keyword = text(p, "keyword")
+        .map_err(|e| bad(format!("{e:?}")))?
+        .trim()
+        .to_string();
     if keyword.chars().count() > 100 {
         return Err(bad("keyword is at most 100 characters"));
     }

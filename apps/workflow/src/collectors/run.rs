@@ -43,16 +43,20 @@ impl Sites {
     /// From the configuration variables; errors name the variable.
     pub fn from_vars(vars: &std::collections::HashMap<String, String>) -> Result<Sites, String> {
         let url = |name: &str, default: &str| -> Result<String, String> {
-            let v = vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).unwrap_or(default);
+            let v = vars
+                .get(name)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .unwrap_or(default);
             url::Url::parse(v).map_err(|e| format!("{name} is not a URL: {e}"))?;
             Ok(v.trim_end_matches('/').to_string())
         };
         let min_interval = match vars.get("TRELLIS_COLLECTOR_MIN_INTERVAL_MS") {
             None => 3000,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| "TRELLIS_COLLECTOR_MIN_INTERVAL_MS must be a whole number of milliseconds".to_string())?,
+            Some(v) => v.trim().parse::<u64>().map_err(|_| {
+                "TRELLIS_COLLECTOR_MIN_INTERVAL_MS must be a whole number of milliseconds"
+                    .to_string()
+            })?,
         };
         Ok(Sites {
             qidian: url("TRELLIS_QIDIAN_BASE_URL", "https://www.qidian.com")?,
@@ -60,8 +64,14 @@ impl Sites {
             qidian_mobile: url("TRELLIS_QIDIAN_MOBILE_BASE_URL", "https://m.qidian.com")?,
             xhs_api: url("TRELLIS_XHS_API_BASE_URL", "https://edith.xiaohongshu.com")?,
             xhs_web: url("TRELLIS_XHS_WEB_BASE_URL", "https://www.xiaohongshu.com")?,
-            xhs_enabled: matches!(vars.get("TRELLIS_XHS_ENABLED").map(|v| v.trim()), Some("true" | "1")),
-            xhs_signer: vars.get("TRELLIS_XHS_SIGNER").map(|v| v.trim().to_string()).filter(|v| !v.is_empty()),
+            xhs_enabled: matches!(
+                vars.get("TRELLIS_XHS_ENABLED").map(|v| v.trim()),
+                Some("true" | "1")
+            ),
+            xhs_signer: vars
+                .get("TRELLIS_XHS_SIGNER")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
             min_interval: Duration::from_millis(min_interval),
         })
     }
@@ -111,10 +121,23 @@ fn query_key(params: &Value) -> String {
 
 impl Collectors {
     /// Opens (or finds again) the step's collection.
-    pub async fn open(&self, ctx: &StepCtx, source: &'static str, params: &Value) -> Result<Run, StepError> {
+    pub async fn open(
+        &self,
+        ctx: &StepCtx,
+        source: &'static str,
+        params: &Value,
+    ) -> Result<Run, StepError> {
         let now = self.platform.clock.now();
-        let max_requests = params.get("max_requests").and_then(Value::as_i64).unwrap_or(100).clamp(1, 100_000);
-        let max_seconds = params.get("max_seconds").and_then(Value::as_u64).unwrap_or(600).clamp(1, 86_400);
+        let max_requests = params
+            .get("max_requests")
+            .and_then(Value::as_i64)
+            .unwrap_or(100)
+            .clamp(1, 100_000);
+        let max_seconds = params
+            .get("max_seconds")
+            .and_then(Value::as_u64)
+            .unwrap_or(600)
+            .clamp(1, 86_400);
         let proxy = match params.get("proxy_pool_id").and_then(Value::as_str) {
             None => None,
             Some(s) => {
@@ -129,7 +152,12 @@ impl Collectors {
             }
         };
         let query = params.to_string();
-        let mut tx = self.platform.db.begin().await.map_err(|e| StepError::Retryable(e.to_string()))?;
+        let mut tx = self
+            .platform
+            .db
+            .begin()
+            .await
+            .map_err(|e| StepError::Retryable(e.to_string()))?;
         let collection = store::open(
             &mut tx,
             ctx.owner_id,
@@ -143,14 +171,19 @@ impl Collectors {
         )
         .await
         .map_err(|e| StepError::Retryable(e.to_string()))?;
-        tx.commit().await.map_err(|e| StepError::Retryable(e.to_string()))?;
+        tx.commit()
+            .await
+            .map_err(|e| StepError::Retryable(e.to_string()))?;
         let checkpoint = collection
             .checkpoint
             .as_deref()
             .and_then(|c| serde_json::from_str(c).ok())
             .unwrap_or_else(|| json!({}));
         if collection.checkpoint.is_some() {
-            ctx.log(format!("resuming collection {} from {checkpoint}", collection.id));
+            ctx.log(format!(
+                "resuming collection {} from {checkpoint}",
+                collection.id
+            ));
         }
         Ok(Run {
             owner: ctx.owner_id,
@@ -166,14 +199,33 @@ impl Collectors {
     }
 
     /// Stores one page of items with the checkpoint after it, in one transaction.
-    pub async fn store(&self, run: &mut Run, items: Vec<NewItem>, checkpoint: Value) -> Result<(), RunStop> {
+    pub async fn store(
+        &self,
+        run: &mut Run,
+        items: Vec<NewItem>,
+        checkpoint: Value,
+    ) -> Result<(), RunStop> {
         let now = self.platform.clock.now();
         let requests = run.budget.requests - run.stored_requests;
         let stored = async {
             let mut tx = self.platform.db.begin().await?;
-            crate::service::quota::consume(&mut tx, run.owner, Meter::CollectedItemsPerDay, items.len() as i64, now)
-                .await?;
-            let (n, u) = store::upsert_items(&mut tx, run.owner, run.source, run.collection.id, &items, now).await?;
+            crate::service::quota::consume(
+                &mut tx,
+                run.owner,
+                Meter::CollectedItemsPerDay,
+                items.len() as i64,
+                now,
+            )
+            .await?;
+            let (n, u) = store::upsert_items(
+                &mut tx,
+                run.owner,
+                run.source,
+                run.collection.id,
+                &items,
+                now,
+            )
+            .await?;
             store::progress(&mut tx, run.collection.id, &checkpoint, requests, n, u, now).await?;
             tx.commit().await?;
             Ok::<_, WorkflowError>((n, u))
@@ -193,27 +245,50 @@ impl Collectors {
     }
 
     /// Ends the run: records its status and turns it into the step's result.
-    pub async fn finish(&self, run: Run, result: Result<Value, RunStop>) -> Result<StepOutput, StepError> {
+    pub async fn finish(
+        &self,
+        run: Run,
+        result: Result<Value, RunStop>,
+    ) -> Result<StepOutput, StepError> {
         let now = self.platform.clock.now();
         let requests = run.budget.requests - run.stored_requests;
         let (status, error, step): (&str, Option<String>, Result<(), StepError>) = match &result {
             Ok(_) => ("completed", None, Ok(())),
-            Err(RunStop::Fetch(FetchError::Budget(m))) => ("budget_exhausted", Some(format!("budget exhausted: {m}")), Ok(())),
+            Err(RunStop::Fetch(FetchError::Budget(m))) => (
+                "budget_exhausted",
+                Some(format!("budget exhausted: {m}")),
+                Ok(()),
+            ),
             Err(RunStop::Quota(limit)) => (
                 "quota_exceeded",
                 Some(format!("collected_items_per_day limit {limit} reached")),
                 Ok(()),
             ),
-            Err(RunStop::Fetch(e @ FetchError::Robots { .. })) => ("refused", Some(e.to_string()), Err(fatal(e))),
-            Err(RunStop::Fetch(e @ FetchError::Blocked { .. })) => ("blocked", Some(e.to_string()), Err(fatal(e))),
-            Err(RunStop::Fetch(e @ FetchError::Transient(_))) => {
-                ("interrupted", Some(e.to_string()), Err(StepError::Retryable(e.to_string())))
+            Err(RunStop::Fetch(e @ FetchError::Robots { .. })) => {
+                ("refused", Some(e.to_string()), Err(fatal(e)))
             }
-            Err(RunStop::Fetch(e)) | Err(RunStop::Other(e)) => ("failed", Some(e.to_string()), Err(fatal(e))),
+            Err(RunStop::Fetch(e @ FetchError::Blocked { .. })) => {
+                ("blocked", Some(e.to_string()), Err(fatal(e)))
+            }
+            Err(RunStop::Fetch(e @ FetchError::Transient(_))) => (
+                "interrupted",
+                Some(e.to_string()),
+                Err(StepError::Retryable(e.to_string())),
+            ),
+            Err(RunStop::Fetch(e)) | Err(RunStop::Other(e)) => {
+                ("failed", Some(e.to_string()), Err(fatal(e)))
+            }
         };
-        store::finish(&self.platform.db, run.collection.id, status, error.as_deref(), requests, now)
-            .await
-            .map_err(|e| StepError::Retryable(e.to_string()))?;
+        store::finish(
+            &self.platform.db,
+            run.collection.id,
+            status,
+            error.as_deref(),
+            requests,
+            now,
+        )
+        .await
+        .map_err(|e| StepError::Retryable(e.to_string()))?;
         step?;
         let mut out = json!({
             "collection_id": run.collection.id,

@@ -53,12 +53,21 @@ impl Xhs {
             ),
             None => None,
         };
-        let api = match (url::Url::parse(&c.sites.xhs_api), url::Url::parse(&c.sites.xhs_web)) {
+        let api = match (
+            url::Url::parse(&c.sites.xhs_api),
+            url::Url::parse(&c.sites.xhs_web),
+        ) {
             (Ok(a), Ok(w)) => Some(XhsApi::new(a, w)),
             _ => None,
         };
         let salt = c.polite.live().secrets().pseudonym_salt().to_vec();
-        Ok(Xhs { c, signer, api, client, salt })
+        Ok(Xhs {
+            c,
+            signer,
+            api,
+            client,
+            salt,
+        })
     }
 }
 
@@ -76,9 +85,13 @@ struct Session {
 impl Xhs {
     async fn session(&self, ctx: &StepCtx, p: &Value) -> Result<Session, RunStop> {
         let db = &self.c.platform.db;
-        let settings = crate::store::xhs::settings(db, ctx.owner_id).await.map_err(stop)?;
+        let settings = crate::store::xhs::settings(db, ctx.owner_id)
+            .await
+            .map_err(stop)?;
         if !self.c.sites.xhs_enabled {
-            return Err(stop("Xiaohongshu collection is disabled on this server (TRELLIS_XHS_ENABLED)"));
+            return Err(stop(
+                "Xiaohongshu collection is disabled on this server (TRELLIS_XHS_ENABLED)",
+            ));
         }
         if settings.xhs_accepted_at.is_none() {
             return Err(RunStop::Fetch(FetchError::Robots {
@@ -89,20 +102,33 @@ impl Xhs {
         if self.signer.is_none() {
             return Err(stop("no request signer is configured (TRELLIS_XHS_SIGNER)"));
         }
-        let accounts = crate::store::xhs::list(db, ctx.owner_id).await.map_err(stop)?;
+        let accounts = crate::store::xhs::list(db, ctx.owner_id)
+            .await
+            .map_err(stop)?;
         let now_ms = self.c.platform.clock.now().timestamp_millis();
-        let wanted = p.get("account_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+        let wanted = p
+            .get("account_id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok());
         let usable = |a: &&crate::store::xhs::Account| {
-            a.status == "active" || (a.status == "paused" && a.paused_until_ms.is_some_and(|u| u <= now_ms))
+            a.status == "active"
+                || (a.status == "paused" && a.paused_until_ms.is_some_and(|u| u <= now_ms))
         };
         let account = match wanted {
             Some(id) => accounts.iter().find(|a| a.id == id).ok_or_else(|| stop("account not found"))?,
             None => accounts.iter().find(usable).ok_or_else(|| stop("no usable Xiaohongshu account: add one at POST /api/v1/collections/xhs/accounts"))?,
         };
         if !usable(&account) {
-            return Err(stop(format!("the account is {} ({})", account.status, account.last_error.as_deref().unwrap_or("blocked"))));
+            return Err(stop(format!(
+                "the account is {} ({})",
+                account.status,
+                account.last_error.as_deref().unwrap_or("blocked")
+            )));
         }
-        let (_, sealed) = crate::store::xhs::get(db, account.id).await.map_err(stop)?.ok_or_else(|| stop("account not found"))?;
+        let (_, sealed) = crate::store::xhs::get(db, account.id)
+            .await
+            .map_err(stop)?
+            .ok_or_else(|| stop("account not found"))?;
         let cookies = self
             .c
             .polite
@@ -124,11 +150,18 @@ impl Xhs {
                 break;
             }
             if Instant::now() > deadline {
-                return Err(RunStop::Fetch(FetchError::Transient("the account is busy with another run".into())));
+                return Err(RunStop::Fetch(FetchError::Transient(
+                    "the account is busy with another run".into(),
+                )));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Ok(Session { account: account.id, cookies, lock_key, keep_authors: settings.keep_authors })
+        Ok(Session {
+            account: account.id,
+            cookies,
+            lock_key,
+            keep_authors: settings.keep_authors,
+        })
     }
 
     async fn release(&self, s: &Session) {
@@ -142,12 +175,19 @@ impl Xhs {
             return Err(stop("Xiaohongshu is not configured"));
         };
         if run.budget.requests >= run.budget.max_requests {
-            return Err(RunStop::Fetch(FetchError::Budget(format!("{} requests", run.budget.max_requests))));
+            return Err(RunStop::Fetch(FetchError::Budget(format!(
+                "{} requests",
+                run.budget.max_requests
+            ))));
         }
         if Instant::now() >= run.budget.deadline {
             return Err(RunStop::Fetch(FetchError::Budget("time limit".into())));
         }
-        let host = api.api_base().host_str().unwrap_or_default().to_ascii_lowercase();
+        let host = api
+            .api_base()
+            .host_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         self.c.polite.pace_host(&host).await;
         run.budget.requests += 1;
         let live = self.c.polite.live();
@@ -157,7 +197,9 @@ impl Xhs {
                 let (lease, endpoint, version) = live
                     .lease(pool, owner, &host, Some(&s.account.to_string()))
                     .await
-                    .map_err(|e| RunStop::Fetch(FetchError::Transient(format!("proxy pool: {e}"))))?;
+                    .map_err(|e| {
+                        RunStop::Fetch(FetchError::Transient(format!("proxy pool: {e}")))
+                    })?;
                 let client = live
                     .clients()
                     .get(lease.proxy.id, version, &endpoint)
@@ -173,7 +215,15 @@ impl Xhs {
                 Err(e) if e.retryable() => Outcome::Error,
                 _ => Outcome::Ok,
             };
-            let _ = live.report(lease, None, outcome, Some(started.elapsed().as_millis() as u64), None).await;
+            let _ = live
+                .report(
+                    lease,
+                    None,
+                    outcome,
+                    Some(started.elapsed().as_millis() as u64),
+                    None,
+                )
+                .await;
         }
         let now = self.c.platform.clock.now();
         match result {
@@ -183,11 +233,31 @@ impl Xhs {
                     Some(BlockKind::AccountRestricted) => ("restricted", None),
                     _ => ("paused", Some(now.timestamp_millis() + 24 * 3600 * 1000)),
                 };
-                let _ = crate::store::xhs::set_status(&self.c.platform.db, s.account, status, until, Some(&e.to_string()), now).await;
-                Err(RunStop::Fetch(FetchError::Blocked { host, reason: e.to_string(), retry_after_seconds: None }))
+                let _ = crate::store::xhs::set_status(
+                    &self.c.platform.db,
+                    s.account,
+                    status,
+                    until,
+                    Some(&e.to_string()),
+                    now,
+                )
+                .await;
+                Err(RunStop::Fetch(FetchError::Blocked {
+                    host,
+                    reason: e.to_string(),
+                    retry_after_seconds: None,
+                }))
             }
             Err(e @ XhsError::SessionExpired(_)) => {
-                let _ = crate::store::xhs::set_status(&self.c.platform.db, s.account, "expired", None, Some(&e.to_string()), now).await;
+                let _ = crate::store::xhs::set_status(
+                    &self.c.platform.db,
+                    s.account,
+                    "expired",
+                    None,
+                    Some(&e.to_string()),
+                    now,
+                )
+                .await;
                 Err(stop(e))
             }
             Err(e) if e.retryable() => Err(RunStop::Fetch(FetchError::Transient(e.to_string()))),
@@ -196,7 +266,11 @@ impl Xhs {
     }
 
     fn author(&self, s: &Session, a: &Author) -> Author {
-        if s.keep_authors { a.clone() } else { a.pseudonymised(&self.salt) }
+        if s.keep_authors {
+            a.clone()
+        } else {
+            a.pseudonymised(&self.salt)
+        }
     }
 }
 
@@ -205,41 +279,65 @@ fn text<'a>(p: &'a Value, name: &str) -> Result<&'a str, RunStop> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty() && s.len() <= 200)
-        .ok_or_else(|| stop(format!("parameter {name} is required (at most 200 characters)")))
+        .ok_or_else(|| {
+            stop(format!(
+                "parameter {name} is required (at most 200 characters)"
+            ))
+        })
 }
 
 fn with_author<T: serde::Serialize>(item: &T, author: Author) -> Value {
     let mut v = serde_json::to_value(item).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
-        o.insert("author".into(), serde_json::to_value(author).unwrap_or(Value::Null));
+        o.insert(
+            "author".into(),
+            serde_json::to_value(author).unwrap_or(Value::Null),
+        );
     }
     v
 }
 
 fn max_pages(p: &Value) -> u32 {
-    p.get("max_pages").and_then(Value::as_u64).unwrap_or(5).clamp(1, 100) as u32
+    p.get("max_pages")
+        .and_then(Value::as_u64)
+        .unwrap_or(5)
+        .clamp(1, 100) as u32
 }
 
 async fn search_notes(x: &Xhs, run: &mut Run, s: &Session, p: &Value) -> Result<Value, RunStop> {
     let keyword = text(p, "keyword")?.to_string();
     let search_id = run.collection.id.simple().to_string();
-    let single = p.get("page").and_then(Value::as_u64).map(|n| n.clamp(1, 100) as u32);
+    let single = p
+        .get("page")
+        .and_then(Value::as_u64)
+        .map(|n| n.clamp(1, 100) as u32);
     let last = single.unwrap_or(max_pages(p));
-    let mut page = run.checkpoint.get("next_page").and_then(Value::as_u64).map_or(single.unwrap_or(1), |n| n as u32);
+    let mut page = run
+        .checkpoint
+        .get("next_page")
+        .and_then(Value::as_u64)
+        .map_or(single.unwrap_or(1), |n| n as u32);
     let api = x.api.as_ref().ok_or_else(|| stop("not configured"))?;
     let mut stored = 0;
     while page <= last {
-        let data = x.call(run, s, &api.search_notes(&keyword, page, &search_id)).await?;
+        let data = x
+            .call(run, s, &api.search_notes(&keyword, page, &search_id))
+            .await?;
         let found = xhs::parse_search(&data);
         let items: Vec<NewItem> = found
             .items
             .iter()
-            .map(|n| NewItem { kind: "note", natural_key: n.note_id.clone(), data: with_author(n, x.author(s, &n.author)) })
+            .map(|n| NewItem {
+                kind: "note",
+                natural_key: n.note_id.clone(),
+                data: with_author(n, x.author(s, &n.author)),
+            })
             .collect();
         stored += items.len();
         page += 1;
         let done = !found.has_more || page > last;
-        x.c.store(run, items, json!({"next_page": page, "done": done})).await?;
+        x.c.store(run, items, json!({"next_page": page, "done": done}))
+            .await?;
         if !found.has_more {
             break;
         }
@@ -250,10 +348,17 @@ async fn search_notes(x: &Xhs, run: &mut Run, s: &Session, p: &Value) -> Result<
 async fn note_detail(x: &Xhs, run: &mut Run, s: &Session, p: &Value) -> Result<Value, RunStop> {
     let (note, token) = (text(p, "note_id")?, text(p, "xsec_token")?);
     let api = x.api.as_ref().ok_or_else(|| stop("not configured"))?;
-    match x.call(run, s, &api.note_detail(note, token, "pc_search")).await {
+    match x
+        .call(run, s, &api.note_detail(note, token, "pc_search"))
+        .await
+    {
         Ok(data) => match xhs::parse_note(&data) {
             Some(n) => {
-                let item = NewItem { kind: "note", natural_key: n.note_id.clone(), data: with_author(&n, x.author(s, &n.author)) };
+                let item = NewItem {
+                    kind: "note",
+                    natural_key: n.note_id.clone(),
+                    data: with_author(&n, x.author(s, &n.author)),
+                };
                 x.c.store(run, vec![item], json!({"done": true})).await?;
                 Ok(json!({"note_id": n.note_id, "found": true}))
             }
@@ -266,9 +371,18 @@ async fn note_detail(x: &Xhs, run: &mut Run, s: &Session, p: &Value) -> Result<V
     }
 }
 
-async fn cursor_pages<F>(x: &Xhs, run: &mut Run, s: &Session, p: &Value, mut page_of: F) -> Result<Value, RunStop>
+async fn cursor_pages<F>(
+    x: &Xhs,
+    run: &mut Run,
+    s: &Session,
+    p: &Value,
+    mut page_of: F,
+) -> Result<Value, RunStop>
 where
-    F: FnMut(Option<&str>, Option<Value>) -> Result<(ApiRequest, Vec<NewItem>, Option<String>, bool), RunStop>,
+    F: FnMut(
+        Option<&str>,
+        Option<Value>,
+    ) -> Result<(ApiRequest, Vec<NewItem>, Option<String>, bool), RunStop>,
 {
     let mut cursor: Option<String> = run
         .checkpoint
@@ -284,7 +398,8 @@ where
         stored += items.len();
         let done = !more || next.is_none() || n + 1 == max_pages(p);
         cursor = next;
-        x.c.store(run, items, json!({"cursor": cursor, "done": !more})).await?;
+        x.c.store(run, items, json!({"cursor": cursor, "done": !more}))
+            .await?;
         if done {
             break;
         }
@@ -293,16 +408,25 @@ where
 }
 
 async fn comments(x: &Xhs, run: &mut Run, s: &Session, p: &Value) -> Result<Value, RunStop> {
-    let (note, token) = (text(p, "note_id")?.to_string(), text(p, "xsec_token")?.to_string());
+    let (note, token) = (
+        text(p, "note_id")?.to_string(),
+        text(p, "xsec_token")?.to_string(),
+    );
     let api = x.api.clone().ok_or_else(|| stop("not configured"))?;
     cursor_pages(x, run, s, p, |cursor, data| {
         let req = api.comments(&note, &token, cursor);
-        let Some(data) = data else { return Ok((req, Vec::new(), None, false)) };
+        let Some(data) = data else {
+            return Ok((req, Vec::new(), None, false));
+        };
         let page = xhs::parse_comments(&data);
         let items = page
             .items
             .iter()
-            .map(|c| NewItem { kind: "comment", natural_key: c.id.clone(), data: with_author(c, x.author(s, &c.author)) })
+            .map(|c| NewItem {
+                kind: "comment",
+                natural_key: c.id.clone(),
+                data: with_author(c, x.author(s, &c.author)),
+            })
             .collect();
         Ok((req, items, page.cursor, page.has_more))
     })
@@ -311,16 +435,25 @@ async fn comments(x: &Xhs, run: &mut Run, s: &Session, p: &Value) -> Result<Valu
 
 async fn creator_notes(x: &Xhs, run: &mut Run, s: &Session, p: &Value) -> Result<Value, RunStop> {
     let user = text(p, "user_id")?.to_string();
-    let token = p.get("xsec_token").and_then(Value::as_str).map(str::to_string);
+    let token = p
+        .get("xsec_token")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let api = x.api.clone().ok_or_else(|| stop("not configured"))?;
     cursor_pages(x, run, s, p, |cursor, data| {
         let req = api.creator_notes(&user, cursor, token.as_deref());
-        let Some(data) = data else { return Ok((req, Vec::new(), None, false)) };
+        let Some(data) = data else {
+            return Ok((req, Vec::new(), None, false));
+        };
         let page = xhs::parse_user_notes(&data);
         let items = page
             .items
             .iter()
-            .map(|n| NewItem { kind: "creator_note", natural_key: n.note_id.clone(), data: serde_json::to_value(n).unwrap_or(Value::Null) })
+            .map(|n| NewItem {
+                kind: "creator_note",
+                natural_key: n.note_id.clone(),
+                data: serde_json::to_value(n).unwrap_or(Value::Null),
+            })
             .collect();
         Ok((req, items, page.cursor, page.has_more))
     })
@@ -342,8 +475,12 @@ macro_rules! xhs_step {
         impl StepHandler for $ty {
             async fn run(&self, ctx: StepCtx) -> Result<StepOutput, StepError> {
                 let x = &self.0;
-                let p = crate::steps::schema::render_params(&ctx.step.kind, &ctx.step.params, &ctx.template_context())
-                    .map_err(|e| StepError::Fatal(e))?;
+                let p = crate::steps::schema::render_params(
+                    &ctx.step.kind,
+                    &ctx.step.params,
+                    &ctx.template_context(),
+                )
+                .map_err(|e| StepError::Fatal(e))?;
                 let mut run = x.c.open(&ctx, "xhs", &p).await?;
                 let result = match x.session(&ctx, &p).await {
                     Err(e) => Err(e),

@@ -173,7 +173,9 @@ impl Health {
 
     /// The score in `[0, 1]` (module docs).
     pub fn score(&self) -> f64 {
-        let latency = self.latency_ms.map_or(0.5, |l| 1.0 / (1.0 + l.max(0.0) / 1000.0));
+        let latency = self
+            .latency_ms
+            .map_or(0.5, |l| 1.0 / (1.0 + l.max(0.0) / 1000.0));
         (0.8 * self.success_ewma + 0.2 * latency).clamp(0.0, 1.0)
     }
 
@@ -267,7 +269,11 @@ mod tests {
         assert_eq!(proxy.state_at(0), HealthState::Active);
         assert_eq!(proxy.blocks, 0, "a block is the target's verdict only");
         target.apply(Scope::Target, Outcome::Blocked, None, 1, &p);
-        assert_eq!(target.cooldown_until_ms, Some(1 + 600_000), "backoff doubles");
+        assert_eq!(
+            target.cooldown_until_ms,
+            Some(1 + 600_000),
+            "backoff doubles"
+        );
         assert_eq!(target.state_at(700_000), HealthState::Active);
         target.apply(Scope::Target, Outcome::Blocked, None, 2, &p);
         assert_eq!(target.state_at(i64::MAX), HealthState::Retired);

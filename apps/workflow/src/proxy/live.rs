@@ -137,6 +137,8 @@ struct Inner {
     clients: ProxyClients,
     pools: Mutex<HashMap<Uuid, Arc<LivePool>>>,
     pending: Mutex<Pending>,
+    /// One flush at a time per instance (two would race on the same rows).
+    flushing: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -158,7 +160,10 @@ pub fn target_host(target: &str) -> Option<String> {
     let host = if t.contains("://") {
         url::Url::parse(t).ok()?.host_str()?.to_string()
     } else {
-        url::Url::parse(&format!("http://{t}")).ok()?.host_str()?.to_string()
+        url::Url::parse(&format!("http://{t}"))
+            .ok()?
+            .host_str()?
+            .to_string()
     };
     (!host.is_empty() && host.len() <= 253).then(|| host.to_ascii_lowercase())
 }
@@ -173,6 +178,7 @@ impl Live {
                 clients,
                 pools: Mutex::default(),
                 pending: Mutex::default(),
+                flushing: tokio::sync::Mutex::new(()),
             }),
         };
         let bg = live.clone();
@@ -259,7 +265,11 @@ impl Live {
             records.proxy.insert(r.id, r.health());
             let uses = old
                 .as_ref()
-                .and_then(|o| o.by_id.get(&r.id).map(|i| o.proxies[*i].uses.load(Ordering::Relaxed)))
+                .and_then(|o| {
+                    o.by_id
+                        .get(&r.id)
+                        .map(|i| o.proxies[*i].uses.load(Ordering::Relaxed))
+                })
                 .unwrap_or(0);
             proxies.push(LiveProxy {
                 id: r.id,
@@ -271,7 +281,9 @@ impl Live {
             });
         }
         for h in health {
-            records.target.insert((h.proxy_id, h.target.clone()), h.health());
+            records
+                .target
+                .insert((h.proxy_id, h.target.clone()), h.health());
         }
         // Reports applied here but not yet written stay in force over the reloaded copy.
         {
@@ -294,10 +306,9 @@ impl Live {
             by_id,
             turn: AtomicU64::new(old.as_ref().map_or(0, |o| o.turn.load(Ordering::Relaxed))),
             records: Mutex::new(records),
-            last_used_ms: AtomicU64::new(
-                old.as_ref()
-                    .map_or(self.now_ms() as u64, |o| o.last_used_ms.load(Ordering::Relaxed)),
-            ),
+            last_used_ms: AtomicU64::new(old.as_ref().map_or(self.now_ms() as u64, |o| {
+                o.last_used_ms.load(Ordering::Relaxed)
+            })),
         });
         lock(&self.inner.pools).insert(id, live.clone());
         Ok(Some(live))
@@ -358,15 +369,25 @@ impl Live {
             .map(|s| format!("wf:proxy:sticky:{pool_id}:{s}"));
         let mut chosen = None;
         if let Some(key) = &sticky
-            && let Some(v) = kv.get(key).await.map_err(|e| LiveError::Kv(e.to_string()))?
+            && let Some(v) = kv
+                .get(key)
+                .await
+                .map_err(|e| LiveError::Kv(e.to_string()))?
             && let Some((id, uses)) = v.split_once('|')
             && let (Ok(id), Ok(uses)) = (Uuid::parse_str(id), uses.parse::<u64>())
             && uses < pool.pool.settings.sticky.max_uses
         {
-            chosen = pool.by_id.get(&id).copied().filter(|i| candidates.iter().any(|c| c.index == *i));
+            chosen = pool
+                .by_id
+                .get(&id)
+                .copied()
+                .filter(|i| candidates.iter().any(|c| c.index == *i));
             if let Some(i) = chosen {
                 // Keep the binding's age: rewrite with the key's remaining time to live.
-                let ttl = kv.ttl(key).await.map_err(|e| LiveError::Kv(e.to_string()))?;
+                let ttl = kv
+                    .ttl(key)
+                    .await
+                    .map_err(|e| LiveError::Kv(e.to_string()))?;
                 kv.set(key, &format!("{}|{}", pool.proxies[i].id, uses + 1), ttl)
                     .await
                     .map_err(|e| LiveError::Kv(e.to_string()))?;
@@ -375,12 +396,13 @@ impl Live {
         let index = match chosen {
             Some(i) => i,
             None => {
-                let i = select::pick(pool.pool.strategy, &candidates, &pool.turn).ok_or_else(|| {
-                    LiveError::NoProxy {
-                        target: target.into(),
-                        total: pool.proxies.len(),
-                    }
-                })?;
+                let i =
+                    select::pick(pool.pool.strategy, &candidates, &pool.turn).ok_or_else(|| {
+                        LiveError::NoProxy {
+                            target: target.into(),
+                            total: pool.proxies.len(),
+                        }
+                    })?;
                 if let Some(key) = &sticky {
                     let age = Duration::from_secs(pool.pool.settings.sticky.max_age_seconds);
                     kv.set(key, &format!("{}|1", pool.proxies[i].id), Some(age))
@@ -401,9 +423,13 @@ impl Live {
             session_key: session_key.map(str::to_string),
         };
         let json = serde_json::to_string(&record).map_err(|e| LiveError::Kv(e.to_string()))?;
-        kv.set(&format!("wf:proxy:lease:{lease_id}"), &json, Some(LEASE_TTL))
-            .await
-            .map_err(|e| LiveError::Kv(e.to_string()))?;
+        kv.set(
+            &format!("wf:proxy:lease:{lease_id}"),
+            &json,
+            Some(LEASE_TTL),
+        )
+        .await
+        .map_err(|e| LiveError::Kv(e.to_string()))?;
         let lease = Lease {
             lease_id,
             proxy: LeasedProxy {
@@ -431,7 +457,9 @@ impl Live {
             if at.is_some_and(|h| h.state_at(now) != super::health::HealthState::Active) {
                 continue;
             }
-            let latency = at.and_then(|h| h.latency_ms).or(own.and_then(|h| h.latency_ms));
+            let latency = at
+                .and_then(|h| h.latency_ms)
+                .or(own.and_then(|h| h.latency_ms));
             let traits = Traits {
                 scheme: p.endpoint.scheme,
                 anonymity: p.anonymity,
@@ -463,14 +491,21 @@ impl Live {
     ) -> Result<Outcome, LiveError> {
         let kv = &self.inner.platform.kv;
         let key = format!("wf:proxy:lease:{lease_id}");
-        let raw = kv.get(&key).await.map_err(|e| LiveError::Kv(e.to_string()))?;
+        let raw = kv
+            .get(&key)
+            .await
+            .map_err(|e| LiveError::Kv(e.to_string()))?;
         let record: LeaseRecord = raw
             .and_then(|r| serde_json::from_str(&r).ok())
             .ok_or(LiveError::LeaseNotFound)?;
         if owner.is_some_and(|o| o != record.owner_id) {
             return Err(LiveError::LeaseNotFound);
         }
-        if !kv.del(&key).await.map_err(|e| LiveError::Kv(e.to_string()))? {
+        if !kv
+            .del(&key)
+            .await
+            .map_err(|e| LiveError::Kv(e.to_string()))?
+        {
             return Err(LiveError::LeaseNotFound);
         }
         let outcome = match (outcome, status) {
@@ -482,14 +517,25 @@ impl Live {
         {
             // The session moves to another proxy at its next lease.
             let sticky = format!("wf:proxy:sticky:{}:{s}", record.pool_id);
-            if let Some(v) = kv.get(&sticky).await.map_err(|e| LiveError::Kv(e.to_string()))?
+            if let Some(v) = kv
+                .get(&sticky)
+                .await
+                .map_err(|e| LiveError::Kv(e.to_string()))?
                 && v.starts_with(&record.proxy_id.to_string())
             {
-                kv.del(&sticky).await.map_err(|e| LiveError::Kv(e.to_string()))?;
+                kv.del(&sticky)
+                    .await
+                    .map_err(|e| LiveError::Kv(e.to_string()))?;
             }
         }
-        self.record(record.pool_id, record.proxy_id, &record.target, outcome, latency_ms)
-            .await?;
+        self.record(
+            record.pool_id,
+            record.proxy_id,
+            &record.target,
+            outcome,
+            latency_ms,
+        )
+        .await?;
         Ok(outcome)
     }
 
@@ -519,7 +565,10 @@ impl Live {
         };
         {
             let mut p = lock(&self.inner.pending);
-            let e = p.proxy.entry(proxy).or_insert_with(|| (Delta::default(), own.clone()));
+            let e = p
+                .proxy
+                .entry(proxy)
+                .or_insert_with(|| (Delta::default(), own.clone()));
             if outcome != Outcome::Blocked {
                 add(&mut e.0, outcome);
             } else {
@@ -533,25 +582,35 @@ impl Live {
             add(&mut e.0, outcome);
             e.1 = at;
         }
-        if changed {
-            self.flush().await?;
+        // A state change is written at once; if that fails, the change stays queued for the
+        // next flush and the report itself has been counted.
+        if changed && let Err(e) = self.flush().await {
+            tracing::warn!(error = %e, "proxy: writing a state change failed; it stays queued");
         }
         Ok(())
     }
 
     /// Writes the queued increments in one transaction.
+    ///
+    /// Rows are written in key order (proxy id, then target), so two instances flushing at
+    /// once lock them in the same order and cannot deadlock.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let _one = self.inner.flushing.lock().await;
         let batch = std::mem::take(&mut *lock(&self.inner.pending));
         if batch.proxy.is_empty() && batch.target.is_empty() {
             return Ok(());
         }
         let now = self.now_ms();
         let written = async {
+            let mut proxies: Vec<_> = batch.proxy.iter().collect();
+            proxies.sort_by_key(|(id, _)| **id);
+            let mut targets: Vec<_> = batch.target.iter().collect();
+            targets.sort_by(|a, b| a.0.cmp(b.0));
             let mut tx = self.inner.platform.db.begin().await?;
-            for (id, (d, h)) in &batch.proxy {
+            for (id, (d, h)) in proxies {
                 store::write_proxy_health(&mut tx, *id, d, h).await?;
             }
-            for ((id, target), (d, h)) in &batch.target {
+            for ((id, target), (d, h)) in targets {
                 store::write_target_health(&mut tx, *id, target, d, h, now).await?;
             }
             tx.commit().await

@@ -93,7 +93,8 @@ impl Filters {
     /// Whether a proxy with these traits may be leased.
     pub fn admits(&self, t: Traits<'_>) -> bool {
         (self.schemes.is_empty() || self.schemes.contains(&t.scheme))
-            && (self.anonymity.is_empty() || t.anonymity.is_some_and(|a| self.anonymity.contains(&a)))
+            && (self.anonymity.is_empty()
+                || t.anonymity.is_some_and(|a| self.anonymity.contains(&a)))
             && (self.regions.is_empty()
                 || t.region
                     .is_some_and(|r| self.regions.iter().any(|x| x.eq_ignore_ascii_case(r))))

@@ -28,8 +28,8 @@ use trellis_kernel::Platform;
 use trellis_kernel::db::Tx;
 use uuid::Uuid;
 
-use super::health::{HealthState, Outcome, Scope};
 use super::endpoint::ProxyEndpoint;
+use super::health::{HealthState, Outcome, Scope};
 use super::live::{Live, target_host};
 use super::pool::PoolBody;
 use super::probe::{self, Anonymity};
@@ -132,7 +132,8 @@ impl Proxies {
             platform: platform.clone(),
             engine: cell.clone(),
         };
-        let cfg = EngineConfig::from_vars(QUEUE, &platform.config.vars).map_err(|e| e.join("; "))?;
+        let cfg =
+            EngineConfig::from_vars(QUEUE, &platform.config.vars).map_err(|e| e.join("; "))?;
         let registry = Registry::new(vec![(
             "proxy.validate",
             Arc::new(ValidateStep(proxies.clone())) as Arc<dyn StepHandler>,
@@ -151,7 +152,11 @@ impl Proxies {
             .ok_or_else(|| trellis_kernel::ApiError::internal("proxy engine not started").into())
     }
 
-    async fn schedule_of(&self, pool: Uuid, owner: Uuid) -> Result<Option<Schedule>, WorkflowError> {
+    async fn schedule_of(
+        &self,
+        pool: Uuid,
+        owner: Uuid,
+    ) -> Result<Option<Schedule>, WorkflowError> {
         Ok(self
             .engine()?
             .schedules(Some(owner))
@@ -161,7 +166,12 @@ impl Proxies {
     }
 
     /// Creates, updates or removes the pool's validation schedule after a create or edit.
-    pub async fn schedule_validation(&self, pool: Uuid, owner: Uuid, b: &PoolBody) -> Result<(), WorkflowError> {
+    pub async fn schedule_validation(
+        &self,
+        pool: Uuid,
+        owner: Uuid,
+        b: &PoolBody,
+    ) -> Result<(), WorkflowError> {
         let existing = self.schedule_of(pool, owner).await?;
         let engine = self.engine()?;
         let mut tx = self.platform.db.begin().await?;
@@ -170,7 +180,9 @@ impl Proxies {
             (None, Some(s)) => engine.delete_schedule(&mut tx, s.id).await?,
             (Some(secs), existing) => {
                 let spec = ScheduleSpec {
-                    timing: Timing::Interval { seconds: secs as i64 },
+                    timing: Timing::Interval {
+                        seconds: secs as i64,
+                    },
                     overlap: Overlap::Skip,
                     catchup_seconds: 0,
                     input: json!({"pool_id": pool}),
@@ -191,7 +203,11 @@ impl Proxies {
     /// Removes a deleted pool's validation schedule.
     pub async fn unschedule_validation(&self, pool: Uuid) -> Result<(), WorkflowError> {
         let engine = self.engine()?;
-        let found = engine.schedules(None).await?.into_iter().find(|s| s.subject_id == pool);
+        let found = engine
+            .schedules(None)
+            .await?
+            .into_iter()
+            .find(|s| s.subject_id == pool);
         if let Some(s) = found {
             let mut tx = self.platform.db.begin().await?;
             engine.delete_schedule(&mut tx, s.id).await?;
@@ -209,14 +225,21 @@ impl Proxies {
     ) -> Result<TestReport, WorkflowError> {
         let platform = &self.platform;
         let db = &platform.db;
-        let pool = store::pool(db, pool_id).await?.ok_or(WorkflowError::NotFound("proxy pool"))?;
+        let pool = store::pool(db, pool_id)
+            .await?
+            .ok_or(WorkflowError::NotFound("proxy pool"))?;
         let t = &pool.settings.test;
         let concurrency = req.concurrency.unwrap_or(t.concurrency).clamp(1, 200) as usize;
-        let timeout = Duration::from_secs(req.timeout_seconds.unwrap_or(t.timeout_seconds).clamp(1, 60));
+        let timeout = Duration::from_secs(
+            req.timeout_seconds
+                .unwrap_or(t.timeout_seconds)
+                .clamp(1, 60),
+        );
         let target = match &req.target {
-            Some(x) => Some(target_host(x).ok_or_else(|| {
-                WorkflowError::field("target", "invalid", "a host name")
-            })?),
+            Some(x) => Some(
+                target_host(x)
+                    .ok_or_else(|| WorkflowError::field("target", "invalid", "a host name"))?,
+            ),
             None => None,
         };
         let url = match (&target, &req.url) {
@@ -226,7 +249,11 @@ impl Proxies {
         };
         crate::steps::net::check_url(&url, self.allow_private)
             .map_err(|m| WorkflowError::field("url", "refused", m))?;
-        let real_ip = if target.is_none() { self.own_address(&url).await } else { None };
+        let real_ip = if target.is_none() {
+            self.own_address(&url).await
+        } else {
+            None
+        };
         let rows = store::proxies(db, pool_id).await?;
         let started = Instant::now();
         let pace = rate_per_second.map(|r| Duration::from_secs_f64(1.0 / f64::from(r.max(1))));
@@ -246,7 +273,12 @@ impl Proxies {
                 let client = match endpoint.map(|e| live.clients().get(id, version, &e)) {
                     Some(Ok(c)) => c,
                     Some(Err(m)) => return (i, failed(m)),
-                    None => return (i, failed("the proxy's stored credentials cannot be opened".into())),
+                    None => {
+                        return (
+                            i,
+                            failed("the proxy's stored credentials cannot be opened".into()),
+                        );
+                    }
                 };
                 (i, probe::probe(&client, &url, real_ip, timeout).await)
             }
@@ -296,7 +328,18 @@ impl Proxies {
             }
             let anonymity = pr.anonymity.map(Anonymity::as_str);
             let error = (pr.outcome != Outcome::Ok).then_some(pr.message.as_str());
-            store::write_test(&mut tx, &TestResult { id: row.id, health: &h, delta, anonymity, error }, now).await?;
+            store::write_test(
+                &mut tx,
+                &TestResult {
+                    id: row.id,
+                    health: &h,
+                    delta,
+                    anonymity,
+                    error,
+                },
+                now,
+            )
+            .await?;
             results.push(ProbeSummary {
                 proxy_id: row.id,
                 outcome: pr.outcome,
@@ -326,7 +369,15 @@ impl Proxies {
     /// Our address as the judge sees it without a proxy (to tell transparent proxies).
     async fn own_address(&self, url: &str) -> Option<IpAddr> {
         let client = crate::steps::net::client(self.allow_private, Duration::from_secs(10)).ok()?;
-        let body: Value = client.http().get(url).send().await.ok()?.json().await.ok()?;
+        let body: Value = client
+            .http()
+            .get(url)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         let text = body
             .get("origin")
             .or_else(|| body.get("remote_addr"))
@@ -364,7 +415,10 @@ impl StepHandler for ValidateStep {
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| StepError::Fatal("pool_id missing".into()))?;
-        let Some(p) = store::pool(&self.0.platform.db, pool).await.map_err(|e| StepError::Retryable(e.to_string()))? else {
+        let Some(p) = store::pool(&self.0.platform.db, pool)
+            .await
+            .map_err(|e| StepError::Retryable(e.to_string()))?
+        else {
             return Ok(StepOutput::value(json!({"skipped": "pool deleted"})));
         };
         let interval = p.settings.test.interval_seconds.unwrap_or(300);
@@ -376,7 +430,11 @@ impl StepHandler for ValidateStep {
         }
         let report = self
             .0
-            .test_pool(pool, &TestRequest::default(), Some(p.settings.test.rate_per_second))
+            .test_pool(
+                pool,
+                &TestRequest::default(),
+                Some(p.settings.test.rate_per_second),
+            )
             .await
             .map_err(|e| StepError::Fatal(e.to_string()))?;
         Ok(StepOutput::value(json!({

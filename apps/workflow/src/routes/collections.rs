@@ -30,7 +30,11 @@ pub fn router() -> OpenApiRouter<WorkflowState> {
         .routes(routes!(export_items))
 }
 
-async fn visible_collection(s: &WorkflowState, p: &Principal, id: Uuid) -> Result<Collection, WorkflowError> {
+async fn visible_collection(
+    s: &WorkflowState,
+    p: &Principal,
+    id: Uuid,
+) -> Result<Collection, WorkflowError> {
     store::get(&s.platform.db, id)
         .await?
         .filter(|c| visible(p, c.owner_id))
@@ -65,14 +69,30 @@ fn paging(page: Option<i64>, size: Option<i64>) -> Result<(i64, i64), WorkflowEr
 /// The caller's collections (everyone's for admins), newest first.
 #[utoipa::path(get, path = "/api/v1/collections", tag = "workflow", params(ListQuery),
     responses((status = 200, body = Page<Collection>)), security(("bearer" = [])))]
-async fn list(State(s): State<WorkflowState>, p: Principal, Query(q): Query<ListQuery>) -> Reply<Page<Collection>> {
+async fn list(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> Reply<Page<Collection>> {
     let (page, size) = paging(q.page, q.page_size)?;
     let owner = (!p.role.is_admin()).then_some(p.user_id);
-    let (items, total) = store::list(&s.platform.db, owner, q.execution_id, size, (page - 1) * size)
-        .await
-        .map_err(WorkflowError::from)?;
+    let (items, total) = store::list(
+        &s.platform.db,
+        owner,
+        q.execution_id,
+        size,
+        (page - 1) * size,
+    )
+    .await
+    .map_err(WorkflowError::from)?;
     Ok(Done::ok(
-        Page { items, total, page, page_size: size, pages: (total + size - 1) / size },
+        Page {
+            items,
+            total,
+            page,
+            page_size: size,
+            pages: (total + size - 1) / size,
+        },
         "获取成功",
     ))
 }
@@ -81,7 +101,11 @@ async fn list(State(s): State<WorkflowState>, p: Principal, Query(q): Query<List
 #[utoipa::path(get, path = "/api/v1/collections/{id}", tag = "workflow",
     params(("id" = Uuid, Path, description = "Collection id")),
     responses((status = 200, body = Collection), (status = 404, description = "Not found")), security(("bearer" = [])))]
-async fn get(State(s): State<WorkflowState>, p: Principal, Path(id): Path<Uuid>) -> Reply<Collection> {
+async fn get(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Path(id): Path<Uuid>,
+) -> Reply<Collection> {
     Ok(Done::ok(visible_collection(&s, &p, id).await?, "获取成功"))
 }
 
@@ -152,7 +176,9 @@ async fn items(
     check_kind(q.kind.as_deref())?;
     let (page, size) = paging(q.page, q.page_size)?;
     let db = &s.platform.db;
-    let total = store::count_items(db, id, q.kind.as_deref()).await.map_err(WorkflowError::from)?;
+    let total = store::count_items(db, id, q.kind.as_deref())
+        .await
+        .map_err(WorkflowError::from)?;
     // Positions are dense from 1 per collection, so a page starts after (page-1)·size.
     let rows = store::items(db, id, q.kind.as_deref(), (page - 1) * size, size)
         .await
@@ -169,7 +195,13 @@ async fn items(
         })
         .collect();
     Ok(Done::ok(
-        Page { items, total, page, page_size: size, pages: (total + size - 1) / size },
+        Page {
+            items,
+            total,
+            page,
+            page_size: size,
+            pages: (total + size - 1) / size,
+        },
         "获取成功",
     ))
 }
@@ -187,10 +219,22 @@ pub struct ExportQuery {
 /// show them (ids typed as text, so spreadsheets keep long ids intact).
 fn columns(sample: &[Map<String, Value>]) -> Vec<Column> {
     let mut cols = vec![
-        Column { name: "natural_key".into(), kind: ColumnKind::Id },
-        Column { name: "kind".into(), kind: ColumnKind::Text },
-        Column { name: "first_seen_at".into(), kind: ColumnKind::Timestamp },
-        Column { name: "updated_at".into(), kind: ColumnKind::Timestamp },
+        Column {
+            name: "natural_key".into(),
+            kind: ColumnKind::Id,
+        },
+        Column {
+            name: "kind".into(),
+            kind: ColumnKind::Text,
+        },
+        Column {
+            name: "first_seen_at".into(),
+            kind: ColumnKind::Timestamp,
+        },
+        Column {
+            name: "updated_at".into(),
+            kind: ColumnKind::Timestamp,
+        },
     ];
     for row in sample {
         for (k, v) in row {
@@ -205,7 +249,10 @@ fn columns(sample: &[Map<String, Value>]) -> Vec<Column> {
                 Value::Number(_) => ColumnKind::Number,
                 _ => ColumnKind::Json,
             };
-            cols.push(Column { name: k.clone(), kind });
+            cols.push(Column {
+                name: k.clone(),
+                kind,
+            });
         }
     }
     cols
@@ -219,8 +266,14 @@ fn flat(r: store::ItemRow) -> Map<String, Value> {
     };
     m.insert("natural_key".into(), Value::String(r.natural_key));
     m.insert("kind".into(), Value::String(r.kind));
-    m.insert("first_seen_at".into(), Value::String(r.first_seen_at.to_rfc3339()));
-    m.insert("updated_at".into(), Value::String(r.updated_at.to_rfc3339()));
+    m.insert(
+        "first_seen_at".into(),
+        Value::String(r.first_seen_at.to_rfc3339()),
+    );
+    m.insert(
+        "updated_at".into(),
+        Value::String(r.updated_at.to_rfc3339()),
+    );
     m
 }
 
@@ -243,7 +296,9 @@ async fn export_items(
         .map_err(|e| WorkflowError::field("format", "invalid", e.to_string()))?;
     let db = s.platform.db.clone();
     let kind = q.kind.clone();
-    let first = store::items(&db, id, kind.as_deref(), 0, 100).await.map_err(WorkflowError::from)?;
+    let first = store::items(&db, id, kind.as_deref(), 0, 100)
+        .await
+        .map_err(WorkflowError::from)?;
     let sample: Vec<Map<String, Value>> = first.iter().cloned().map(flat).collect();
     let cols = columns(&sample);
     const BATCH: i64 = 500;
@@ -253,8 +308,10 @@ async fn export_items(
             let after = after?;
             match store::items(&db, id, kind.as_deref(), after, BATCH).await {
                 Ok(batch) => {
-                    let next = (batch.len() as i64 == BATCH).then(|| batch.last().map_or(after, |r| r.position));
-                    let rows: Vec<Result<Map<String, Value>, String>> = batch.into_iter().map(|r| Ok(flat(r))).collect();
+                    let next = (batch.len() as i64 == BATCH)
+                        .then(|| batch.last().map_or(after, |r| r.position));
+                    let rows: Vec<Result<Map<String, Value>, String>> =
+                        batch.into_iter().map(|r| Ok(flat(r))).collect();
                     Some((futures::stream::iter(rows), next))
                 }
                 Err(e) => Some((futures::stream::iter(vec![Err(e.to_string())]), None)),
@@ -267,7 +324,10 @@ async fn export_items(
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
             (header::CACHE_CONTROL, "no-store".to_string()),
         ],
         body,

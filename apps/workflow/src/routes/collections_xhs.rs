@@ -55,13 +55,24 @@ pub struct XhsState {
 #[utoipa::path(post, path = "/api/v1/collections/xhs/acknowledge", tag = "workflow", request_body = Acknowledge,
     responses((status = 200, body = XhsState), (status = 422, description = "accept_terms is not true")),
     security(("bearer" = [])))]
-async fn acknowledge(State(s): State<WorkflowState>, p: Principal, Json(b): Json<Acknowledge>) -> Reply<XhsState> {
+async fn acknowledge(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Json(b): Json<Acknowledge>,
+) -> Reply<XhsState> {
     if !b.accept_terms {
-        return Err(WorkflowError::field("accept_terms", "required", "must be true to enable Xiaohongshu collection").into());
+        return Err(WorkflowError::field(
+            "accept_terms",
+            "required",
+            "must be true to enable Xiaohongshu collection",
+        )
+        .into());
     }
     let now = s.platform.clock.now();
     let mut tx = s.platform.db.begin().await.map_err(WorkflowError::from)?;
-    store::acknowledge(&mut tx, p.user_id, b.keep_authors, now).await.map_err(WorkflowError::from)?;
+    store::acknowledge(&mut tx, p.user_id, b.keep_authors, now)
+        .await
+        .map_err(WorkflowError::from)?;
     tx.commit().await.map_err(WorkflowError::from)?;
     Ok(Done::ok(
         XhsState {
@@ -78,7 +89,12 @@ async fn acknowledge(State(s): State<WorkflowState>, p: Principal, Json(b): Json
 #[utoipa::path(get, path = "/api/v1/collections/xhs/accounts", tag = "workflow",
     responses((status = 200, body = Vec<Account>)), security(("bearer" = [])))]
 async fn accounts(State(s): State<WorkflowState>, p: Principal) -> Reply<Vec<Account>> {
-    Ok(Done::ok(store::list(&s.platform.db, p.user_id).await.map_err(WorkflowError::from)?, "获取成功"))
+    Ok(Done::ok(
+        store::list(&s.platform.db, p.user_id)
+            .await
+            .map_err(WorkflowError::from)?,
+        "获取成功",
+    ))
 }
 
 /// `POST /collections/xhs/accounts`.
@@ -98,15 +114,31 @@ pub struct NewAccount {
 #[utoipa::path(post, path = "/api/v1/collections/xhs/accounts", tag = "workflow", request_body = NewAccount,
     responses((status = 201, body = Account), (status = 409, description = "Name in use"),
               (status = 422, description = "Bad name or cookies")), security(("bearer" = [])))]
-async fn add_account(State(s): State<WorkflowState>, p: Principal, Json(b): Json<NewAccount>) -> Reply<Account> {
+async fn add_account(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Json(b): Json<NewAccount>,
+) -> Reply<Account> {
     let name = b.name.trim();
     let mut problems = Vec::new();
     if name.is_empty() || name.chars().count() > 100 {
-        problems.push(trellis_kernel::error::FieldError::new("name", "invalid", "1 to 100 characters"));
+        problems.push(trellis_kernel::error::FieldError::new(
+            "name",
+            "invalid",
+            "1 to 100 characters",
+        ));
     }
     let cookies = b.cookies.trim();
-    let has = |k: &str| cookies.split(';').any(|c| c.trim().starts_with(&format!("{k}=")));
-    if cookies.len() > 16_384 || cookies.chars().any(char::is_control) || !has("a1") || !has("web_session") {
+    let has = |k: &str| {
+        cookies
+            .split(';')
+            .any(|c| c.trim().starts_with(&format!("{k}=")))
+    };
+    if cookies.len() > 16_384
+        || cookies.chars().any(char::is_control)
+        || !has("a1")
+        || !has("web_session")
+    {
         problems.push(trellis_kernel::error::FieldError::new(
             "cookies",
             "invalid",
@@ -119,15 +151,25 @@ async fn add_account(State(s): State<WorkflowState>, p: Principal, Json(b): Json
     let id = Uuid::now_v7();
     let sealed = s.proxies.live.secrets().seal(id, cookies.as_bytes());
     let mut tx = s.platform.db.begin().await.map_err(WorkflowError::from)?;
-    store::insert(&mut tx, id, p.user_id, name, &sealed, s.platform.clock.now())
-        .await
-        .map_err(|e| {
-            if e.violates("wf_xhs_accounts_owner_id_name_key") {
-                WorkflowError::conflict("ACCOUNT_EXISTS", "you already have an account with this name")
-            } else {
-                e.into()
-            }
-        })?;
+    store::insert(
+        &mut tx,
+        id,
+        p.user_id,
+        name,
+        &sealed,
+        s.platform.clock.now(),
+    )
+    .await
+    .map_err(|e| {
+        if e.violates("wf_xhs_accounts_owner_id_name_key") {
+            WorkflowError::conflict(
+                "ACCOUNT_EXISTS",
+                "you already have an account with this name",
+            )
+        } else {
+            e.into()
+        }
+    })?;
     tx.commit().await.map_err(WorkflowError::from)?;
     let (account, _) = store::get(&s.platform.db, id)
         .await
@@ -140,9 +182,15 @@ async fn add_account(State(s): State<WorkflowState>, p: Principal, Json(b): Json
 #[utoipa::path(delete, path = "/api/v1/collections/xhs/accounts/{id}", tag = "workflow",
     params(("id" = Uuid, Path, description = "Account id")),
     responses((status = 200, body = Deleted), (status = 404, description = "Not found")), security(("bearer" = [])))]
-async fn delete_account(State(s): State<WorkflowState>, p: Principal, Path(id): Path<Uuid>) -> Reply<Deleted> {
+async fn delete_account(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Path(id): Path<Uuid>,
+) -> Reply<Deleted> {
     let mut tx = s.platform.db.begin().await.map_err(WorkflowError::from)?;
-    let found = store::delete(&mut tx, p.user_id, id).await.map_err(WorkflowError::from)?;
+    let found = store::delete(&mut tx, p.user_id, id)
+        .await
+        .map_err(WorkflowError::from)?;
     tx.commit().await.map_err(WorkflowError::from)?;
     if !found {
         return Err(WorkflowError::NotFound("account").into());

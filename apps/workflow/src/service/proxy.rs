@@ -23,7 +23,9 @@ pub const MAX_PROXIES_PER_REQUEST: usize = 10_000;
 impl From<LiveError> for WorkflowError {
     fn from(e: LiveError) -> Self {
         match e {
-            LiveError::NoProxy { .. } => WorkflowError::conflict("NO_PROXY_AVAILABLE", e.to_string()),
+            LiveError::NoProxy { .. } => {
+                WorkflowError::conflict("NO_PROXY_AVAILABLE", e.to_string())
+            }
             LiveError::LeaseNotFound => WorkflowError::NotFound("lease"),
             LiveError::Store(s) => s.into(),
             LiveError::Kv(m) => {
@@ -43,7 +45,10 @@ pub async fn get(s: &WorkflowState, p: &Principal, id: Uuid) -> Result<Pool, Wor
 
 fn map_name(e: trellis_kernel::db::StoreError) -> WorkflowError {
     if e.violates("wf_proxy_pools_owner_id_name_key") {
-        WorkflowError::conflict("POOL_EXISTS", "you already have a proxy pool with this name")
+        WorkflowError::conflict(
+            "POOL_EXISTS",
+            "you already have a proxy pool with this name",
+        )
     } else {
         e.into()
     }
@@ -54,7 +59,11 @@ fn check(b: &PoolBody, allow_private: bool) -> Result<(), WorkflowError> {
     if let Some(url) = &b.settings.test.url
         && let Err(m) = crate::steps::net::check_url(url, allow_private)
     {
-        problems.push(trellis_kernel::error::FieldError::new("settings.test.url", "refused", m));
+        problems.push(trellis_kernel::error::FieldError::new(
+            "settings.test.url",
+            "refused",
+            m,
+        ));
     }
     if problems.is_empty() {
         Ok(())
@@ -72,7 +81,9 @@ pub async fn create(s: &WorkflowState, p: &Principal, b: PoolBody) -> Result<Poo
     let mut tx = s.platform.db.begin().await?;
     let n = store::count_pools_in(&mut tx, p.user_id).await?;
     crate::service::quota::check_count(&ent, Meter::ProxyPools, n)?;
-    store::insert_pool(&mut tx, id, p.user_id, &b, now).await.map_err(map_name)?;
+    store::insert_pool(&mut tx, id, p.user_id, &b, now)
+        .await
+        .map_err(map_name)?;
     tx.commit().await?;
     s.proxies.schedule_validation(id, p.user_id, &b).await?;
     tracing::info!(pool_id = %id, "proxy: pool created");
@@ -80,11 +91,18 @@ pub async fn create(s: &WorkflowState, p: &Principal, b: PoolBody) -> Result<Poo
 }
 
 /// Replaces a pool's settings.
-pub async fn update(s: &WorkflowState, p: &Principal, id: Uuid, b: PoolBody) -> Result<Pool, WorkflowError> {
+pub async fn update(
+    s: &WorkflowState,
+    p: &Principal,
+    id: Uuid,
+    b: PoolBody,
+) -> Result<Pool, WorkflowError> {
     let pool = get(s, p, id).await?;
     check(&b, s.proxies.allow_private)?;
     let mut tx = s.platform.db.begin().await?;
-    store::update_pool(&mut tx, id, &b, s.platform.clock.now()).await.map_err(map_name)?;
+    store::update_pool(&mut tx, id, &b, s.platform.clock.now())
+        .await
+        .map_err(map_name)?;
     tx.commit().await?;
     s.proxies.live.invalidate(id);
     s.proxies.schedule_validation(id, pool.owner_id, &b).await?;
@@ -153,7 +171,11 @@ pub async fn add_proxies(
             }
         };
         if let Err(m) = crate::proxy::client::check_proxy_host(&e, s.proxies.allow_private) {
-            problems.push(trellis_kernel::error::FieldError::new(format!("proxies[{i}]"), "refused", m));
+            problems.push(trellis_kernel::error::FieldError::new(
+                format!("proxies[{i}]"),
+                "refused",
+                m,
+            ));
             continue;
         }
         if !seen.insert(e.key()) {
@@ -193,7 +215,12 @@ pub async fn add_proxies(
 }
 
 /// Removes one proxy.
-pub async fn remove_proxy(s: &WorkflowState, p: &Principal, id: Uuid, proxy: Uuid) -> Result<(), WorkflowError> {
+pub async fn remove_proxy(
+    s: &WorkflowState,
+    p: &Principal,
+    id: Uuid,
+    proxy: Uuid,
+) -> Result<(), WorkflowError> {
     get(s, p, id).await?;
     let mut tx = s.platform.db.begin().await?;
     let found = store::delete_proxy(&mut tx, id, proxy).await?;
@@ -220,12 +247,24 @@ pub struct LeaseBody {
 }
 
 /// Leases a proxy for a target.
-pub async fn lease(s: &WorkflowState, p: &Principal, id: Uuid, b: LeaseBody) -> Result<Lease, WorkflowError> {
+pub async fn lease(
+    s: &WorkflowState,
+    p: &Principal,
+    id: Uuid,
+    b: LeaseBody,
+) -> Result<Lease, WorkflowError> {
     let pool = get(s, p, id).await?;
     let target = target_host(&b.target)
         .ok_or_else(|| WorkflowError::field("target", "invalid", "a host name or URL"))?;
-    if b.session_key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > 200) {
-        return Err(WorkflowError::field("session_key", "invalid", "1 to 200 characters"));
+    if b.session_key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.chars().count() > 200)
+    {
+        return Err(WorkflowError::field(
+            "session_key",
+            "invalid",
+            "1 to 200 characters",
+        ));
     }
     let (lease, _, _) = s
         .proxies
@@ -259,16 +298,36 @@ pub struct Reported {
 }
 
 /// Reports a lease's outcome (once; a second report answers 404).
-pub async fn report(s: &WorkflowState, p: &Principal, lease: Uuid, b: ReportBody) -> Result<Reported, WorkflowError> {
+pub async fn report(
+    s: &WorkflowState,
+    p: &Principal,
+    lease: Uuid,
+    b: ReportBody,
+) -> Result<Reported, WorkflowError> {
     if b.status.is_some_and(|x| !(100..=599).contains(&x)) {
-        return Err(WorkflowError::field("status", "out_of_range", "an HTTP status, 100 to 599"));
+        return Err(WorkflowError::field(
+            "status",
+            "out_of_range",
+            "an HTTP status, 100 to 599",
+        ));
     }
     if b.latency_ms.is_some_and(|l| l > 3_600_000) {
-        return Err(WorkflowError::field("latency_ms", "out_of_range", "0 to 3600000"));
+        return Err(WorkflowError::field(
+            "latency_ms",
+            "out_of_range",
+            "0 to 3600000",
+        ));
     }
     let owner = (!p.role.is_admin()).then_some(p.user_id);
-    let outcome = s.proxies.live.report(lease, owner, b.outcome, b.latency_ms, b.status).await?;
-    Ok(Reported { lease_id: lease, outcome })
+    let outcome = s
+        .proxies
+        .live
+        .report(lease, owner, b.outcome, b.latency_ms, b.status)
+        .await?;
+    Ok(Reported {
+        lease_id: lease,
+        outcome,
+    })
 }
 
 /// Health of one target host across the pool.
@@ -313,7 +372,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 fn rate(ok: i64, all: i64) -> Option<f64> {
@@ -322,17 +385,25 @@ fn rate(ok: i64, all: i64) -> Option<f64> {
 
 /// Counts by state, median latency, success rate and per-target health, from the database
 /// after this instance's queued reports are written.
-pub async fn status(s: &WorkflowState, p: &Principal, id: Uuid) -> Result<PoolStatus, WorkflowError> {
+pub async fn status(
+    s: &WorkflowState,
+    p: &Principal,
+    id: Uuid,
+) -> Result<PoolStatus, WorkflowError> {
     get(s, p, id).await?;
     s.proxies.live.flush().await?;
     let db = &s.platform.db;
     let now = s.platform.clock.now().timestamp_millis();
     let rows = store::proxies(db, id).await?;
-    let mut by_state: BTreeMap<String, i64> =
-        ["active", "cooling", "retired"].iter().map(|k| (k.to_string(), 0)).collect();
+    let mut by_state: BTreeMap<String, i64> = ["active", "cooling", "retired"]
+        .iter()
+        .map(|k| (k.to_string(), 0))
+        .collect();
     let (mut ok, mut all) = (0, 0);
     for r in &rows {
-        *by_state.entry(r.health().state_at(now).as_str().to_string()).or_default() += 1;
+        *by_state
+            .entry(r.health().state_at(now).as_str().to_string())
+            .or_default() += 1;
         ok += r.successes;
         all += r.successes + r.failures + r.blocks;
     }

@@ -127,7 +127,11 @@ pub async fn consume(
     now: DateTime<Utc>,
 ) -> Result<(), WorkflowError> {
     let Some((start, reset_at)) = period_of(meter, now) else {
-        return Err(ApiError::internal(format!("consume called with the count meter {}", meter.as_str())).into());
+        return Err(ApiError::internal(format!(
+            "consume called with the count meter {}",
+            meter.as_str()
+        ))
+        .into());
     };
     if n <= 0 {
         return Ok(());

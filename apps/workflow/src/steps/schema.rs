@@ -58,11 +58,22 @@ fn book_id() -> Value {
 
 /// A collector step type: its own parameters plus the budget and proxy parameters every
 /// collector takes (`max_requests`, `max_seconds`, `proxy_pool_id`).
-fn collector(name: &'static str, description: &'static str, required: &[&str], props: Value) -> StepType {
+fn collector(
+    name: &'static str,
+    description: &'static str,
+    required: &[&str],
+    props: Value,
+) -> StepType {
     let mut properties = props;
     if let Some(o) = properties.as_object_mut() {
-        o.insert("max_requests".into(), integer_or_template(1, 100_000, "requests at most (default 100)"));
-        o.insert("max_seconds".into(), integer_or_template(1, 86_400, "seconds at most (default 600)"));
+        o.insert(
+            "max_requests".into(),
+            integer_or_template(1, 100_000, "requests at most (default 100)"),
+        );
+        o.insert(
+            "max_seconds".into(),
+            integer_or_template(1, 86_400, "seconds at most (default 600)"),
+        );
         o.insert(
             "proxy_pool_id".into(),
             json!({"anyOf": [

@@ -53,7 +53,10 @@ const COLUMNS: &str = "id, owner_id, execution_id, step_id, source, operation, q
 /// existing one is returned with its checkpoint (a resumed try) and set `running` again. A
 /// new one takes the checkpoint of the owner's last collection of the same step and query
 /// when that one stopped before its end (see [`RESUMABLE`]).
-#[expect(clippy::too_many_arguments, reason = "one row's natural key and fields")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row's natural key and fields"
+)]
 pub async fn open(
     tx: &mut Tx,
     owner: Uuid,
@@ -109,7 +112,9 @@ pub const RESUMABLE: &[&str] = &[
 /// One collection.
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<Collection>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM wf_collections WHERE id = $1");
-    Ok(on_db_read!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?)
+    Ok(
+        on_db_read!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?,
+    )
 }
 
 /// A page of collections (of `owner`, or everyone's), newest first, optionally of one

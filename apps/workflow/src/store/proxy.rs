@@ -273,8 +273,10 @@ pub async fn delete_proxy(tx: &mut Tx, pool: Uuid, id: Uuid) -> Result<bool, Sto
 /// Every proxy of a pool, oldest first.
 pub async fn proxies(db: &Db, pool: Uuid) -> Result<Vec<ProxyRow>, StoreError> {
     let sql = format!("SELECT {PROXY_COLUMNS} FROM wf_proxies WHERE pool_id = $1 ORDER BY id");
-    Ok(on_db_read!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(pool).fetch_all(p).await)?)
+    Ok(
+        on_db_read!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(pool).fetch_all(p).await)?,
+    )
 }
 
 /// A page of a pool's proxies, oldest first, and the total.
@@ -419,7 +421,11 @@ pub struct TestResult<'a> {
 }
 
 /// Records a test of one proxy and bumps its version.
-pub async fn write_test(tx: &mut Tx, r: &TestResult<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn write_test(
+    tx: &mut Tx,
+    r: &TestResult<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     write_proxy_health(tx, r.id, &r.delta, r.health).await?;
     on_tx!(tx, c => sqlx::query(
         "UPDATE wf_proxies SET anonymity = COALESCE($2, anonymity), last_error = $3, last_checked_at = $4, \

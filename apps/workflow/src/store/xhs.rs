@@ -28,7 +28,8 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, owner_id, name, status, paused_until_ms, last_error, last_used_at, created_at";
+const COLUMNS: &str =
+    "id, owner_id, name, status, paused_until_ms, last_error, last_used_at, created_at";
 
 /// Adds an account; a name in use violates `wf_xhs_accounts_owner_id_name_key`.
 pub async fn insert(
@@ -47,8 +48,12 @@ pub async fn insert(
 
 /// The owner's accounts, oldest first.
 pub async fn list(db: &Db, owner: Uuid) -> Result<Vec<Account>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM wf_xhs_accounts WHERE owner_id = $1 ORDER BY created_at, id");
-    Ok(on_db_read!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_all(p).await)?)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM wf_xhs_accounts WHERE owner_id = $1 ORDER BY created_at, id"
+    );
+    Ok(
+        on_db_read!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(owner).fetch_all(p).await)?,
+    )
 }
 
 /// One account with its sealed cookies.
@@ -102,12 +107,20 @@ pub async fn settings(db: &Db, owner: Uuid) -> Result<Settings, StoreError> {
         "SELECT xhs_accepted_at, keep_authors FROM wf_collector_settings WHERE owner_id = $1")
         .bind(owner).fetch_optional(p).await)?;
     Ok(row
-        .map(|(xhs_accepted_at, keep_authors)| Settings { xhs_accepted_at, keep_authors })
+        .map(|(xhs_accepted_at, keep_authors)| Settings {
+            xhs_accepted_at,
+            keep_authors,
+        })
         .unwrap_or_default())
 }
 
 /// Records the acknowledgement (and the authors choice).
-pub async fn acknowledge(tx: &mut Tx, owner: Uuid, keep_authors: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn acknowledge(
+    tx: &mut Tx,
+    owner: Uuid,
+    keep_authors: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO wf_collector_settings (owner_id, xhs_accepted_at, keep_authors, updated_at) VALUES ($1, $2, $3, $2) \
          ON CONFLICT (owner_id) DO UPDATE SET xhs_accepted_at = excluded.xhs_accepted_at, \

@@ -7,7 +7,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use trellis_kernel::backend_tests;
 use trellis_kernel::testing::Backend;
-use trellis_workflow::collectors::fixtures::qidian::{self as fixture, Mode, QidianFixture, QidianFixtureConfig};
+use trellis_workflow::collectors::fixtures::qidian::{
+    self as fixture, Mode, QidianFixture, QidianFixtureConfig,
+};
 use trellis_workflow::collectors::qidian::pages::data::{BIG_BOOK_ID, book};
 
 use crate::harness::{TestApp, Tokens};
@@ -37,22 +39,47 @@ impl TestApp {
     async fn collect(&self, t: &Tokens, name: &str, steps: Value) -> Value {
         let def = self
             .0
-            .post("/api/v1/workflow/definitions", json!({"name": name, "steps": steps}), Some(&t.access))
+            .post(
+                "/api/v1/workflow/definitions",
+                json!({"name": name, "steps": steps}),
+                Some(&t.access),
+            )
             .await;
         let def = if def.status.as_u16() == 409 {
-            let list = self.0.get("/api/v1/workflow/definitions?search=", Some(&t.access)).await.ok();
-            list["items"].as_array().unwrap().iter().find(|d| d["name"] == name).unwrap().clone()
+            let list = self
+                .0
+                .get("/api/v1/workflow/definitions?search=", Some(&t.access))
+                .await
+                .ok();
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["name"] == name)
+                .unwrap()
+                .clone()
         } else {
             def.ok()
         };
         let run = self
             .0
-            .post("/api/v1/workflow/executions", json!({"definition_id": def["id"], "input": {}}), Some(&t.access))
+            .post(
+                "/api/v1/workflow/executions",
+                json!({"definition_id": def["id"], "input": {}}),
+                Some(&t.access),
+            )
             .await
             .ok();
         let id = run["id"].as_str().unwrap().to_string();
         for _ in 0..600 {
-            let e = self.0.get(&format!("/api/v1/workflow/executions/{id}"), Some(&t.access)).await.ok();
+            let e = self
+                .0
+                .get(
+                    &format!("/api/v1/workflow/executions/{id}"),
+                    Some(&t.access),
+                )
+                .await
+                .ok();
             if !matches!(e["status"].as_str(), Some("queued" | "running")) {
                 return e;
             }
@@ -62,13 +89,16 @@ impl TestApp {
     }
 
     /// Raises the user's plan limits (admin override): 100,000 items a day, 5 pools.
-    async fn raise_limits(&self, t: &Tokens) {
+    pub(crate) async fn raise_limits(&self, t: &Tokens) {
         let admin = self.admin().await;
         let me = self.0.get("/api/v1/users/me", Some(&t.access)).await.ok();
         let r = self
             .0
             .put(
-                &format!("/api/v1/subscription/admin/users/{}", me["id"].as_str().unwrap()),
+                &format!(
+                    "/api/v1/subscription/admin/users/{}",
+                    me["id"].as_str().unwrap()
+                ),
                 json!({"limits": {"collected_items_per_day": 100000, "proxy_pools": 5}}),
                 Some(&admin.access),
             )
@@ -79,7 +109,13 @@ impl TestApp {
     async fn collections_of(&self, t: &Tokens, execution: &Value) -> Vec<Value> {
         let r = self
             .0
-            .get(&format!("/api/v1/collections?execution_id={}", execution["id"].as_str().unwrap()), Some(&t.access))
+            .get(
+                &format!(
+                    "/api/v1/collections?execution_id={}",
+                    execution["id"].as_str().unwrap()
+                ),
+                Some(&t.access),
+            )
             .await
             .ok();
         r["items"].as_array().unwrap().clone()
@@ -90,9 +126,21 @@ impl TestApp {
             "/api/v1/collections/{}/export?format={format}",
             collection["id"].as_str().unwrap()
         ));
-        let r = self.0.server.client.get(url).bearer_auth(&t.access).send().await.unwrap();
+        let r = self
+            .0
+            .server
+            .client
+            .get(url)
+            .bearer_auth(&t.access)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
-        let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
         (status, ct, r.bytes().await.unwrap().to_vec())
     }
 }
@@ -115,10 +163,19 @@ async fn book_and_catalog_are_collected_deduplicated_and_exported(b: Backend) {
     let cols = app.collections_of(&t, &run).await;
     assert_eq!(cols.len(), 2);
     let book_col = by_step(&cols, "book");
-    assert_eq!((book_col["status"].clone(), book_col["source"].clone()), (json!("completed"), json!("qidian")));
+    assert_eq!(
+        (book_col["status"].clone(), book_col["source"].clone()),
+        (json!("completed"), json!("qidian"))
+    );
     let items = app
         .0
-        .get(&format!("/api/v1/collections/{}/items", book_col["id"].as_str().unwrap()), Some(&t.access))
+        .get(
+            &format!(
+                "/api/v1/collections/{}/items",
+                book_col["id"].as_str().unwrap()
+            ),
+            Some(&t.access),
+        )
         .await
         .ok();
     assert_eq!(items["total"], 1);
@@ -128,27 +185,62 @@ async fn book_and_catalog_are_collected_deduplicated_and_exported(b: Backend) {
     assert_eq!(item["data"]["title"], json!(expected.title));
     let catalog = by_step(&cols, "catalog");
     let chapters = expected.chapter_count() as i64;
-    // The Free plan collects 1,000 items a day: the catalog stops there, keeping them.
+    // The Free plan collects 1,000 items a day: the book took one, so the catalog keeps its
+    // first slice of 500 and stops at the second (1 + 500 + 500 > 1,000).
     assert_eq!(catalog["status"], "quota_exceeded", "{catalog}");
-    assert_eq!(catalog["items_new"], 1000, "{catalog}");
+    assert_eq!(catalog["items_new"], 500, "{catalog}");
     app.raise_limits(&t).await;
     let run = app.collect(&t, "qidian", steps.clone()).await;
     assert_eq!(run["status"], "completed", "{run}");
     let cols = app.collections_of(&t, &run).await;
     let catalog = by_step(&cols, "catalog");
-    assert_eq!((catalog["items_new"].clone(), catalog["items_updated"].clone()), (json!(chapters - 1000), json!(1000)), "{catalog}");
+    assert_eq!(
+        (
+            catalog["items_new"].clone(),
+            catalog["items_updated"].clone()
+        ),
+        (json!(chapters - 500), json!(500)),
+        "{catalog}"
+    );
     let book_col = by_step(&cols, "book");
     let page = app
         .0
-        .get(&format!("/api/v1/collections/{}/items?kind=chapter&page=2&page_size=100", catalog["id"].as_str().unwrap()), Some(&t.access))
+        .get(
+            &format!(
+                "/api/v1/collections/{}/items?kind=chapter&page=2&page_size=100",
+                catalog["id"].as_str().unwrap()
+            ),
+            Some(&t.access),
+        )
         .await
         .ok();
     assert_eq!(page["total"], chapters);
     assert_eq!(page["items"].as_array().unwrap().len(), 100);
-    let vip = page["items"].as_array().unwrap().iter().filter(|i| i["data"]["vip"] == true).count();
+    let vip = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["data"]["vip"] == true)
+        .count();
     assert!(vip > 0, "VIP flags are collected");
-    assert!(page["items"][0]["data"].get("content").is_none(), "never a chapter body");
-    assert_eq!(app.0.get(&format!("/api/v1/collections/{}/items?kind=bogus", catalog["id"].as_str().unwrap()), Some(&t.access)).await.status.as_u16(), 422);
+    assert!(
+        page["items"][0]["data"].get("content").is_none(),
+        "never a chapter body"
+    );
+    assert_eq!(
+        app.0
+            .get(
+                &format!(
+                    "/api/v1/collections/{}/items?kind=bogus",
+                    catalog["id"].as_str().unwrap()
+                ),
+                Some(&t.access)
+            )
+            .await
+            .status
+            .as_u16(),
+        422
+    );
 
     // Exports: CSV with a BOM and quoted ids, JSON and JSONL, XLSX with text id cells.
     let (status, ct, csv) = app.export(&t, catalog, "csv").await;
@@ -158,21 +250,39 @@ async fn book_and_catalog_are_collected_deduplicated_and_exported(b: Backend) {
     let text = String::from_utf8(csv[3..].to_vec()).unwrap();
     let mut lines = text.split("\r\n");
     assert!(lines.next().unwrap().starts_with("natural_key,"));
-    assert!(lines.next().unwrap().starts_with(&format!("\"{BIG_BOOK_ID}/")), "ids are quoted");
-    assert_eq!(text.split("\r\n").filter(|l| !l.is_empty()).count() as i64, chapters + 1);
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with(&format!("\"{BIG_BOOK_ID}/")),
+        "ids are quoted"
+    );
+    assert_eq!(
+        text.split("\r\n").filter(|l| !l.is_empty()).count() as i64,
+        chapters + 1
+    );
     let (_, _, json_bytes) = app.export(&t, catalog, "json").await;
     let parsed: Vec<Value> = serde_json::from_slice(&json_bytes).unwrap();
     assert_eq!(parsed.len() as i64, chapters);
     assert!(parsed[0]["natural_key"].is_string());
     let (_, _, jsonl) = app.export(&t, catalog, "jsonl").await;
-    assert_eq!(String::from_utf8(jsonl).unwrap().lines().count() as i64, chapters);
+    assert_eq!(
+        String::from_utf8(jsonl).unwrap().lines().count() as i64,
+        chapters
+    );
     let (status, _, xlsx) = app.export(&t, book_col, "xlsx").await;
     assert_eq!(status, 200);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
     let mut sheet = String::new();
-    zip.by_name("xl/worksheets/sheet1.xml").unwrap().read_to_string(&mut sheet).unwrap();
+    zip.by_name("xl/worksheets/sheet1.xml")
+        .unwrap()
+        .read_to_string(&mut sheet)
+        .unwrap();
     assert!(sheet.contains(BIG_BOOK_ID));
-    assert!(!sheet.contains(&format!("<v>{BIG_BOOK_ID}</v>")), "the id is a text cell, not a number");
+    assert!(
+        !sheet.contains(&format!("<v>{BIG_BOOK_ID}</v>")),
+        "the id is a text cell, not a number"
+    );
     assert_eq!(app.export(&t, catalog, "pdf").await.0, 422);
 
     // Another run of the same job: nothing is duplicated, everything is updated.
@@ -180,12 +290,32 @@ async fn book_and_catalog_are_collected_deduplicated_and_exported(b: Backend) {
     assert_eq!(again["status"], "completed");
     let cols = app.collections_of(&t, &again).await;
     let catalog = by_step(&cols, "catalog");
-    assert_eq!((catalog["items_new"].clone(), catalog["items_updated"].clone()), (json!(0), json!(chapters)));
+    assert_eq!(
+        (
+            catalog["items_new"].clone(),
+            catalog["items_updated"].clone()
+        ),
+        (json!(0), json!(chapters))
+    );
     // Another user sees none of it.
     let (_, other) = app.user("olga").await;
-    assert_eq!(app.0.get(&format!("/api/v1/collections/{}", catalog["id"].as_str().unwrap()), Some(&other.access)).await.status.as_u16(), 404);
+    assert_eq!(
+        app.0
+            .get(
+                &format!("/api/v1/collections/{}", catalog["id"].as_str().unwrap()),
+                Some(&other.access)
+            )
+            .await
+            .status
+            .as_u16(),
+        404
+    );
     assert_eq!(app.export(&other, catalog, "csv").await.0, 404);
-    let listed = app.0.get("/api/v1/collections", Some(&other.access)).await.ok();
+    let listed = app
+        .0
+        .get("/api/v1/collections", Some(&other.access))
+        .await
+        .ok();
     assert_eq!(listed["total"], 0);
 }
 
@@ -198,12 +328,19 @@ async fn robots_txt_refusals_and_blocks_end_the_run(b: Backend) {
     let app = app_for(b, &site).await;
     let (_, t) = app.user("rob").await;
     let run = app
-        .collect(&t, "search", json!([{"id": "s", "type": "qidian.search", "params": {"keyword": "诡秘"}}]))
+        .collect(
+            &t,
+            "search",
+            json!([{"id": "s", "type": "qidian.search", "params": {"keyword": "诡秘"}}]),
+        )
         .await;
     assert_eq!(run["status"], "failed");
     let col = &app.collections_of(&t, &run).await[0];
     assert_eq!(col["status"], "refused");
-    assert!(col["error"].as_str().unwrap().contains("robots.txt"), "{col}");
+    assert!(
+        col["error"].as_str().unwrap().contains("robots.txt"),
+        "{col}"
+    );
     assert_eq!(site.hits("/so/"), 0, "a refused path is never fetched");
     // A WAF challenge ends the run `blocked`, without retrying in place.
     site.set_mode(Mode::Waf);
@@ -224,8 +361,12 @@ async fn a_stopped_ranking_resumes_without_duplicates_or_gaps(b: Backend) {
     let (_, t) = app.user("rita").await;
     // The first run may send 2 requests: it stores pages 1 and 2 and stops.
     let first = app
-        .collect(&t, "rank-1", json!([{"id": "r", "type": "qidian.rankings",
-            "params": {"rank_type": "yuepiao", "max_pages": 5, "max_requests": 2}}]))
+        .collect(
+            &t,
+            "rank-1",
+            json!([{"id": "r", "type": "qidian.rankings",
+            "params": {"rank_type": "yuepiao", "max_pages": 5, "max_requests": 2}}]),
+        )
         .await;
     assert_eq!(first["status"], "completed");
     let col1 = app.collections_of(&t, &first).await[0].clone();
@@ -233,26 +374,49 @@ async fn a_stopped_ranking_resumes_without_duplicates_or_gaps(b: Backend) {
     assert_eq!(col1["items_new"], 40);
     // The next run of the same job and query continues at page 3.
     let second = app
-        .collect(&t, "rank-2", json!([{"id": "r", "type": "qidian.rankings",
-            "params": {"rank_type": "yuepiao", "max_pages": 5, "max_requests": 50}}]))
+        .collect(
+            &t,
+            "rank-2",
+            json!([{"id": "r", "type": "qidian.rankings",
+            "params": {"rank_type": "yuepiao", "max_pages": 5, "max_requests": 50}}]),
+        )
         .await;
     assert_eq!(second["status"], "completed", "{second}");
     let col2 = app.collections_of(&t, &second).await[0].clone();
     assert_eq!(col2["status"], "completed");
-    assert_eq!(col2["items_new"], 60, "pages 3 to 5, none seen before: {col2}");
+    assert_eq!(
+        col2["items_new"], 60,
+        "pages 3 to 5, none seen before: {col2}"
+    );
     assert_eq!(col2["items_updated"], 0);
     assert_eq!(site.hits("/rank/yuepiao/page3/"), 1);
-    assert_eq!(site.hits("/rank/yuepiao/page2/"), 1, "no page fetched twice");
+    assert_eq!(
+        site.hits("/rank/yuepiao/page2/"),
+        1,
+        "no page fetched twice"
+    );
     // Ranks 1..=100 each collected once across both runs.
     let mut ranks = Vec::new();
     for col in [&col1, &col2] {
         for page in 1..=2 {
             let items = app
                 .0
-                .get(&format!("/api/v1/collections/{}/items?page={page}&page_size=100", col["id"].as_str().unwrap()), Some(&t.access))
+                .get(
+                    &format!(
+                        "/api/v1/collections/{}/items?page={page}&page_size=100",
+                        col["id"].as_str().unwrap()
+                    ),
+                    Some(&t.access),
+                )
                 .await
                 .ok();
-            ranks.extend(items["items"].as_array().unwrap().iter().map(|i| i["data"]["rank"].as_i64().unwrap()));
+            ranks.extend(
+                items["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["data"]["rank"].as_i64().unwrap()),
+            );
         }
     }
     ranks.sort();
@@ -263,23 +427,86 @@ async fn xhs_needs_the_setting_the_terms_and_an_account(b: Backend) {
     let site = fixture::start(QidianFixtureConfig::default()).await;
     let app = app_for(b, &site).await;
     let (_, t) = app.user("xena").await;
-    let refused = app.0.post("/api/v1/collections/xhs/acknowledge", json!({"accept_terms": false}), Some(&t.access)).await;
+    let refused = app
+        .0
+        .post(
+            "/api/v1/collections/xhs/acknowledge",
+            json!({"accept_terms": false}),
+            Some(&t.access),
+        )
+        .await;
     assert_eq!(refused.status.as_u16(), 422);
-    let ok = app.0.post("/api/v1/collections/xhs/acknowledge", json!({"accept_terms": true}), Some(&t.access)).await.ok();
-    assert_eq!((ok["enabled"].clone(), ok["keep_authors"].clone()), (json!(false), json!(false)));
-    let bad = app.0.post("/api/v1/collections/xhs/accounts", json!({"name": "me", "cookies": "foo=bar"}), Some(&t.access)).await;
+    let ok = app
+        .0
+        .post(
+            "/api/v1/collections/xhs/acknowledge",
+            json!({"accept_terms": true}),
+            Some(&t.access),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        (ok["enabled"].clone(), ok["keep_authors"].clone()),
+        (json!(false), json!(false))
+    );
+    let bad = app
+        .0
+        .post(
+            "/api/v1/collections/xhs/accounts",
+            json!({"name": "me", "cookies": "foo=bar"}),
+            Some(&t.access),
+        )
+        .await;
     assert_eq!(bad.status.as_u16(), 422);
     let cookies = "a1=19ab0c; web_session=040069secret-session; webId=1";
-    let acc = app.0.post("/api/v1/collections/xhs/accounts", json!({"name": "me", "cookies": cookies}), Some(&t.access)).await;
+    let acc = app
+        .0
+        .post(
+            "/api/v1/collections/xhs/accounts",
+            json!({"name": "me", "cookies": cookies}),
+            Some(&t.access),
+        )
+        .await;
     assert_eq!(acc.status.as_u16(), 201);
     assert!(!acc.body.to_string().contains("secret-session"));
-    let dup = app.0.post("/api/v1/collections/xhs/accounts", json!({"name": "me", "cookies": cookies}), Some(&t.access)).await;
+    let dup = app
+        .0
+        .post(
+            "/api/v1/collections/xhs/accounts",
+            json!({"name": "me", "cookies": cookies}),
+            Some(&t.access),
+        )
+        .await;
     assert_eq!(dup.status.as_u16(), 409);
-    let list = app.0.get("/api/v1/collections/xhs/accounts", Some(&t.access)).await.ok();
+    let list = app
+        .0
+        .get("/api/v1/collections/xhs/accounts", Some(&t.access))
+        .await
+        .ok();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains("web_session"));
     let id = list[0]["id"].as_str().unwrap();
     let (_, other) = app.user("otto").await;
-    assert_eq!(app.0.delete(&format!("/api/v1/collections/xhs/accounts/{id}"), Some(&other.access)).await.status.as_u16(), 404);
-    assert_eq!(app.0.delete(&format!("/api/v1/collections/xhs/accounts/{id}"), Some(&t.access)).await.status.as_u16(), 200);
+    assert_eq!(
+        app.0
+            .delete(
+                &format!("/api/v1/collections/xhs/accounts/{id}"),
+                Some(&other.access)
+            )
+            .await
+            .status
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        app.0
+            .delete(
+                &format!("/api/v1/collections/xhs/accounts/{id}"),
+                Some(&t.access)
+            )
+            .await
+            .status
+            .as_u16(),
+        200
+    );
 }

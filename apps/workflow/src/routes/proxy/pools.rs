@@ -38,14 +38,24 @@ pub struct ListQuery {
 /// The caller's proxy pools (everyone's for admins), newest first.
 #[utoipa::path(get, path = "/api/v1/proxy/pools", tag = "workflow", params(ListQuery),
     responses((status = 200, body = Page<Pool>)), security(("bearer" = [])))]
-async fn list(State(s): State<WorkflowState>, p: Principal, Query(q): Query<ListQuery>) -> Reply<Page<Pool>> {
+async fn list(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> Reply<Page<Pool>> {
     let (page, size) = super::paging(q.page, q.page_size)?;
     let owner = (!p.role.is_admin()).then_some(p.user_id);
     let (items, total) = crate::store::proxy::pools(&s.platform.db, owner, size, (page - 1) * size)
         .await
         .map_err(crate::error::WorkflowError::from)?;
     Ok(Done::ok(
-        Page { items, total, page, page_size: size, pages: (total + size - 1) / size },
+        Page {
+            items,
+            total,
+            page,
+            page_size: size,
+            pages: (total + size - 1) / size,
+        },
         "获取成功",
     ))
 }
@@ -55,7 +65,11 @@ async fn list(State(s): State<WorkflowState>, p: Principal, Query(q): Query<List
     responses((status = 201, body = Pool), (status = 402, description = "Plan limit reached"),
               (status = 409, description = "Name in use"), (status = 422, description = "Invalid settings")),
     security(("bearer" = [])))]
-async fn create(State(s): State<WorkflowState>, p: Principal, Json(b): Json<PoolBody>) -> Reply<Pool> {
+async fn create(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Json(b): Json<PoolBody>,
+) -> Reply<Pool> {
     Ok(Done::created(svc::create(&s, &p, b).await?, "代理池已创建"))
 }
 
@@ -86,7 +100,11 @@ async fn update(
 #[utoipa::path(delete, path = "/api/v1/proxy/pools/{id}", tag = "workflow",
     params(("id" = Uuid, Path, description = "Pool id")),
     responses((status = 200, body = Deleted), (status = 404, description = "Not found")), security(("bearer" = [])))]
-async fn delete(State(s): State<WorkflowState>, p: Principal, Path(id): Path<Uuid>) -> Reply<Deleted> {
+async fn delete(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Path(id): Path<Uuid>,
+) -> Reply<Deleted> {
     svc::delete(&s, &p, id).await?;
     Ok(Done::ok(Deleted { id }, "代理池已删除"))
 }
@@ -95,7 +113,11 @@ async fn delete(State(s): State<WorkflowState>, p: Principal, Path(id): Path<Uui
 #[utoipa::path(get, path = "/api/v1/proxy/pools/{id}/status", tag = "workflow",
     params(("id" = Uuid, Path, description = "Pool id")),
     responses((status = 200, body = PoolStatus), (status = 404, description = "Not found")), security(("bearer" = [])))]
-async fn status(State(s): State<WorkflowState>, p: Principal, Path(id): Path<Uuid>) -> Reply<PoolStatus> {
+async fn status(
+    State(s): State<WorkflowState>,
+    p: Principal,
+    Path(id): Path<Uuid>,
+) -> Reply<PoolStatus> {
     Ok(Done::ok(svc::status(&s, &p, id).await?, "获取成功"))
 }
 
@@ -120,10 +142,20 @@ async fn test(
         })?
     };
     if req.concurrency.is_some_and(|c| !(1..=200).contains(&c)) {
-        return Err(crate::error::WorkflowError::field("concurrency", "out_of_range", "1 to 200").into());
+        return Err(
+            crate::error::WorkflowError::field("concurrency", "out_of_range", "1 to 200").into(),
+        );
     }
     if req.timeout_seconds.is_some_and(|t| !(1..=60).contains(&t)) {
-        return Err(crate::error::WorkflowError::field("timeout_seconds", "out_of_range", "1 to 60").into());
+        return Err(crate::error::WorkflowError::field(
+            "timeout_seconds",
+            "out_of_range",
+            "1 to 60",
+        )
+        .into());
     }
-    Ok(Done::ok(s.proxies.test_pool(id, &req, None).await?, "测试完成"))
+    Ok(Done::ok(
+        s.proxies.test_pool(id, &req, None).await?,
+        "测试完成",
+    ))
 }

@@ -108,13 +108,20 @@ async fn list(
     svc::get(&s, &p, id).await?;
     s.proxies.live.flush().await.map_err(WorkflowError::from)?;
     let (page, size) = super::paging(q.page, q.page_size)?;
-    let (rows, total) = crate::store::proxy::proxies_page(&s.platform.db, id, size, (page - 1) * size)
-        .await
-        .map_err(WorkflowError::from)?;
+    let (rows, total) =
+        crate::store::proxy::proxies_page(&s.platform.db, id, size, (page - 1) * size)
+            .await
+            .map_err(WorkflowError::from)?;
     let now = s.platform.clock.now().timestamp_millis();
     let items = rows.into_iter().map(|r| view(r, now)).collect();
     Ok(Done::ok(
-        Page { items, total, page, page_size: size, pages: (total + size - 1) / size },
+        Page {
+            items,
+            total,
+            page,
+            page_size: size,
+            pages: (total + size - 1) / size,
+        },
         "获取成功",
     ))
 }
@@ -155,16 +162,26 @@ async fn add(
         .unwrap_or("")
         .to_ascii_lowercase();
     let b = if ct.starts_with("text/plain") {
-        let text = std::str::from_utf8(&body)
-            .map_err(|_| WorkflowError::field("body", "invalid_utf8", "the body is not UTF-8 text"))?;
-        AddProxies { proxies: text.lines().map(str::to_string).collect(), source: None, region: None }
+        let text = std::str::from_utf8(&body).map_err(|_| {
+            WorkflowError::field("body", "invalid_utf8", "the body is not UTF-8 text")
+        })?;
+        AddProxies {
+            proxies: text.lines().map(str::to_string).collect(),
+            source: None,
+            region: None,
+        }
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| WorkflowError::field("body", "invalid_json", e.to_string()))?
     };
     let too_long = |v: &Option<String>, n: usize| v.as_ref().is_some_and(|x| x.chars().count() > n);
     if too_long(&b.source, 200) || too_long(&b.region, 50) {
-        return Err(WorkflowError::field("source", "too_long", "source ≤ 200 and region ≤ 50 characters").into());
+        return Err(WorkflowError::field(
+            "source",
+            "too_long",
+            "source ≤ 200 and region ≤ 50 characters",
+        )
+        .into());
     }
     Ok(Done::created(
         svc::add_proxies(&s, &p, id, b.proxies, b.source, b.region).await?,
