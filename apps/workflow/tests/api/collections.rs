@@ -36,7 +36,7 @@ async fn app_for(b: Backend, site: &QidianFixture) -> TestApp {
 
 impl TestApp {
     /// Defines `steps` and runs them once; answers the finished execution.
-    async fn collect(&self, t: &Tokens, name: &str, steps: Value) -> Value {
+    pub(crate) async fn collect(&self, t: &Tokens, name: &str, steps: Value) -> Value {
         let def = self
             .0
             .post(
@@ -106,7 +106,7 @@ impl TestApp {
         assert_eq!(r.status.as_u16(), 200, "{:?}", r.body);
     }
 
-    async fn collections_of(&self, t: &Tokens, execution: &Value) -> Vec<Value> {
+    pub(crate) async fn collections_of(&self, t: &Tokens, execution: &Value) -> Vec<Value> {
         let r = self
             .0
             .get(

@@ -20,3 +20,4 @@ mod register;
 mod subscription;
 mod tokens;
 mod workflow;
+mod xhs;
