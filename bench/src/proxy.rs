@@ -147,7 +147,11 @@ async fn lease_report(api: Arc<Api>, pool: String, i: u64) -> anyhow::Result<Dur
         .await?;
     anyhow::ensure!(st == 200, "lease: {st} {l}");
     let lease = l["data"]["lease_id"].as_str().unwrap_or_default();
-    let outcome = if i.is_multiple_of(50) { "blocked" } else { "ok" };
+    let outcome = if i.is_multiple_of(50) {
+        "blocked"
+    } else {
+        "ok"
+    };
     let (st, r) = api
         .call(
             reqwest::Method::POST,

@@ -6,7 +6,9 @@
 use serde_json::{Value, json};
 use trellis_kernel::backend_tests;
 use trellis_kernel::testing::Backend;
-use trellis_workflow::collectors::fixtures::xhs::{self as fixture, BlockMode, XhsFixture, XhsFixtureConfig};
+use trellis_workflow::collectors::fixtures::xhs::{
+    self as fixture, BlockMode, XhsFixture, XhsFixtureConfig,
+};
 
 use crate::harness::{TestApp, Tokens};
 
@@ -36,13 +38,21 @@ impl TestApp {
         self.raise_limits(&t).await;
         if accept {
             self.0
-                .post("/api/v1/collections/xhs/acknowledge", json!({"accept_terms": true}), Some(&t.access))
+                .post(
+                    "/api/v1/collections/xhs/acknowledge",
+                    json!({"accept_terms": true}),
+                    Some(&t.access),
+                )
                 .await
                 .ok();
         }
         let cookies = XhsFixture::session_cookies(&format!("a1-{name}"));
         self.0
-            .post("/api/v1/collections/xhs/accounts", json!({"name": "main", "cookies": cookies}), Some(&t.access))
+            .post(
+                "/api/v1/collections/xhs/accounts",
+                json!({"name": "main", "cookies": cookies}),
+                Some(&t.access),
+            )
             .await
             .ok();
         t
@@ -52,7 +62,10 @@ impl TestApp {
         let r = self
             .0
             .get(
-                &format!("/api/v1/collections/{}/items?kind={kind}&page_size=100", collection["id"].as_str().unwrap()),
+                &format!(
+                    "/api/v1/collections/{}/items?kind={kind}&page_size=100",
+                    collection["id"].as_str().unwrap()
+                ),
                 Some(&t.access),
             )
             .await
@@ -70,14 +83,27 @@ async fn notes_comments_and_creator_notes_are_collected_with_pseudonyms(b: Backe
         .await;
     assert_eq!(run["status"], "completed", "{run}");
     let col = app.collections_of(&t, &run).await[0].clone();
-    assert_eq!((col["status"].clone(), col["items_new"].clone()), (json!("completed"), json!(45)), "{col}");
+    assert_eq!(
+        (col["status"].clone(), col["items_new"].clone()),
+        (json!("completed"), json!(45)),
+        "{col}"
+    );
     let notes = app.items(&t, &col, "note").await;
     assert_eq!(notes.len(), 45);
     let first = &notes[0]["data"];
-    assert!(first["author"]["user_id"].as_str().unwrap().starts_with("u_"), "authors are pseudonymised: {first}");
+    assert!(
+        first["author"]["user_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("u_"),
+        "authors are pseudonymised: {first}"
+    );
     assert!(first["note_id"].is_string() && first["xsec_token"].is_string());
     // Detail and comments of a listed note, with the listing's xsec_token.
-    let (note, token) = (first["note_id"].as_str().unwrap(), first["xsec_token"].as_str().unwrap());
+    let (note, token) = (
+        first["note_id"].as_str().unwrap(),
+        first["xsec_token"].as_str().unwrap(),
+    );
     let run = app
         .collect(
             &t,
@@ -91,12 +117,19 @@ async fn notes_comments_and_creator_notes_are_collected_with_pseudonyms(b: Backe
     assert_eq!(run["status"], "completed", "{run}");
     let cols = app.collections_of(&t, &run).await;
     let detail = cols.iter().find(|c| c["step_id"] == "d").unwrap();
-    assert_eq!(detail["items_updated"], 1, "the listed note is updated, not duplicated: {detail}");
+    assert_eq!(
+        detail["items_updated"], 1,
+        "the listed note is updated, not duplicated: {detail}"
+    );
     let comments = cols.iter().find(|c| c["step_id"] == "c").unwrap();
     assert_eq!(comments["status"], "completed");
     let got = app.items(&t, comments, "comment").await;
     assert!(got.len() >= 25, "{} comments", got.len());
-    assert!(got.iter().any(|c| c["data"]["parent_comment_id"].is_string()), "inline replies kept");
+    assert!(
+        got.iter()
+            .any(|c| c["data"]["parent_comment_id"].is_string()),
+        "inline replies kept"
+    );
     // A wrong xsec_token is the site's refusal, not a block: the step fails.
     let bad = app
         .collect(&t, "xhs-bad", json!([{"id": "d", "type": "xhs.note_detail", "params": {"note_id": note, "xsec_token": "forged"}}]))
@@ -112,7 +145,11 @@ async fn notes_comments_and_creator_notes_are_collected_with_pseudonyms(b: Backe
     let col = app.collections_of(&t, &run).await[0].clone();
     assert_eq!(col["items_new"], 35, "{col}");
     assert_eq!(col["requests"], 2, "two pages by cursor");
-    assert_eq!(site.max_concurrency(), 1, "one request at a time per account");
+    assert_eq!(
+        site.max_concurrency(),
+        1,
+        "one request at a time per account"
+    );
 }
 
 async fn without_the_terms_the_run_is_refused_citing_robots_txt(b: Backend) {
@@ -120,12 +157,19 @@ async fn without_the_terms_the_run_is_refused_citing_robots_txt(b: Backend) {
     let app = app_for(b, &site).await;
     let t = app.xhs_user("nora", false).await;
     let run = app
-        .collect(&t, "xhs-search", json!([{"id": "s", "type": "xhs.search_notes", "params": {"keyword": "猫"}}]))
+        .collect(
+            &t,
+            "xhs-search",
+            json!([{"id": "s", "type": "xhs.search_notes", "params": {"keyword": "猫"}}]),
+        )
         .await;
     assert_eq!(run["status"], "failed");
     let col = app.collections_of(&t, &run).await[0].clone();
     assert_eq!(col["status"], "refused");
-    assert!(col["error"].as_str().unwrap().contains("robots.txt"), "{col}");
+    assert!(
+        col["error"].as_str().unwrap().contains("robots.txt"),
+        "{col}"
+    );
     assert_eq!(site.requests_for("/api/"), 0, "nothing was sent");
 }
 
@@ -142,13 +186,21 @@ async fn a_block_pauses_the_account_and_ends_the_run(b: Backend) {
     let col = app.collections_of(&t, &run).await[0].clone();
     assert_eq!(col["status"], "blocked", "{col}");
     assert_eq!(site.requests_for("/api/"), 1, "never retried in place");
-    let accounts = app.0.get("/api/v1/collections/xhs/accounts", Some(&t.access)).await.ok();
+    let accounts = app
+        .0
+        .get("/api/v1/collections/xhs/accounts", Some(&t.access))
+        .await
+        .ok();
     assert_eq!(accounts[0]["status"], "paused");
     assert!(accounts[0]["paused_until_ms"].is_i64());
     // While paused, runs refuse to use it.
     site.set_block(None);
     let again = app
-        .collect(&t, "xhs-search", json!([{"id": "s", "type": "xhs.search_notes", "params": {"keyword": "茶"}}]))
+        .collect(
+            &t,
+            "xhs-search",
+            json!([{"id": "s", "type": "xhs.search_notes", "params": {"keyword": "茶"}}]),
+        )
         .await;
     assert_eq!(again["status"], "failed");
     assert_eq!(site.requests_for("/api/"), 1);
