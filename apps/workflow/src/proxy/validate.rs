@@ -184,7 +184,8 @@ impl Proxies {
                         seconds: secs as i64,
                     },
                     overlap: Overlap::Skip,
-                    catchup_seconds: 0,
+                    // A validation due while the server was down (or busy) still runs, once.
+                    catchup_seconds: 3600,
                     input: json!({"pool_id": pool}),
                     max_failures: 0,
                 };

@@ -21,6 +21,7 @@ backend_tests!(
     tests_measure_anonymity_latency_and_dead_proxies,
     a_burst_of_leases_and_reports_loses_no_count,
     the_http_step_goes_through_the_pool_and_reports_blocks,
+    periodic_validation_tests_the_pool_on_its_schedule,
 );
 
 const ENV: &[(&str, &str)] = &[("TRELLIS_ALLOW_PRIVATE_TARGETS", "true")];
@@ -658,4 +659,39 @@ async fn the_http_step_goes_through_the_pool_and_reports_blocks(b: Backend) {
         .unwrap_or(Value::Null);
     assert_eq!(host["blocks"], 1, "{status}");
     assert_eq!(host["cooling"], 1);
+}
+
+async fn periodic_validation_tests_the_pool_on_its_schedule(b: Backend) {
+    let app = app(b).await;
+    let (_, t) = app.user("vera").await;
+    let judge = Judge::start().await.unwrap();
+    let proxy = HttpProxy::start(ProxyBehaviour::mode(ProxyMode::Pass))
+        .await
+        .unwrap();
+    let pool = app
+        .pool(&t, json!({"name": "v", "settings": {"test": {"url": judge.url(), "interval_seconds": 300}}}))
+        .await;
+    app.add(&t, &pool, &[proxy.url()]).await;
+    let path = format!(
+        "/api/v1/proxy/pools/{}/proxies",
+        pool["id"].as_str().unwrap()
+    );
+    let checked = |v: &Value| v["items"][0]["last_checked_at"].is_string();
+    assert!(!checked(&app.0.get(&path, Some(&t.access)).await.ok()));
+    // The schedule fires after 300 s of server time; the run then waits its jitter (at
+    // most 30 s, on the same clock) and tests the pool.
+    app.advance(Duration::from_secs(301));
+    let mut done = false;
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.advance(Duration::from_secs(2));
+        if checked(&app.0.get(&path, Some(&t.access)).await.ok()) {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "the periodic validation never ran");
+    assert!(proxy.requests() >= 1);
+    let list = app.0.get(&path, Some(&t.access)).await.ok();
+    assert_eq!(list["items"][0]["anonymity"], "elite");
 }
