@@ -2,15 +2,15 @@
 //! outbox handlers (usage commit on `run.finished`, concurrency limits on
 //! `subscription.changed`) and the schedule [`Fire`] that starts scheduled executions.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
 use trellis_engine::schedule::{Fire, Schedule};
 use trellis_engine::{
-    Engine, EngineConfig, NewRun, OutboxEvent, OutboxHandler, Registry, StepCtx, StepError,
-    StepHandler, StepOutput,
+    Engine, EngineConfig, EngineRef, NewRun, OutboxEvent, OutboxHandler, Registry, StepCtx,
+    StepError, StepHandler, StepOutput,
 };
 use trellis_kernel::Platform;
 use trellis_kernel::db::Tx;
@@ -459,7 +459,7 @@ impl SettleUsage {
 /// `subscription.changed`: the user's `concurrent_executions` becomes their running limit.
 struct UpdateLimits {
     platform: Platform,
-    engine: Arc<OnceLock<Engine>>,
+    engine: EngineRef,
 }
 
 #[async_trait::async_trait]
@@ -498,7 +498,7 @@ impl OutboxHandler for UpdateLimits {
 /// schedule's input, one unit of the monthly quota (a schedule over quota skips the fire).
 struct StartScheduled {
     platform: Platform,
-    engine: Arc<OnceLock<Engine>>,
+    engine: EngineRef,
 }
 
 #[async_trait::async_trait]
@@ -562,7 +562,7 @@ pub fn start_engine(
 ) -> Result<Engine, String> {
     let cfg = EngineConfig::from_vars(QUEUE, &platform.config.vars).map_err(|e| e.join("; "))?;
     let client = crate::steps::net::client(allow_private, Duration::from_secs(300))?;
-    let cell: Arc<OnceLock<Engine>> = Arc::default();
+    let cell = EngineRef::default();
     let engine = Engine::builder(
         platform,
         cfg,
@@ -587,7 +587,7 @@ pub fn start_engine(
         engine: cell.clone(),
     }))
     .build();
-    let _ = cell.set(engine.clone());
+    cell.set(&engine);
     engine.start();
     if engine.config().workers {
         platform

@@ -134,6 +134,31 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// A late-bound handle to an engine that does not keep it alive.
+///
+/// The engine's own handlers (outbox handlers, the schedule trigger, step kinds) often need
+/// the engine they belong to; holding an [`Engine`] there would make a reference cycle
+/// (engine → handler → engine) that outlives shutdown and keeps the platform, and its
+/// database connections, alive. Build the engine, then [`EngineRef::set`] it; handlers call
+/// [`EngineRef::get`], which answers `None` once the engine is gone.
+#[derive(Clone, Default)]
+pub struct EngineRef(Arc<std::sync::OnceLock<std::sync::Weak<Inner>>>);
+
+impl EngineRef {
+    /// Binds the handle to `engine` (once; later calls are ignored).
+    pub fn set(&self, engine: &Engine) {
+        let _ = self.0.set(Arc::downgrade(&engine.inner));
+    }
+
+    /// The engine, while it exists.
+    pub fn get(&self) -> Option<Engine> {
+        self.0
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .map(|inner| Engine { inner })
+    }
+}
+
 pub(crate) struct Inner {
     platform: Platform,
     cfg: EngineConfig,

@@ -13,7 +13,7 @@
 //! test together) and starts at most `rate_per_second` probes per second.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use trellis_engine::schedule::{Fire, Overlap, Schedule, ScheduleSpec, Timing};
 use trellis_engine::{
-    Engine, EngineConfig, NewRun, Plan, Registry, StepCtx, StepError, StepHandler, StepOutput,
-    StepSpec,
+    Engine, EngineConfig, EngineRef, NewRun, Plan, Registry, StepCtx, StepError, StepHandler,
+    StepOutput, StepSpec,
 };
 use trellis_kernel::Platform;
 use trellis_kernel::db::Tx;
@@ -52,7 +52,7 @@ pub struct Proxies {
     /// The default judge URL.
     pub judge_url: String,
     platform: Platform,
-    engine: Arc<OnceLock<Engine>>,
+    engine: EngineRef,
 }
 
 /// `POST /proxy/pools/{id}/test` (every field optional: the pool's `settings.test` apply).
@@ -124,7 +124,7 @@ impl Proxies {
             .unwrap_or_else(|| DEFAULT_JUDGE.to_string());
         url::Url::parse(&judge_url)
             .map_err(|e| format!("TRELLIS_PROXY_JUDGE_URL is not a URL: {e}"))?;
-        let cell: Arc<OnceLock<Engine>> = Arc::default();
+        let cell = EngineRef::default();
         let proxies = Proxies {
             live,
             allow_private,
@@ -141,12 +141,12 @@ impl Proxies {
         let engine = Engine::builder(platform, cfg, registry)
             .schedules(Arc::new(StartValidation(cell.clone())))
             .build();
-        let _ = cell.set(engine.clone());
+        cell.set(&engine);
         engine.start();
         Ok(proxies)
     }
 
-    fn engine(&self) -> Result<&Engine, WorkflowError> {
+    fn engine(&self) -> Result<Engine, WorkflowError> {
         self.engine
             .get()
             .ok_or_else(|| trellis_kernel::ApiError::internal("proxy engine not started").into())
@@ -445,7 +445,7 @@ impl StepHandler for ValidateStep {
 }
 
 /// Starts a validation run for a due schedule.
-struct StartValidation(Arc<OnceLock<Engine>>);
+struct StartValidation(EngineRef);
 
 #[async_trait::async_trait]
 impl Fire for StartValidation {

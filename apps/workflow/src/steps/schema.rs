@@ -470,7 +470,15 @@ mod tests {
                 "condition",
                 "for_each",
                 "delay",
-                "notify"
+                "notify",
+                "qidian.book",
+                "qidian.catalog",
+                "qidian.rankings",
+                "qidian.search",
+                "xhs.search_notes",
+                "xhs.note_detail",
+                "xhs.comments",
+                "xhs.creator_notes"
             ]
         );
         for (name, v) in VALIDATORS.iter() {
