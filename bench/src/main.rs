@@ -8,6 +8,7 @@
 )]
 
 mod accounts;
+mod api;
 mod engine;
 mod microdock;
 mod momentum;

@@ -19,8 +19,9 @@ use trellis_workflow::collectors::fixtures::proxies::{
 };
 use trellis_workflow::collectors::qidian;
 
+use crate::api::Api;
 use crate::probe::{median, percentile};
-use crate::server::{ADMIN_PASSWORD, Server};
+use crate::server::Server;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,53 +48,8 @@ pub struct Args {
     slow_ms: u64,
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(u16, Value)> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await?;
-        let status = r.status().as_u16();
-        Ok((status, r.json().await.unwrap_or(Value::Null)))
-    }
-}
-
 async fn login(base: &str) -> anyhow::Result<Api> {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(512)
-        .build()?;
-    let login: Value = http
-        .post(format!("{base}/api/v1/users/auth/login"))
-        .json(&json!({"username_or_email": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["data"]["access_token"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
-        .to_string();
-    let api = Api {
-        http,
-        base: base.to_string(),
-        token,
-    };
+    let api = Api::admin(base).await?;
     let (_, me) = api
         .call(reqwest::Method::GET, "/api/v1/users/me", None)
         .await?;

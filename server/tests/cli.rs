@@ -46,7 +46,13 @@ fn invalid_config_names_every_offending_variable() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    for name in ["PORT", "LOG_FORMAT", "JWT_SECRET_KEY", "ADMIN_PASSWORD"] {
+    for name in [
+        "PORT",
+        "LOG_FORMAT",
+        "JWT_SECRET_KEY",
+        "ADMIN_PASSWORD",
+        "TRELLIS_SECRETS_KEY",
+    ] {
         assert!(err.contains(name), "{name} missing from: {err}");
     }
 }

@@ -18,7 +18,7 @@ use trellis_kernel::backend_tests;
 use trellis_kernel::testing::Backend;
 use trellis_workflow::collectors::fixtures::qidian::{self as fixture, Mode, QidianFixtureConfig};
 
-use procs::{Deployment, admin_token, call};
+use procs::{Deployment, admin_token, call, wait_ended};
 
 backend_tests!(a_killed_collector_resumes_without_duplicates_or_gaps);
 
@@ -99,25 +99,7 @@ async fn a_killed_collector_resumes_without_duplicates_or_gaps(b: Backend) {
     }
     drop(a);
     let b_proc = dep.start_with(&env);
-    let t0 = Instant::now();
-    let done = loop {
-        let d = call(
-            &b_proc.base,
-            Some(&token),
-            reqwest::Method::GET,
-            &format!("/api/v1/workflow/executions/{id}"),
-            None,
-        )
-        .await;
-        if d["status"] == "completed" || d["status"] == "failed" {
-            break d;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(90),
-            "not taken over: {d}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let done = wait_ended(&b_proc.base, &token, &id, Duration::from_secs(90)).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["takeovers"], 1);
     let c = collection(b_proc.base.clone(), token.clone(), id.clone()).await;

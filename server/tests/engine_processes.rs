@@ -24,7 +24,7 @@ use serde_json::json;
 use trellis_kernel::backend_tests;
 use trellis_kernel::testing::{Backend, serve};
 
-use procs::{Deployment, admin_token, call};
+use procs::{Deployment, admin_token, call, wait_ended};
 
 backend_tests!(
     a_killed_worker_process_is_taken_over,
@@ -117,26 +117,7 @@ async fn a_killed_worker_process_is_taken_over(b: Backend) {
     // SIGKILL: no shutdown, no lease release.
     drop(a);
     let b_proc = dep.start_with(&[]);
-    let path = format!("/api/v1/workflow/executions/{id}");
-    let t0 = Instant::now();
-    let done = loop {
-        let d = call(
-            &b_proc.base,
-            Some(&token),
-            reqwest::Method::GET,
-            &path,
-            None,
-        )
-        .await;
-        if d["status"] == "completed" || d["status"] == "failed" {
-            break d;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "not taken over: {d}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let done = wait_ended(&b_proc.base, &token, &id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["takeovers"], 1);
     assert_eq!(count("one"), 1, "one's recorded output was reused");

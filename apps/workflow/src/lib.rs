@@ -49,9 +49,26 @@ pub const APP: AppDescriptor = AppDescriptor {
     prefixes: PREFIXES,
     profile,
     migrations: Some(migrations),
-    check_settings: domain::plans::check_settings,
+    check_settings,
     router,
 };
+
+/// Every problem with the workflow app's settings, checked at start-up with the rest of the
+/// configuration: the plan catalogue, the secrets key (required in production), the
+/// collector sites and the proxy judge URL.
+fn check_settings(vars: &std::collections::HashMap<String, String>) -> Vec<String> {
+    let mut errors = domain::plans::check_settings(vars);
+    errors.extend(secrets::check(vars));
+    errors.extend(collectors::run::Sites::from_vars(vars).err());
+    if let Some(v) = vars
+        .get("TRELLIS_PROXY_JUDGE_URL")
+        .filter(|v| !v.trim().is_empty())
+        && url::Url::parse(v.trim()).is_err()
+    {
+        errors.push("TRELLIS_PROXY_JUDGE_URL is not a URL".into());
+    }
+    errors
+}
 
 fn profile() -> Arc<dyn Profile> {
     Arc::new(envelope::WorkflowProfile)

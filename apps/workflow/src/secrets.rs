@@ -39,6 +39,18 @@ impl std::fmt::Debug for Secrets {
 #[error("a stored secret cannot be opened (was TRELLIS_SECRETS_KEY changed?)")]
 pub struct Unreadable;
 
+/// Problems with the key setting, without touching the data directory: a malformed
+/// `TRELLIS_SECRETS_KEY`, or none in production.
+pub fn check(vars: &std::collections::HashMap<String, String>) -> Vec<String> {
+    match vars.get(KEY_VAR).filter(|v| !v.trim().is_empty()) {
+        Some(v) => parse_key(v).err().into_iter().collect(),
+        None if Environment::from_vars(vars) == Environment::Production => vec![format!(
+            "{KEY_VAR} must be set in production (64 hex characters, e.g. `openssl rand -hex 32`)"
+        )],
+        None => Vec::new(),
+    }
+}
+
 fn parse_key(hex_key: &str) -> Result<[u8; 32], String> {
     let bytes = hex::decode(hex_key.trim())
         .map_err(|_| format!("{KEY_VAR} must be 64 hexadecimal characters"))?;

@@ -141,3 +141,24 @@ pub async fn admin_token(base: &str) -> String {
     .await;
     d["access_token"].as_str().unwrap().to_string()
 }
+
+/// Polls `GET /api/v1/workflow/executions/{id}` on `base` until the execution has ended
+/// (completed or failed), for at most `limit`; answers the execution.
+pub async fn wait_ended(base: &str, token: &str, id: &str, limit: std::time::Duration) -> Value {
+    let t0 = std::time::Instant::now();
+    loop {
+        let d = call(
+            base,
+            Some(token),
+            reqwest::Method::GET,
+            &format!("/api/v1/workflow/executions/{id}"),
+            None,
+        )
+        .await;
+        if d["status"] == "completed" || d["status"] == "failed" {
+            return d;
+        }
+        assert!(t0.elapsed() < limit, "not ended: {d}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

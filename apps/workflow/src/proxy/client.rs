@@ -189,38 +189,11 @@ fn build(
         .redirect(policy)
         .user_agent(concat!("trellis-workflow/", env!("CARGO_PKG_VERSION")));
     if !allow_private {
-        builder = builder.dns_resolver(Arc::new(GuardedResolver));
+        builder = builder.dns_resolver(Arc::new(net::GuardedResolver));
     }
     builder
         .build()
         .map_err(|e| format!("cannot build the proxied HTTP client: {e}"))
-}
-
-/// The same rule as `steps::net`'s resolver (kept private there): resolve with the system
-/// resolver and keep only allowed addresses; none left is a [`Refused`].
-#[derive(Debug, Clone, Copy)]
-struct GuardedResolver;
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|a| !net::is_forbidden(a.ip()))
-                .collect();
-            if allowed.is_empty() {
-                let refused = Refused(format!(
-                    "refused by the SSRF guard: {host} resolves only to private or reserved addresses"
-                ));
-                return Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            let addrs: Addrs = Box::new(allowed.into_iter());
-            Ok(addrs)
-        })
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::collectors::export::{self, Column, ColumnKind, ExportFormat};
 use crate::envelope::{Done, Reply};
 use crate::error::WorkflowError;
+use crate::routes::{page_of, paging};
 use crate::service::definitions::visible;
 use crate::state::WorkflowState;
 use crate::store::collections::{self as store, Collection};
@@ -54,18 +55,6 @@ pub struct ListQuery {
     pub page_size: Option<i64>,
 }
 
-fn paging(page: Option<i64>, size: Option<i64>) -> Result<(i64, i64), WorkflowError> {
-    let (page, size) = (page.unwrap_or(1), size.unwrap_or(20));
-    if page < 1 || !(1..=100).contains(&size) {
-        return Err(WorkflowError::field(
-            if page < 1 { "page" } else { "page_size" },
-            "out_of_range",
-            "page is 1 or more and page_size 1 to 100",
-        ));
-    }
-    Ok((page, size))
-}
-
 /// The caller's collections (everyone's for admins), newest first.
 #[utoipa::path(get, path = "/api/v1/collections", tag = "workflow", params(ListQuery),
     responses((status = 200, body = Page<Collection>)), security(("bearer" = [])))]
@@ -86,13 +75,7 @@ async fn list(
     .await
     .map_err(WorkflowError::from)?;
     Ok(Done::ok(
-        Page {
-            items,
-            total,
-            page,
-            page_size: size,
-            pages: (total + size - 1) / size,
-        },
+        crate::routes::page_of(items, total, page, size),
         "获取成功",
     ))
 }
@@ -195,13 +178,7 @@ async fn items(
         })
         .collect();
     Ok(Done::ok(
-        Page {
-            items,
-            total,
-            page,
-            page_size: size,
-            pages: (total + size - 1) / size,
-        },
+        crate::routes::page_of(items, total, page, size),
         "获取成功",
     ))
 }

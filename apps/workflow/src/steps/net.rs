@@ -165,7 +165,7 @@ fn check_parsed(url: &Url, allow_private: bool) -> Result<(), Refused> {
 /// A resolver that resolves with the system resolver (via tokio) and keeps only allowed
 /// addresses.
 #[derive(Debug, Clone, Copy)]
-struct GuardedResolver;
+pub(crate) struct GuardedResolver;
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {

@@ -584,71 +584,16 @@ async fn the_http_step_goes_through_the_pool_and_reports_blocks(b: Backend) {
         .unwrap();
     let pool = app.pool(&t, json!({"name": "h"})).await;
     app.add(&t, &pool, &[good.url()]).await;
-    let def = app
-        .0
-        .post(
-            "/api/v1/workflow/definitions",
-            json!({"name": "via-pool", "steps": [{"id": "get", "type": "http_request",
-                "params": {"method": "GET", "url": judge.url_for("/ok"), "proxy_pool_id": pool["id"]}}]}),
-            Some(&t.access),
-        )
-        .await
-        .ok();
-    let run = app
-        .0
-        .post(
-            "/api/v1/workflow/executions",
-            json!({"definition_id": def["id"], "input": {}}),
-            Some(&t.access),
-        )
-        .await
-        .ok();
-    let id = run["id"].as_str().unwrap().to_string();
-    let mut done = Value::Null;
-    for _ in 0..300 {
-        done = app
-            .0
-            .get(
-                &format!("/api/v1/workflow/executions/{id}"),
-                Some(&t.access),
-            )
-            .await
-            .ok();
-        if done["status"] != "queued" && done["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let steps = json!([{"id": "get", "type": "http_request",
+        "params": {"method": "GET", "url": judge.url_for("/ok"), "proxy_pool_id": pool["id"]}}]);
+    let done = app.collect(&t, "via-pool", steps.clone()).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(good.requests(), 1, "the request went through the proxy");
     // Now the proxy injects a captcha page: the step still gets a 200, the pool counts a block.
     good.set_mode(ProxyMode::InjectBlock(BlockPage::Captcha200))
         .await
         .unwrap();
-    let run = app
-        .0
-        .post(
-            "/api/v1/workflow/executions",
-            json!({"definition_id": def["id"], "input": {}}),
-            Some(&t.access),
-        )
-        .await
-        .ok();
-    let id = run["id"].as_str().unwrap().to_string();
-    for _ in 0..300 {
-        let e = app
-            .0
-            .get(
-                &format!("/api/v1/workflow/executions/{id}"),
-                Some(&t.access),
-            )
-            .await
-            .ok();
-        if e["status"] != "queued" && e["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.collect(&t, "via-pool", steps).await;
     let status = app.status(&t, &pool).await;
     let host = status["targets"]
         .as_array()

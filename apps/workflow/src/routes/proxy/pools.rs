@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::{page_of, paging};
 use crate::envelope::{Done, Reply};
 use crate::proxy::pool::PoolBody;
 use crate::proxy::validate::{TestReport, TestRequest};
@@ -43,19 +44,13 @@ async fn list(
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> Reply<Page<Pool>> {
-    let (page, size) = super::paging(q.page, q.page_size)?;
+    let (page, size) = paging(q.page, q.page_size)?;
     let owner = (!p.role.is_admin()).then_some(p.user_id);
     let (items, total) = crate::store::proxy::pools(&s.platform.db, owner, size, (page - 1) * size)
         .await
         .map_err(crate::error::WorkflowError::from)?;
     Ok(Done::ok(
-        Page {
-            items,
-            total,
-            page,
-            page_size: size,
-            pages: (total + size - 1) / size,
-        },
+        crate::routes::page_of(items, total, page, size),
         "获取成功",
     ))
 }
@@ -141,6 +136,16 @@ async fn test(
             crate::error::WorkflowError::field("body", "invalid_json", e.to_string())
         })?
     };
+    if req.url.as_ref().is_some_and(|u| u.chars().count() > 2048)
+        || req.target.as_ref().is_some_and(|t| t.chars().count() > 253)
+    {
+        return Err(crate::error::WorkflowError::field(
+            "url",
+            "too_long",
+            "url ≤ 2048 and target ≤ 253 characters",
+        )
+        .into());
+    }
     if req.concurrency.is_some_and(|c| !(1..=200).contains(&c)) {
         return Err(
             crate::error::WorkflowError::field("concurrency", "out_of_range", "1 to 200").into(),

@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::pools::ListQuery;
+use super::{page_of, paging};
 use crate::envelope::{Done, Reply};
 use crate::error::WorkflowError;
 use crate::routes::workflow::Deleted;
@@ -107,7 +108,7 @@ async fn list(
 ) -> Reply<Page<ProxyView>> {
     svc::get(&s, &p, id).await?;
     s.proxies.live.flush().await.map_err(WorkflowError::from)?;
-    let (page, size) = super::paging(q.page, q.page_size)?;
+    let (page, size) = paging(q.page, q.page_size)?;
     let (rows, total) =
         crate::store::proxy::proxies_page(&s.platform.db, id, size, (page - 1) * size)
             .await
@@ -115,13 +116,7 @@ async fn list(
     let now = s.platform.clock.now().timestamp_millis();
     let items = rows.into_iter().map(|r| view(r, now)).collect();
     Ok(Done::ok(
-        Page {
-            items,
-            total,
-            page,
-            page_size: size,
-            pages: (total + size - 1) / size,
-        },
+        crate::routes::page_of(items, total, page, size),
         "获取成功",
     ))
 }

@@ -74,13 +74,7 @@ async fn list(
     .await
     .map_err(crate::error::WorkflowError::from)?;
     Ok(Done::ok(
-        Page {
-            items,
-            total,
-            page,
-            page_size: size,
-            pages: (total + size - 1) / size,
-        },
+        crate::routes::page_of(items, total, page, size),
         "获取成功",
     ))
 }
