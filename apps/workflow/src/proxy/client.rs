@@ -26,13 +26,11 @@
 //! A target name that the proxy resolves to a private address *of the proxy's network* is
 //! the proxy operator's business: it is not our network.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::sync::Cache;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::Url;
 use uuid::Uuid;
 

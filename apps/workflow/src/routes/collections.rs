@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::collectors::export::{self, Column, ColumnKind, ExportFormat};
 use crate::envelope::{Done, Reply};
 use crate::error::WorkflowError;
-use crate::routes::{page_of, paging};
+use crate::routes::paging;
 use crate::service::definitions::visible;
 use crate::state::WorkflowState;
 use crate::store::collections::{self as store, Collection};

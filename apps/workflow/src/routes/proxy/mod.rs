@@ -16,5 +16,3 @@ pub fn router() -> OpenApiRouter<WorkflowState> {
         .merge(proxies::router())
         .merge(leases::router())
 }
-
-pub(crate) use super::{page_of, paging};

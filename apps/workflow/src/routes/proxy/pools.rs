@@ -9,10 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{page_of, paging};
 use crate::envelope::{Done, Reply};
 use crate::proxy::pool::PoolBody;
 use crate::proxy::validate::{TestReport, TestRequest};
+use crate::routes::paging;
 use crate::routes::workflow::Deleted;
 use crate::service::proxy::{self as svc, PoolStatus};
 use crate::state::WorkflowState;

@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::pools::ListQuery;
-use super::{page_of, paging};
 use crate::envelope::{Done, Reply};
 use crate::error::WorkflowError;
+use crate::routes::paging;
 use crate::routes::workflow::Deleted;
 use crate::service::proxy::{self as svc, Added};
 use crate::state::WorkflowState;
