@@ -68,6 +68,7 @@ async fn login(base: &str) -> anyhow::Result<Api> {
 async fn pool(
     api: &Api,
     name: &str,
+    strategy: &str,
     settings: Value,
     proxies: Vec<String>,
 ) -> anyhow::Result<String> {
@@ -75,7 +76,7 @@ async fn pool(
         .call(
             reqwest::Method::POST,
             "/api/v1/proxy/pools",
-            Some(json!({"name": name, "settings": settings})),
+            Some(json!({"name": name, "strategy": strategy, "settings": settings})),
         )
         .await?;
     anyhow::ensure!(st == 201, "pool: {st} {p}");
@@ -123,13 +124,7 @@ async fn leases(a: &Args, api: Arc<Api>, run: usize) -> anyhow::Result<(f64, Dur
     let lines: Vec<String> = (0..a.proxies)
         .map(|i| format!("http://10.{}.{}.1:{}", i / 250, i % 250, 3128))
         .collect();
-    let pool = pool(
-        &api,
-        &format!("lease-{run}"),
-        json!({"strategy": "weighted"}),
-        lines,
-    )
-    .await?;
+    let pool = pool(&api, &format!("lease-{run}"), "weighted", json!({}), lines).await?;
     // Warm-up: the pool is loaded into memory by its first lease.
     lease_report(api.clone(), pool.clone(), 1).await?;
     let total = a.rate * a.seconds;
@@ -167,7 +162,7 @@ async fn pool_test(a: &Args, api: &Api, run: usize) -> anyhow::Result<(Duration,
     let lines = proxies.iter().map(HttpProxy::url).collect();
     let settings =
         json!({"test": {"url": judge.url(), "concurrency": 100, "timeout_seconds": a.timeout}});
-    let pool = pool(api, &format!("test-{run}"), settings, lines).await?;
+    let pool = pool(api, &format!("test-{run}"), "weighted", settings, lines).await?;
     let started = Instant::now();
     let (st, report) = api
         .call(
@@ -202,8 +197,10 @@ fn parse_catalog() -> f64 {
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
     let env = [
+        ("TRELLIS_APPS", "workflow"),
         ("TRELLIS_ALLOW_PRIVATE_TARGETS", "true"),
-        ("TRELLIS_ENGINE_WORKERS", "true"),
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("TRELLIS_LOGIN_IP_PER_MINUTE", "0"),
     ];
     let mut rates = Vec::new();
     let (mut p50s, mut p99s, mut tests) = (Vec::new(), Vec::new(), Vec::new());

@@ -344,6 +344,12 @@ impl Live {
         }
     }
 
+    /// The pool's owner from the live copy (loading it on first use): the lease path's
+    /// authorization check without a database read per lease. `None`: no such pool.
+    pub async fn owner_of(&self, pool: Uuid) -> Result<Option<Uuid>, LiveError> {
+        Ok(self.held(pool).await?.map(|p| p.pool.owner_id))
+    }
+
     /// Leases a proxy of `pool` (owned by `owner`, checked by the caller) for `target`.
     /// With a `session_key` on a `sticky` pool the session keeps its proxy (module docs).
     pub async fn lease(

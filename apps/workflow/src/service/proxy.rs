@@ -253,7 +253,15 @@ pub async fn lease(
     id: Uuid,
     b: LeaseBody,
 ) -> Result<Lease, WorkflowError> {
-    let pool = get(s, p, id).await?;
+    // The live copy answers who owns the pool (reloaded every few seconds; a deleted pool
+    // is dropped from it at once on this instance).
+    let owner = s
+        .proxies
+        .live
+        .owner_of(id)
+        .await?
+        .filter(|o| visible(p, *o))
+        .ok_or(WorkflowError::NotFound("proxy pool"))?;
     let target = target_host(&b.target)
         .ok_or_else(|| WorkflowError::field("target", "invalid", "a host name or URL"))?;
     if b.session_key
@@ -269,7 +277,7 @@ pub async fn lease(
     let (lease, _, _) = s
         .proxies
         .live
-        .lease(id, pool.owner_id, &target, b.session_key.as_deref())
+        .lease(id, owner, &target, b.session_key.as_deref())
         .await?;
     Ok(lease)
 }

@@ -186,7 +186,8 @@ pub struct ProxyRow {
     pub last_checked_at: Option<DateTime<Utc>>,
     /// The last test's failure message.
     pub last_error: Option<String>,
-    /// Bumped by each test and edit, so live copies reload.
+    /// The endpoint's version: the key of its cached HTTP client (a proxy's address and
+    /// credentials never change in place today; removing and adding makes a new proxy).
     pub version: i64,
     /// When it was added.
     pub created_at: DateTime<Utc>,
@@ -420,7 +421,7 @@ pub struct TestResult<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Records a test of one proxy and bumps its version.
+/// Records a test of one proxy.
 pub async fn write_test(
     tx: &mut Tx,
     r: &TestResult<'_>,
@@ -428,8 +429,8 @@ pub async fn write_test(
 ) -> Result<(), StoreError> {
     write_proxy_health(tx, r.id, &r.delta, r.health).await?;
     on_tx!(tx, c => sqlx::query(
-        "UPDATE wf_proxies SET anonymity = COALESCE($2, anonymity), last_error = $3, last_checked_at = $4, \
-            version = version + 1 WHERE id = $1")
+        "UPDATE wf_proxies SET anonymity = COALESCE($2, anonymity), last_error = $3, last_checked_at = $4 \
+         WHERE id = $1")
         .bind(r.id).bind(r.anonymity).bind(r.error).bind(now)
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
