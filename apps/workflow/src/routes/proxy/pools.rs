@@ -118,7 +118,7 @@ async fn status(
 
 /// Test every proxy of the pool against a judge URL (or a target host), concurrently;
 /// updates latency, anonymity and state. The body is optional.
-#[utoipa::path(post, path = "/api/v1/proxy/pools/{id}/test", tag = "workflow", request_body = TestRequest,
+#[utoipa::path(post, path = "/api/v1/proxy/pools/{id}/test", tag = "workflow", request_body = Option<TestRequest>,
     params(("id" = Uuid, Path, description = "Pool id")),
     responses((status = 200, body = TestReport), (status = 404, description = "Not found"),
               (status = 422, description = "Invalid or refused URL")), security(("bearer" = [])))]
