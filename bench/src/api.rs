@@ -40,6 +40,24 @@ impl Api {
         })
     }
 
+    /// Overrides the administrator's plan limits (`{"proxy_pools": 1000}`, …) so a
+    /// scenario's load is not cut by the Free plan.
+    pub async fn raise_limits(&self, limits: Value) -> anyhow::Result<()> {
+        let (_, me) = self
+            .call(reqwest::Method::GET, "/api/v1/users/me", None)
+            .await?;
+        let uid = me["data"]["id"].as_str().unwrap_or_default().to_string();
+        let (st, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/subscription/admin/users/{uid}"),
+                Some(json!({ "limits": limits })),
+            )
+            .await?;
+        anyhow::ensure!(st == 200, "limits: {st} {body}");
+        Ok(())
+    }
+
     /// Sends a request; answers the status and the JSON body (null when not JSON).
     pub async fn call(
         &self,

@@ -59,18 +59,10 @@ fn psql(base: &str, sql: &str) -> anyhow::Result<()> {
 
 async fn setup(base: &str) -> anyhow::Result<(Api, String, String)> {
     let api = Api::admin(base).await?;
-    let (_, me) = api
-        .call(reqwest::Method::GET, "/api/v1/users/me", None)
-        .await?;
-    let uid = me["data"]["id"].as_str().unwrap_or_default().to_string();
-    let (st, body) = api
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/subscription/admin/users/{uid}"),
-            Some(json!({"limits": {"executions_per_month": 100_000_000, "concurrent_executions": 100_000}})),
-        )
-        .await?;
-    anyhow::ensure!(st == 200, "limits: {st} {body}");
+    api.raise_limits(
+        json!({"executions_per_month": 100_000_000, "concurrent_executions": 100_000}),
+    )
+    .await?;
     let (st, def) = api
         .call(
             reqwest::Method::POST,

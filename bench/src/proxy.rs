@@ -50,18 +50,7 @@ pub struct Args {
 
 async fn login(base: &str) -> anyhow::Result<Api> {
     let api = Api::admin(base).await?;
-    let (_, me) = api
-        .call(reqwest::Method::GET, "/api/v1/users/me", None)
-        .await?;
-    let uid = me["data"]["id"].as_str().unwrap_or_default().to_string();
-    let (st, body) = api
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/subscription/admin/users/{uid}"),
-            Some(json!({"limits": {"proxy_pools": 1000}})),
-        )
-        .await?;
-    anyhow::ensure!(st == 200, "limits: {st} {body}");
+    api.raise_limits(json!({"proxy_pools": 1000})).await?;
     Ok(api)
 }
 
