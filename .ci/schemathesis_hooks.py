@@ -7,6 +7,8 @@ One server mounts several apps, and their access tokens are not interchangeable:
 - Workflow's operations (tag `workflow`) take workflow's token of
   `POST /api/v1/users/auth/login` (`/data/access_token`); the platform administrator is
   also workflow's administrator.
+- The diet planner's operations (tag `dietplan`) take the token of `POST /api/v1/auth/login`
+  (`/data/tokens/access_token`).
 - Momentum's operations (tag `momentum`) take only a Momentum token (audience `momentum`) of
   `POST /auth/login` (`/data/access_token`); they refuse the platform token with 401. The
   administrator gets a Momentum workspace on its first Momentum login.
@@ -107,6 +109,14 @@ class _Workflow(_Token):
         return body["data"]["access_token"]
 
 
+class _Diet(_Token):
+    path, field = "/api/v1/auth/login", "username"
+
+    @staticmethod
+    def key(body: dict) -> str:
+        return body["data"]["tokens"]["access_token"]
+
+
 class _Momentum(_Token):
     path, field = "/auth/login", "username_or_email"
 
@@ -129,7 +139,12 @@ for _cls, _path in _SIGN_OUT:
     schemathesis.auth(refresh_interval=None).apply_to(path=_path)(
         type(f"{_cls.__name__}SignOut", (_cls,), {})
     )
-for _cls, _tag in [(_MicroDock, "microdock"), (_Workflow, "workflow"), (_Momentum, "momentum")]:
+for _cls, _tag in [
+    (_MicroDock, "microdock"),
+    (_Workflow, "workflow"),
+    (_Momentum, "momentum"),
+    (_Diet, "dietplan"),
+]:
     # A 401 (a session revoked by the fuzzer: another session's sign-out of every session,
     # a refresh token presented twice) signs in again and replays the request.
     schemathesis.auth(retry_on=[401]).apply_to(tag=_tag)(type(f"{_cls.__name__}Token", (_cls,), {}))

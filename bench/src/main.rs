@@ -9,6 +9,7 @@
 
 mod accounts;
 mod api;
+mod console;
 mod engine;
 mod microdock;
 mod momentum;
@@ -16,6 +17,7 @@ mod probe;
 mod proxy;
 mod server;
 mod slow_clients;
+mod sse;
 mod wire;
 mod ws;
 
@@ -33,6 +35,9 @@ enum Scenario {
     /// Login throughput vs the hash ceiling, /health latency and RSS during a login storm,
     /// idle RSS.
     Accounts(accounts::Args),
+    /// Console pages with the bench data sets: HTML size, first render and median render of
+    /// every page kind reached from `/console/` (issue 13).
+    Console(console::Args),
     /// Workflow engine: 3-step executions started over HTTP, completed per second, p99
     /// start-to-finish and cancel latency under load (issue 10).
     Engine(engine::Args),
@@ -47,6 +52,9 @@ enum Scenario {
     /// Slowloris headers, idle keep-alive and trickled uploads: connections held over time
     /// and downloads served meanwhile (issue 7).
     SlowClients(slow_clients::Args),
+    /// Diet planner: 10,000 SSE followers of 100 running plan tasks (RSS), a reconnect storm
+    /// with `Last-Event-ID` (time, events lost and duplicated), the no-key plan time (issue 12).
+    Sse(sse::Args),
     /// Interactive Momentum WebSocket client: commands from standard input, frames printed as
     /// JSON lines (issue 9; the seed's `websocket_client`).
     WsClient(ws::ClientArgs),
@@ -60,11 +68,13 @@ enum Scenario {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Accounts(a) => accounts::run(a).await,
+        Scenario::Console(a) => console::run(a).await,
         Scenario::Engine(a) => engine::run(a).await,
         Scenario::Microdock(a) => microdock::run(a).await,
         Scenario::Momentum(a) => momentum::run(a).await,
         Scenario::Proxy(a) => proxy::run(a).await,
         Scenario::SlowClients(a) => slow_clients::run(a).await,
+        Scenario::Sse(a) => sse::run(a).await,
         Scenario::WsClient(a) => ws::run_client(a).await,
         Scenario::WsStress(a) => ws::run_stress(a).await,
     }

@@ -39,7 +39,7 @@ pub struct Args {
 }
 
 /// A small valid plugin archive (stored entries, so building it is cheap).
-fn small_zip(name: &str, version: &str) -> Vec<u8> {
+pub(crate) fn small_zip(name: &str, version: &str) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);

@@ -91,7 +91,7 @@ fn server_env(a: &Args) -> anyhow::Result<Vec<(&'static str, String)>> {
     Ok(env)
 }
 
-struct Seed {
+pub(crate) struct Seed {
     token: String,
     team_id: String,
     key: String,
@@ -124,7 +124,7 @@ pub(crate) async fn call(
 
 /// Registers a user and creates 3 more labels (6), 2 projects and `issues` issues with two
 /// labels, the user as assignee and a project each.
-async fn seed(base: &str, issues: usize) -> anyhow::Result<Seed> {
+pub(crate) async fn seed(base: &str, issues: usize) -> anyhow::Result<Seed> {
     let client = reqwest::Client::builder().no_proxy().build()?;
     let d = call(
         &client,

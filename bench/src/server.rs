@@ -92,13 +92,15 @@ impl Server {
             }
             line.clear();
         }
-        if let Some(path) = &log {
-            // The log is on stdout after the start-up line: keep it in a file.
-            let mut file = std::fs::File::create(path)?;
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut reader, &mut file);
-            });
-        }
+        // The log is on stdout after the start-up line: keep draining it (into a file when
+        // asked for), so the server never writes into a closed pipe.
+        let mut sink: Box<dyn std::io::Write + Send> = match &log {
+            Some(path) => Box::new(std::fs::File::create(path)?),
+            None => Box::new(std::io::sink()),
+        };
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut reader, &mut sink);
+        });
         let base = base.ok_or_else(|| anyhow::anyhow!("server did not start"))?;
         Ok(Server {
             child,

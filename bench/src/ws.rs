@@ -13,7 +13,7 @@
 //! `--base http://…` it uses a running server (RSS only with `--server-pid`).
 
 mod client;
-mod stress;
+pub(crate) mod stress;
 
 use std::time::{Duration, Instant};
 

@@ -19,6 +19,7 @@ use trellis_kernel::{Platform, StartupError};
 /// Every app this binary can mount, in mount order.
 pub const APPS: &[&AppDescriptor] = &[
     &trellis_workflow::APP,
+    &trellis_dietplan::APP,
     &trellis_microdock::APP,
     &trellis_momentum::APP,
 ];
@@ -134,6 +135,15 @@ pub async fn build_on(platform: Platform) -> Result<Server, BuildError> {
         }
         mounted.push((app.name, app.prefixes.first().copied().unwrap_or("/")));
     }
+    // The console: its shell (sign-in, account, assets) beside the apps' own console pages,
+    // and its layer (CSRF, language, request context) over every `/console` request.
+    let console = trellis_console::Console {
+        identity: identity.clone(),
+        apps: std::sync::Arc::new(mounted.iter().map(|(name, _)| *name).collect()),
+    };
+    let apps = apps.merge(trellis_console::router(console.clone())).layer(
+        axum::middleware::from_fn_with_state(console, trellis_console::layer),
+    );
     let router = trellis_kernel::http::assemble(apps, &platform, profiles, api);
     Ok(Server {
         router,

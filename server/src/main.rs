@@ -54,6 +54,11 @@ enum AdminCommand {
     },
 }
 
+/// mimalloc instead of glibc's allocator: with thousands of concurrent streams glibc's
+/// per-thread arenas keep freed memory (the SSE bench's RSS; docs/PERFORMANCE.md, issue 12).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = dotenvy::dotenv()

@@ -5,6 +5,7 @@
 //! Layout: `routes/` extract and answer, `service/` owns each operation (publish, delete,
 //! backups), `store/` holds the SQL, `domain/` the parsers, `storage` the blob key layout.
 
+pub mod console;
 pub mod domain;
 pub mod envelope;
 pub mod error;
@@ -89,8 +90,10 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
     });
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router(max_upload, &ctx.platform))
-        .with_state(state)
+        .with_state(state.clone())
         .split_for_parts();
+    // The console's MicroDock pages, outside the OpenAPI document (HTML for browsers).
+    let router = router.merge(console::router(max_upload, &ctx.platform).with_state(state));
     trellis_kernel::docs::document_app(&mut doc, "microdock", &envelope::openapi_envelope());
     Ok((router, doc))
 }

@@ -8,6 +8,7 @@
 //! parsers. One account works in every Trellis app (`trellis_identity`); Momentum's own
 //! part of a user (name, avatar, current workspace) is `mm_profiles`.
 
+mod console;
 pub mod domain;
 pub mod envelope;
 pub mod error;
@@ -99,6 +100,8 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
         .merge(realtime::router())
         .with_state(state.clone())
         .split_for_parts();
+    // The console's issue pages (HTML, outside the OpenAPI document), under the same layers.
+    let router = router.merge(console::router().with_state(state.clone()));
     let router = router
         .layer(axum::middleware::from_fn_with_state(
             state,

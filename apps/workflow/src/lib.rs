@@ -9,6 +9,7 @@
 //! `runtime` their engine handlers, outbox handlers and the schedule trigger.
 
 pub mod collectors;
+pub mod console;
 pub mod domain;
 pub mod envelope;
 pub mod error;
@@ -126,8 +127,10 @@ pub fn router(ctx: &AppContext) -> Result<Routes, String> {
         .merge(routes::proxy::router())
         .merge(routes::collections::router())
         .merge(routes::collections_xhs::router())
-        .with_state(state)
+        .with_state(state.clone())
         .split_for_parts();
+    // The console's workflow pages, outside the OpenAPI document (HTML for browsers).
+    let router = router.merge(console::router().with_state(state));
     trellis_kernel::docs::document_app(&mut doc, "workflow", &envelope::openapi_envelope());
     Ok((router, doc))
 }

@@ -207,7 +207,7 @@ impl Setup {
 
 /// Raises this process's open-file limit to at least `want` (soft and, as root, hard), so
 /// that the sockets fit, and so does a server started afterwards, which inherits it.
-fn raise_nofile(want: u64) {
+pub(crate) fn raise_nofile(want: u64) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let cur = getrlimit(Resource::Nofile);
     let soft = cur.current.unwrap_or(u64::MAX);

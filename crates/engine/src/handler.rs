@@ -68,6 +68,8 @@ pub struct StepCtx {
     pub logs: Arc<Mutex<Vec<String>>>,
     /// Every handler, so composite steps (`for_each`) can run another kind.
     pub registry: Registry,
+    /// Appends the step's own events (progress, streamed tokens) to the run's event log.
+    pub events: crate::EventSink,
 }
 
 impl StepCtx {

@@ -159,6 +159,49 @@ impl EngineRef {
     }
 }
 
+/// Appends a running step's own events to its run's event log (each in a transaction of
+/// its own, published to followers at once). Used for progress reports and streamed tokens;
+/// the engine's own `step.*` and `run.*` events are written by the worker.
+#[derive(Clone)]
+pub struct EventSink {
+    engine: EngineRef,
+    run_id: Uuid,
+    attempt: i64,
+    step_id: String,
+}
+
+impl EventSink {
+    fn bound(self, engine: &Engine) -> EventSink {
+        self.engine.set(engine);
+        self
+    }
+
+    /// Appends one event of `kind` about this step; returns its sequence number. Fails when
+    /// the store does or the engine is gone (shutdown).
+    pub async fn emit(
+        &self,
+        kind: &'static str,
+        data: serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let Some(engine) = self.engine.get() else {
+            return Err(StoreError::Other("the engine has stopped".into()));
+        };
+        let now = model::ms(engine.inner.platform.clock.now());
+        let mut tx = engine.inner.platform.db.begin().await?;
+        let seq = store::append_events(
+            &mut tx,
+            self.run_id,
+            self.attempt,
+            &[NewEvent::step(kind, &self.step_id, data)],
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        engine.inner.publish(self.run_id);
+        Ok(seq)
+    }
+}
+
 pub(crate) struct Inner {
     platform: Platform,
     cfg: EngineConfig,

@@ -28,6 +28,23 @@ pub struct Page<T> {
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: i64 = 100;
 
+impl<T> Page<T> {
+    /// Page `page` (from 1) of `size` entries: `items` out of `total`.
+    pub fn of(items: Vec<T>, total: i64, page: i64, size: i64) -> Page<T> {
+        Page {
+            items,
+            total,
+            page,
+            page_size: size,
+            pages: if size > 0 {
+                (total + size - 1) / size
+            } else {
+                0
+            },
+        }
+    }
+}
+
 impl Identity {
     /// Loads the target and checks the actor may act on it.
     async fn target(&self, actor: &Principal, id: Uuid) -> Result<User, IdentityError> {

@@ -195,6 +195,30 @@ impl Identity {
         self.principal(&claims).await
     }
 
+    /// The session id of a validly signed, unexpired access token of `audience`, without
+    /// reading the database (the console's CSRF binding; authentication itself is
+    /// [`Identity::authenticate`]).
+    pub fn session_of(&self, token: &str, audience: &str) -> Option<Uuid> {
+        self.inner
+            .keys
+            .verify_for(token, audience)
+            .ok()
+            .map(|c| c.sid)
+    }
+
+    /// The CSRF token for `binding` (OWASP synchronizer token, signed): what the console's
+    /// forms carry in `csrf_token`.
+    pub fn csrf_token(&self, binding: &str) -> String {
+        self.inner.keys.csrf_mac(binding)
+    }
+
+    /// Whether `token` is the CSRF token of `binding`, compared in constant time.
+    pub fn csrf_valid(&self, binding: &str, token: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let expected = self.inner.keys.csrf_mac(binding);
+        expected.len() == token.len() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    }
+
     /// [`Identity::authenticate`] for a token of any Trellis audience (status endpoints that
     /// only report who is signed in); returns the principal and the token's audience.
     pub async fn authenticate_any(

@@ -126,6 +126,32 @@ impl Identity {
         purpose: CodePurpose,
         code: &str,
     ) -> Result<(), IdentityError> {
+        self.match_code(email, purpose, code, true).await
+    }
+
+    /// Checks a code without spending it, for an app's "is this code right?" step before the
+    /// registration or reset that spends it (seed 003 `POST /auth/verify-code`). A wrong code
+    /// counts toward the same 3 attempts as when it is used, and the third burns it. Errors:
+    /// [`IdentityError::CodeExpired`] (none live), [`IdentityError::CodeInvalid`],
+    /// [`IdentityError::CodeBurned`].
+    pub async fn check_code(
+        &self,
+        email: &Email,
+        purpose: CodePurpose,
+        code: &str,
+    ) -> Result<(), IdentityError> {
+        self.match_code(email, purpose, code, false).await
+    }
+
+    /// Compares `code` with the live code of `email` and `purpose`; a match is spent when
+    /// `spend`, a mismatch counts as an attempt.
+    async fn match_code(
+        &self,
+        email: &Email,
+        purpose: CodePurpose,
+        code: &str,
+        spend: bool,
+    ) -> Result<(), IdentityError> {
         let kv = &self.inner.platform.kv;
         let key = code_key(purpose, email);
         let Some(stored) = kv.get(&key).await? else {
@@ -141,6 +167,9 @@ impl Identity {
             .keys
             .code_mac(purpose.as_str(), email.as_str(), code.trim());
         if bool::from(given.as_bytes().ct_eq(mac.as_bytes())) {
+            if !spend {
+                return Ok(());
+            }
             // Whoever deletes the key owns the code: concurrent submissions succeed once.
             if !kv.del(&key).await? {
                 return Err(IdentityError::CodeExpired);

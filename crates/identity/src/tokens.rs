@@ -121,6 +121,16 @@ impl Keys {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A CSRF token bound to `binding` (the browser's session or signed-out cookie): an HMAC
+    /// under a key of its own, base64url without padding.
+    pub fn csrf_mac(&self, binding: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(b"console csrf token\0");
+        mac.update(binding.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
     /// The refresh token that succeeds `spent` in a rotation: an HMAC of it under a key of
     /// its own, so presenting `spent` again within the grace window yields the same
     /// successor (one token cannot fork a session into parallel chains) and nobody without

@@ -160,6 +160,7 @@ pub fn document_app(doc: &mut OpenApi, app: &str, env: &EnvelopeDoc) {
                     wrap_success(response, env, &schemas);
                 }
             }
+            header_params_not_null(op);
             for (status, description) in common_errors(op) {
                 op.responses
                     .responses
@@ -173,6 +174,33 @@ pub fn document_app(doc: &mut OpenApi, app: &str, env: &EnvelopeDoc) {
                         )
                     });
             }
+        }
+    }
+}
+
+/// A header is absent or a string, never null (RFC 9110 §5.5): utoipa documents an optional
+/// header parameter as `type: [string, "null"]`, which invites clients (and fuzzers) to send
+/// the text `null`. Header parameters lose the `null`.
+fn header_params_not_null(op: &mut Operation) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{SchemaType, Type};
+    for p in op.parameters.iter_mut().flatten() {
+        if p.parameter_in != ParameterIn::Header {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut()
+            && let SchemaType::Array(types) = &o.schema_type
+            && types.contains(&Type::Null)
+        {
+            let rest: Vec<Type> = types
+                .iter()
+                .filter(|t| **t != Type::Null)
+                .cloned()
+                .collect();
+            o.schema_type = match rest.as_slice() {
+                [one] => SchemaType::Type(one.clone()),
+                _ => SchemaType::Array(rest),
+            };
         }
     }
 }

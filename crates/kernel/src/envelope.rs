@@ -226,7 +226,13 @@ pub async fn render_errors(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.starts_with("application/json"));
-            if is_json {
+            // HTML pages (the console's error pages) are already what a browser shows.
+            let is_html = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+            if is_json || is_html {
                 return Response::from_parts(parts, body);
             }
             // A framework rejection with a plain-text body: keep its text as the message.

@@ -18,6 +18,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("json"));
+        let req = if json_type {
+            // Every body this extractor reads is a JSON object, but serde's derived structs
+            // also accept an array of their fields in order (`[null, null]` would pass as a
+            // profile): a top-level array is refused here, for every route at once.
+            let (parts, body) = req.into_parts();
+            let bytes =
+                axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                    .await
+                    .map_err(bytes_rejection)?;
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_error",
+                    "the request body must be a JSON object, not an array",
+                ));
+            }
+            Request::from_parts(parts, axum::body::Body::from(bytes))
+        } else {
+            req
+        };
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(r) => Err(json_rejection(r)),
@@ -34,13 +59,7 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
         let bytes =
             axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
                 .await
-                .map_err(|r| {
-                    if crate::http::slow::is_too_slow(&r) {
-                        too_slow()
-                    } else {
-                        ApiError::new(r.status(), "bad_request", r.body_text())
-                    }
-                })?;
+                .map_err(bytes_rejection)?;
         // Only a body with no bytes is absent: whitespace is not JSON (RFC 8259 §2 needs a
         // value), and schemathesis showed the document and the server disagreeing on it.
         if bytes.is_empty() {
@@ -51,6 +70,22 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
             .await
             .map(Some)
     }
+}
+
+/// A body that could not be read: too slow, too large (413 `payload_too_large`, as for JSON
+/// bodies), or cut off.
+fn bytes_rejection(r: axum::extract::rejection::BytesRejection) -> ApiError {
+    if crate::http::slow::is_too_slow(&r) {
+        return too_slow();
+    }
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large",
+        );
+    }
+    ApiError::new(r.status(), "bad_request", r.body_text())
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
@@ -252,6 +287,32 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
     }
 }
 
+/// The SSE `Last-Event-ID` request header as a sequence number (WHATWG HTML §9.2 "Server-sent
+/// events": the client sends the last `id:` it saw when it reconnects). `None` when absent;
+/// a value that is not a whole number ≥ 0 is the field error to answer with 422.
+pub fn last_event_id(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<i64>, crate::error::FieldError> {
+    headers
+        .get("last-event-id")
+        // An empty value is no id (an EventSource whose last event set `id:` to nothing).
+        .filter(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace))
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|t| t.trim().parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    crate::error::FieldError::new(
+                        "Last-Event-ID",
+                        "invalid",
+                        "Last-Event-ID must be a sequence number (0 or more)",
+                    )
+                })
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::ClientIp;
@@ -261,6 +322,47 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Profile {
+        #[expect(dead_code, reason = "only its parsing is tested")]
+        nickname: Option<String>,
+        #[expect(dead_code, reason = "only its parsing is tested")]
+        phone: Option<String>,
+    }
+
+    async fn parse(ct: &str, body: &'static str) -> Result<Profile, crate::error::ApiError> {
+        use axum::extract::FromRequest;
+        let req = axum::http::Request::builder()
+            .method("PUT")
+            .header("content-type", ct)
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        super::Json::<Profile>::from_request(req, &())
+            .await
+            .map(|j| j.0)
+    }
+
+    /// serde's derived structs accept an array of their fields; a body must be an object.
+    #[tokio::test]
+    async fn a_top_level_array_is_not_an_object_body() {
+        assert!(
+            parse("application/json", r#"{"nickname": "a"}"#)
+                .await
+                .is_ok()
+        );
+        for body in ["[null, null]", "  \n [\"a\"]", "[]"] {
+            let e = parse("application/json", body).await.unwrap_err();
+            assert_eq!(
+                e.status,
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "{body}"
+            );
+        }
+        // A wrong content type is still 415, whatever the body.
+        let e = parse("text/plain", "[null]").await.unwrap_err();
+        assert_eq!(e.status, axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

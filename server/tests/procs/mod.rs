@@ -58,9 +58,7 @@ impl Deployment {
     /// Starts one `trellis` process of this deployment, with extra environment.
     pub fn start_with(&self, extra: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trellis"));
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
+        cmd.env("TRELLIS_APPS", "workflow");
         cmd.env("TRELLIS_DATA_DIR", &self.dir)
             .env("PORT", "0")
             .env("LOG_LEVEL", "warn")
@@ -69,7 +67,6 @@ impl Deployment {
                 "process-test-secret-process-test-secret-42",
             )
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("TRELLIS_APPS", "workflow")
             .env("TRELLIS_ALLOW_PRIVATE_TARGETS", "true")
             .env("TRELLIS_ENGINE_HEARTBEAT_SECONDS", "1")
             .env("RATE_LIMIT_ENABLED", "false")
@@ -80,6 +77,10 @@ impl Deployment {
             Some(u) => cmd.env("DATABASE_URL", u),
             None => cmd.env_remove("DATABASE_URL"),
         };
+        // The test's own settings last, so they win (`TRELLIS_APPS=dietplan`).
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
         let mut child = cmd.spawn().unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();

@@ -47,6 +47,15 @@ use crate::store::live;
 /// 500-member workspace's is about 120 KiB) would stay allocated for every idle socket.
 pub const INITIAL_MEMBERS: usize = 100;
 
+/// The commands a socket of a console session may send (following changes only).
+const CONSOLE_COMMANDS: &[&str] = &[
+    "ping",
+    "get_connection_info",
+    "subscribe",
+    "unsubscribe",
+    "resume",
+];
+
 /// The signal that makes a socket re-authorize its subscriptions.
 pub const RECHECK: &str = "recheck";
 
@@ -237,6 +246,14 @@ struct TicketBody {
     user: Uuid,
     session: Uuid,
     exp: i64,
+    /// The audience of the session the ticket was issued for: Momentum's API tokens, or the
+    /// console's cookie session (the recheck reads the session, whatever its audience).
+    #[serde(default = "momentum_audience")]
+    aud: String,
+}
+
+fn momentum_audience() -> String {
+    AUDIENCE.to_string()
 }
 
 fn ticket_key(ticket: &str) -> String {
@@ -273,7 +290,7 @@ async fn authenticate(st: &MomentumState, c: &Credential) -> Result<Principal, I
                     session_id: b.session,
                     role: trellis_identity::domain::Role::User,
                     expires_at: b.exp,
-                    audience: AUDIENCE.to_string(),
+                    audience: b.aud,
                 })
                 .await
         }
@@ -283,11 +300,11 @@ async fn authenticate(st: &MomentumState, c: &Credential) -> Result<Principal, I
 /// A WebSocket ticket.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = WsTicket)]
-struct Ticket {
+pub struct Ticket {
     /// Pass as `/ws?ticket=`; single use.
-    ticket: String,
+    pub ticket: String,
     /// Seconds it stays valid (30).
-    expires_in: u64,
+    pub expires_in: u64,
 }
 
 /// A single-use ticket for `/ws?ticket=` valid 30 s, so browsers need not put the access
@@ -296,6 +313,14 @@ struct Ticket {
     responses((status = 201, body = Ticket), (status = 401, description = "not signed in")),
     security(("bearer" = [])))]
 async fn ticket(State(st): State<MomentumState>, Account(p): Account) -> Reply<Ticket> {
+    Ok(created(issue_ticket(&st, &p).await?, "ticket issued"))
+}
+
+/// Issues a single-use `/ws?ticket=` ticket for `p`'s session, valid
+/// [`super::TICKET_SECONDS`]: `POST /ws/ticket` for API tokens and the console's
+/// `POST /console/issues/ws-ticket` for its cookie session. The socket opened with it
+/// rechecks that session (revoked, banned, deleted: refused) whatever its audience.
+pub async fn issue_ticket(st: &MomentumState, p: &Principal) -> Result<Ticket, ApiError> {
     let mut raw = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
     let t = hex::encode(raw);
@@ -303,6 +328,7 @@ async fn ticket(State(st): State<MomentumState>, Account(p): Account) -> Reply<T
         user: p.user_id,
         session: p.session_id,
         exp: p.expires_at,
+        aud: p.audience.clone(),
     })
     .map_err(ApiError::internal)?;
     st.platform
@@ -314,13 +340,10 @@ async fn ticket(State(st): State<MomentumState>, Account(p): Account) -> Reply<T
         )
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(created(
-        Ticket {
-            ticket: t,
-            expires_in: super::TICKET_SECONDS,
-        },
-        "ticket issued",
-    ))
+    Ok(Ticket {
+        ticket: t,
+        expires_in: super::TICKET_SECONDS,
+    })
 }
 
 /// One followed topic.
@@ -711,6 +734,17 @@ impl Sock {
     async fn command(&mut self, cmd: Command) -> Result<(), End> {
         let st = self.st.clone();
         st.live.hub.count_command();
+        // A socket opened with a console session's ticket only follows changes (the board's
+        // live refresh): a console cookie is no API credential, so it runs no other command.
+        if self.p.audience == trellis_console::session::AUDIENCE
+            && !CONSOLE_COMMANDS.contains(&cmd.kind.as_str())
+        {
+            let e = cmd_error(
+                "FORBIDDEN",
+                "a console session's socket only subscribes to changes; use an API token for commands",
+            );
+            return self.reply(&cmd, Err(e), None).await;
+        }
         // The per-user bucket (shared with REST writes and every socket of the user).
         if cmd.kind != "ping"
             && cmd.kind != "get_connection_info"

@@ -182,7 +182,7 @@ pub async fn list(
         priority,
         search,
     };
-    let offset = i64::from(page - 1) * i64::from(per_page);
+    let offset = i64::from(page - 1).saturating_mul(i64::from(per_page));
     let (items, total) = projects::list(
         &st.platform.db,
         scope.workspace_id,

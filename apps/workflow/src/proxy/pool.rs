@@ -161,8 +161,10 @@ impl PoolBody {
         );
         range(
             "settings.filters.max_latency_ms",
-            s.filters.max_latency_ms.is_none_or(|m| m >= 1),
-            "1 or more",
+            s.filters
+                .max_latency_ms
+                .is_none_or(|m| (1..=600_000).contains(&m)),
+            "1 to 600000, or null",
         );
         if let Some(url) = &s.test.url
             && (url.len() > 2048 || url::Url::parse(url).is_err())

@@ -71,8 +71,8 @@ pub struct Filters {
     pub anonymity: Vec<Anonymity>,
     /// Allowed regions (case-insensitive).
     pub regions: Vec<String>,
-    /// Largest latency EWMA allowed, milliseconds (unknown latency passes).
-    #[schema(minimum = 1)]
+    /// Largest latency EWMA allowed, milliseconds, 1 to 600000 (unknown latency passes).
+    #[schema(minimum = 1, maximum = 600000)]
     pub max_latency_ms: Option<u64>,
 }
 

@@ -70,7 +70,7 @@ async fn list(
         owner,
         q.execution_id,
         size,
-        (page - 1) * size,
+        (page - 1).saturating_mul(size),
     )
     .await
     .map_err(WorkflowError::from)?;
@@ -163,9 +163,15 @@ async fn items(
         .await
         .map_err(WorkflowError::from)?;
     // Positions are dense from 1 per collection, so a page starts after (page-1)·size.
-    let rows = store::items(db, id, q.kind.as_deref(), (page - 1) * size, size)
-        .await
-        .map_err(WorkflowError::from)?;
+    let rows = store::items(
+        db,
+        id,
+        q.kind.as_deref(),
+        (page - 1).saturating_mul(size),
+        size,
+    )
+    .await
+    .map_err(WorkflowError::from)?;
     let items = rows
         .into_iter()
         .map(|r| ItemView {
@@ -261,7 +267,7 @@ fn flat(r: store::ItemRow) -> Map<String, Value> {
     responses((status = 200, description = "The file", content_type = "application/octet-stream"),
               (status = 404, description = "Not found"), (status = 422, description = "Unknown format or kind")),
     security(("bearer" = [])))]
-async fn export_items(
+pub(crate) async fn export_items(
     State(s): State<WorkflowState>,
     p: Principal,
     Path(id): Path<Uuid>,

@@ -27,11 +27,5 @@ pub(crate) fn paging(page: Option<i64>, size: Option<i64>) -> Result<(i64, i64),
 
 /// A page of `items` out of `total`.
 pub(crate) fn page_of<T>(items: Vec<T>, total: i64, page: i64, size: i64) -> Page<T> {
-    Page {
-        items,
-        total,
-        page,
-        page_size: size,
-        pages: (total + size - 1) / size,
-    }
+    Page::of(items, total, page, size)
 }

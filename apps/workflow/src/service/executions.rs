@@ -422,7 +422,10 @@ pub async fn list(
         from_ms: f.from.map(|t| t.timestamp_millis()),
         to_ms: f.to.map(|t| t.timestamp_millis()),
     };
-    let (runs, total) = s.engine.list(&filter, size, (page - 1) * size).await?;
+    let (runs, total) = s
+        .engine
+        .list(&filter, size, (page - 1).saturating_mul(size))
+        .await?;
     Ok(trellis_identity::admin::Page {
         items: runs.iter().map(Execution::from).collect(),
         total,

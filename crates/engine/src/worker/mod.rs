@@ -345,6 +345,13 @@ fn try_future(
         clock: engine.inner.platform.clock.clone(),
         logs: Default::default(),
         registry: engine.inner.registry.clone(),
+        events: crate::EventSink {
+            engine: crate::EngineRef::default(),
+            run_id: run.id,
+            attempt: run.attempt,
+            step_id: id.to_string(),
+        }
+        .bound(engine),
         step: spec.clone(),
     };
     let step = id.to_string();

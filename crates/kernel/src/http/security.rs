@@ -9,12 +9,24 @@ use axum::response::Response;
 /// inline styles and data: images.
 const CSP_API: &str = "default-src 'self'";
 const CSP_DOCS: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'";
+/// The console (`/console`): scripts, styles and streams only from this origin, nothing
+/// inline, forms only to this origin, never framed.
+const CSP_CONSOLE: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+                           base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Middleware adding `X-Content-Type-Options`, `X-Frame-Options`, `X-XSS-Protection`,
-/// `Referrer-Policy` and `Content-Security-Policy` (the looser one under `/docs`) to every
+/// `Referrer-Policy` and `Content-Security-Policy` (looser under `/docs`, the console's under
+/// `/console`) to every
 /// response.
 pub async fn layer(req: Request, next: Next) -> Response {
-    let docs = req.uri().path().starts_with("/docs");
+    let path = req.uri().path();
+    let csp = if path.starts_with("/docs") {
+        CSP_DOCS
+    } else if path == "/console" || path.starts_with("/console/") {
+        CSP_CONSOLE
+    } else {
+        CSP_API
+    };
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(
@@ -30,9 +42,6 @@ pub async fn layer(req: Request, next: Next) -> Response {
         "referrer-policy",
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(if docs { CSP_DOCS } else { CSP_API }),
-    );
+    h.insert("content-security-policy", HeaderValue::from_static(csp));
     res
 }

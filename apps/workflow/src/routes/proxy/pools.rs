@@ -46,9 +46,10 @@ async fn list(
 ) -> Reply<Page<Pool>> {
     let (page, size) = paging(q.page, q.page_size)?;
     let owner = (!p.role.is_admin()).then_some(p.user_id);
-    let (items, total) = crate::store::proxy::pools(&s.platform.db, owner, size, (page - 1) * size)
-        .await
-        .map_err(crate::error::WorkflowError::from)?;
+    let (items, total) =
+        crate::store::proxy::pools(&s.platform.db, owner, size, (page - 1).saturating_mul(size))
+            .await
+            .map_err(crate::error::WorkflowError::from)?;
     Ok(Done::ok(
         crate::routes::page_of(items, total, page, size),
         "获取成功",

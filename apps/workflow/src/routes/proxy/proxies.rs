@@ -109,10 +109,14 @@ async fn list(
     svc::get(&s, &p, id).await?;
     s.proxies.live.flush().await.map_err(WorkflowError::from)?;
     let (page, size) = paging(q.page, q.page_size)?;
-    let (rows, total) =
-        crate::store::proxy::proxies_page(&s.platform.db, id, size, (page - 1) * size)
-            .await
-            .map_err(WorkflowError::from)?;
+    let (rows, total) = crate::store::proxy::proxies_page(
+        &s.platform.db,
+        id,
+        size,
+        (page - 1).saturating_mul(size),
+    )
+    .await
+    .map_err(WorkflowError::from)?;
     let now = s.platform.clock.now().timestamp_millis();
     let items = rows.into_iter().map(|r| view(r, now)).collect();
     Ok(Done::ok(

@@ -69,7 +69,7 @@ async fn list(
         owner,
         search.as_deref(),
         size,
-        (page - 1) * size,
+        (page - 1).saturating_mul(size),
     )
     .await
     .map_err(crate::error::WorkflowError::from)?;

@@ -41,7 +41,7 @@ pub struct EventsQuery {
 /// (`run.started`, `step.completed`, …), `data:` = `{seq, kind, step_id, attempt, data, at_ms}`.
 #[utoipa::path(get, path = "/api/v1/workflow/executions/{execution_id}/events", tag = "workflow",
     params(("execution_id" = Uuid, Path, description = "Execution id"), EventsQuery,
-           ("Last-Event-ID" = Option<String>, Header, description = "Resume after this sequence number")),
+           ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{0,18}$", description = "Resume after this sequence number")),
     responses((status = 200, content_type = "text/event-stream", body = String, description = "The event stream"),
               (status = 404, description = "Not found")),
     security(("bearer" = [])))]
@@ -53,22 +53,8 @@ async fn events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     crate::service::executions::run(&s, &p, id).await?;
-    let header = headers
-        .get("last-event-id")
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .and_then(|t| t.trim().parse::<i64>().ok())
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| {
-                    WorkflowError::field(
-                        "Last-Event-ID",
-                        "invalid",
-                        "Last-Event-ID must be a sequence number",
-                    )
-                })
-        })
-        .transpose()?;
+    let header = trellis_kernel::extract::last_event_id(&headers)
+        .map_err(|f| WorkflowError::Fields(vec![f]))?;
     if q.after.is_some_and(|a| a < 0) {
         return Err(WorkflowError::field("after", "invalid", "after must be 0 or more").into());
     }
@@ -148,27 +134,48 @@ impl Follow {
         }
     }
 
-    /// Waits for a new event of this run here, a poll tick (events written on another
-    /// instance), a revocation of the caller's session (false), or shutdown (false).
+    /// See [`wait_for_run`].
     async fn wait(&mut self) -> bool {
-        let tick = tokio::time::sleep(Duration::from_millis(500));
-        tokio::pin!(tick);
-        loop {
-            tokio::select! {
-                r = self.wake.recv() => match r {
-                    Ok(id) if id == self.run => return true,
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(_)) => return true,
-                    Err(broadcast::error::RecvError::Closed) => return false,
-                },
-                r = self.revoked.recv() => match r {
-                    Ok(rev) if rev.sessions.contains(&self.session) || rev.user == Some(self.user) => return false,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return false,
-                },
-                _ = &mut tick => return true,
-                _ = self.shutdown.cancelled() => return false,
-            }
+        wait_for_run(
+            &mut self.wake,
+            &mut self.revoked,
+            &self.shutdown,
+            self.run,
+            self.session,
+            self.user,
+        )
+        .await
+    }
+}
+
+/// Waits for a new event of `run` on this instance or a poll tick (500 ms: events written on
+/// another instance): true; a revocation of `session` (or of all of `user`'s sessions) or
+/// shutdown: false. Shared by the API's event stream and the console's execution page.
+pub(crate) async fn wait_for_run(
+    wake: &mut broadcast::Receiver<Uuid>,
+    revoked: &mut broadcast::Receiver<Revocation>,
+    shutdown: &tokio_util::sync::CancellationToken,
+    run: Uuid,
+    session: Uuid,
+    user: Uuid,
+) -> bool {
+    let tick = tokio::time::sleep(Duration::from_millis(500));
+    tokio::pin!(tick);
+    loop {
+        tokio::select! {
+            r = wake.recv() => match r {
+                Ok(id) if id == run => return true,
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                Err(broadcast::error::RecvError::Closed) => return false,
+            },
+            r = revoked.recv() => match r {
+                Ok(rev) if rev.sessions.contains(&session) || rev.user == Some(user) => return false,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return false,
+            },
+            _ = &mut tick => return true,
+            _ = shutdown.cancelled() => return false,
         }
     }
 }

@@ -2,9 +2,9 @@
 //! event stream, and schedules (issue 10 §2).
 
 mod definitions;
-mod events;
+pub(crate) mod events;
 mod executions;
-mod schedules;
+pub(crate) mod schedules;
 
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;

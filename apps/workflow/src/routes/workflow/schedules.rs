@@ -198,7 +198,7 @@ async fn list(State(s): State<WorkflowState>, p: Principal) -> Reply<Vec<Schedul
 #[utoipa::path(post, path = "/api/v1/workflow/schedules", tag = "workflow", request_body = ScheduleBody,
     responses((status = 201, body = ScheduleView), (status = 402, description = "Plan limit reached"), (status = 422, description = "Invalid schedule")),
     security(("bearer" = [])))]
-async fn create(
+pub(crate) async fn create(
     State(s): State<WorkflowState>,
     p: Principal,
     Json(b): Json<ScheduleBody>,
@@ -262,7 +262,7 @@ async fn update(
 #[utoipa::path(delete, path = "/api/v1/workflow/schedules/{id}", tag = "workflow",
     params(("id" = Uuid, Path, description = "Schedule id")),
     responses((status = 200, body = Deleted), (status = 404, description = "Not found")), security(("bearer" = [])))]
-async fn delete(
+pub(crate) async fn delete(
     State(s): State<WorkflowState>,
     p: Principal,
     Path(id): Path<Uuid>,
@@ -281,7 +281,7 @@ async fn delete(
 #[utoipa::path(post, path = "/api/v1/workflow/schedules/{id}/pause", tag = "workflow",
     params(("id" = Uuid, Path, description = "Schedule id")),
     responses((status = 200, body = ScheduleView), (status = 404, description = "Not found")), security(("bearer" = [])))]
-async fn pause(
+pub(crate) async fn pause(
     State(s): State<WorkflowState>,
     p: Principal,
     Path(id): Path<Uuid>,
@@ -298,7 +298,7 @@ async fn pause(
 #[utoipa::path(post, path = "/api/v1/workflow/schedules/{id}/resume", tag = "workflow",
     params(("id" = Uuid, Path, description = "Schedule id")),
     responses((status = 200, body = ScheduleView), (status = 404, description = "Not found")), security(("bearer" = [])))]
-async fn resume(
+pub(crate) async fn resume(
     State(s): State<WorkflowState>,
     p: Principal,
     Path(id): Path<Uuid>,

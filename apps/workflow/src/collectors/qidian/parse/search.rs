@@ -17,8 +17,8 @@ pub fn parse_search(html: &str) -> Result<Vec<SearchItem>, ParseError> {
     if let Some(data) = page_data(html) {
         let data = data.map_err(ParseError::Json)?;
         if let Some(records) = data.pointer("/bookInfo/records").and_then(Value::as_array) {
-            let offset =
-                (json_i64(&data["bookInfo"], "pageNum").unwrap_or(1).max(1) - 1) * PAGE_SIZE;
+            let offset = (json_i64(&data["bookInfo"], "pageNum").unwrap_or(1).max(1) - 1)
+                .saturating_mul(PAGE_SIZE);
             return Ok(records
                 .iter()
                 .enumerate()

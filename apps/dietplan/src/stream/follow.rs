@@ -1,0 +1,234 @@
+//! One SSE follower of a task: replays the frames after its starting point, then follows
+//! the live feed, refilling any gap from the feed's ring or the database; ends with `done`
+//! after the task's final frame, when the caller's session is revoked, or at shutdown.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::sse::Event as SseEvent;
+use serde_json::json;
+use tokio::sync::broadcast;
+use trellis_identity::auth::Revocation;
+use uuid::Uuid;
+
+use crate::stream::frames::{self, Frame};
+use crate::stream::{Feed, Hub};
+
+/// The reconnection delay suggested to clients (`retry:`), in milliseconds.
+pub const RETRY_MS: u64 = 3000;
+
+/// What a follower yields next ([`Follower::next_item`]).
+pub enum Item {
+    /// A `resumed` or `reset` frame built before the log.
+    Lead(SseEvent),
+    /// A frame of the log (it has a `kind`).
+    Frame(Arc<Frame>),
+    /// The end: `done`, with its id.
+    Done(i64),
+}
+
+/// Who is following, for revocation.
+pub struct Caller {
+    /// The caller's session.
+    pub session: Uuid,
+    /// The caller.
+    pub user: Uuid,
+    /// Revocations to stop on.
+    pub revoked: broadcast::Receiver<Revocation>,
+}
+
+/// A follower's state.
+pub struct Follower {
+    hub: Hub,
+    task: Uuid,
+    feed: Arc<Feed>,
+    rx: broadcast::Receiver<Arc<Frame>>,
+    after: i64,
+    pending: VecDeque<Arc<Frame>>,
+    refill: bool,
+    /// Frames to send before the log (a `resumed` or `reset` frame), already built.
+    lead: VecDeque<SseEvent>,
+    done_at: Option<i64>,
+    ended: bool,
+    retry_sent: bool,
+    caller: Caller,
+}
+
+impl Follower {
+    /// A follower of `task` from after `after` (0: from the start). `lead` frames go first;
+    /// `done_now` sends `done` (id `after + 1`) at once (a finished task whose final frame the
+    /// client already has).
+    pub async fn start(
+        hub: &Hub,
+        task: Uuid,
+        after: i64,
+        lead: Vec<SseEvent>,
+        done_now: bool,
+        caller: Caller,
+    ) -> Follower {
+        let (feed, rx) = hub.join(task).await;
+        Follower {
+            hub: hub.clone(),
+            task,
+            feed,
+            rx,
+            after,
+            pending: VecDeque::new(),
+            refill: true,
+            lead: lead.into(),
+            done_at: done_now.then_some(after + 1),
+            ended: false,
+            retry_sent: false,
+            caller,
+        }
+    }
+
+    fn hint(&mut self, e: SseEvent) -> SseEvent {
+        if self.retry_sent {
+            e
+        } else {
+            self.retry_sent = true;
+            e.retry(Duration::from_millis(RETRY_MS))
+        }
+    }
+
+    /// The next SSE event, or `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        let e = match self.next_item().await? {
+            Item::Lead(e) => e,
+            Item::Frame(f) => SseEvent::default()
+                .id(f.seq.to_string())
+                .event(f.kind.unwrap_or("message"))
+                .data(&f.data),
+            Item::Done(seq) => {
+                let data = json!({"type": "done", "task_id": self.task}).to_string();
+                SseEvent::default()
+                    .id(seq.to_string())
+                    .event("done")
+                    .data(data)
+            }
+        };
+        Some(self.hint(e))
+    }
+
+    /// The next thing to send, before it is rendered: a lead frame, a translated frame (in
+    /// sequence, no gap, no duplicate), or the end (`done` with its id); `None` when the
+    /// stream ends without one (revocation, shutdown, an unreadable log). The console renders
+    /// frames its own way from this.
+    pub async fn next_item(&mut self) -> Option<Item> {
+        if let Some(e) = self.lead.pop_front() {
+            return Some(Item::Lead(e));
+        }
+        loop {
+            if self.ended {
+                return None;
+            }
+            if let Some(seq) = self.done_at {
+                self.ended = true;
+                return Some(Item::Done(seq));
+            }
+            while let Some(f) = self.pending.pop_front() {
+                if f.seq <= self.after {
+                    continue;
+                }
+                if f.seq != self.after + 1 {
+                    // A gap (lag, a pump restart): refill from the ring or the log.
+                    self.pending.clear();
+                    self.refill = true;
+                    break;
+                }
+                self.after = f.seq;
+                if f.last {
+                    self.done_at = Some(f.seq + 1);
+                }
+                if f.kind.is_some() {
+                    return Some(Item::Frame(f));
+                }
+                if self.done_at.is_some() {
+                    break;
+                }
+            }
+            if self.done_at.is_some() {
+                continue;
+            }
+            if self.refill {
+                self.refill = false;
+                let frames = self.backfill().await?;
+                if !frames.is_empty() {
+                    self.pending.extend(frames);
+                    continue;
+                }
+            }
+            if !self.wait().await {
+                return None;
+            }
+        }
+    }
+
+    /// Frames after `self.after` from the ring, or from the log when the ring does not reach
+    /// back that far (at most 500 at a time). `None` when the log cannot be read.
+    async fn backfill(&mut self) -> Option<Vec<Arc<Frame>>> {
+        if let Some(frames) = self.feed.after(self.after) {
+            return Some(frames);
+        }
+        match self
+            .hub
+            .engine()
+            .events_after(self.task, self.after, 500)
+            .await
+        {
+            Ok(events) => {
+                let mut out = Vec::with_capacity(events.len());
+                for e in &events {
+                    out.push(Arc::new(
+                        frames::translate(self.hub.db(), self.task, e).await,
+                    ));
+                }
+                if out.len() == 500 {
+                    // More remain: come back after these.
+                    self.refill = true;
+                }
+                Some(out)
+            }
+            Err(e) => {
+                tracing::warn!(task_id = %self.task, error = %e, "dietplan: event stream read failed");
+                None
+            }
+        }
+    }
+
+    /// Waits for a live frame (true), a revocation of the caller's session or shutdown
+    /// (false). A lagging receiver or a closed feed marks a refill.
+    async fn wait(&mut self) -> bool {
+        let shutdown = self.hub.shutdown();
+        loop {
+            tokio::select! {
+                r = self.rx.recv() => {
+                    match r {
+                        Ok(f) => {
+                            self.pending.push_back(f);
+                            while let Ok(f) = self.rx.try_recv() {
+                                self.pending.push_back(f);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => self.refill = true,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            let (feed, rx) = self.hub.join(self.task).await;
+                            self.feed = feed;
+                            self.rx = rx;
+                            self.refill = true;
+                        }
+                    }
+                    return true;
+                }
+                r = self.caller.revoked.recv() => match r {
+                    Ok(rev) if rev.sessions.contains(&self.caller.session) || rev.user == Some(self.caller.user) => return false,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return false,
+                },
+                _ = shutdown.cancelled() => return false,
+            }
+        }
+    }
+}
