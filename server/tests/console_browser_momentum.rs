@@ -208,6 +208,25 @@ async fn the_board_moves_live_between_two_sessions() {
         json!("the workflow's rules do not allow moving from the current state to this one")
     );
     shot(&a, "momentum-03-board-refused").await;
+    // A live refresh re-renders the columns (here: an issue created through the API); the
+    // refusal stays on the card until it is moved again.
+    let r = app
+        .post(
+            "/issues",
+            json!({"team_id": team, "title": "刷新看板"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    wait_text(&a, "刷新看板").await;
+    assert_eq!(
+        js(
+            &a,
+            "var p = document.querySelector('#card-PLA-1 p.error[role=alert]'); return p ? p.textContent : null;",
+        )
+        .await,
+        note
+    );
 
     // B moves it to Done with the keyboard form (no script needed); A sees it live.
     b.find(Locator::Css("#card-PLA-1 select[name=to_state_id]"))

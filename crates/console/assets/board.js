@@ -1,7 +1,8 @@
 // Trellis console, Momentum board (loaded only there; the board works without it).
 // - Drag a card (.issue, whose form is its move form) onto another column
 //   (.column[data-state]): POSTs the move with the CSRF header; a refusal is shown on the
-//   card, which stays.
+//   card, which stays; the note survives the live refreshes that re-render the columns
+//   until the card is moved again.
 // - Live: a ticket from data-ticket opens /ws, subscribes to team:<id>, and every event
 //   re-fetches the columns (htmx GET of data-columns). Reconnects with backoff.
 (function () {
@@ -10,6 +11,18 @@
   if (!board) return;
   var live = document.getElementById("live");
   var dragged = null;
+  var notes = {}; // card id -> refusal text, re-applied after each refresh
+
+  function note(card, text) {
+    var p = card.querySelector("p.error");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "error";
+      p.setAttribute("role", "alert");
+      card.insertBefore(p, card.querySelector("form"));
+    }
+    p.textContent = text;
+  }
 
   function token() {
     var i = document.querySelector('input[name="csrf_token"]');
@@ -29,15 +42,16 @@
   }
 
   function refuse(card, text) {
-    var p = card.querySelector("p.error");
-    if (!p) {
-      p = document.createElement("p");
-      p.className = "error";
-      p.setAttribute("role", "alert");
-      card.insertBefore(p, card.querySelector("form"));
-    }
-    p.textContent = text;
+    notes[card.id] = text;
+    note(card, text);
   }
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    if (e.target !== board) return;
+    Object.keys(notes).forEach(function (id) {
+      var card = document.getElementById(id);
+      if (card) note(card, notes[id]);
+    });
+  });
 
   function move(card, column) {
     var to = column.getAttribute("data-state");
@@ -53,6 +67,7 @@
       body: body.toString()
     }).then(function (r) {
       if (r.ok) {
+        delete notes[card.id];
         column.appendChild(card);
         var old = card.querySelector("p.error");
         if (old) old.remove();
