@@ -257,6 +257,35 @@ pub async fn run(
     Ok(())
 }
 
+/// Binds a listening socket on `addr` with a backlog of `net.core.somaxconn` (read from
+/// `/proc`, as Go's `net` package does; 4096 where it cannot be read), not tokio's fixed 1024.
+///
+/// A burst of connections larger than the backlog (10,000 SSE followers reconnecting at once,
+/// issue 12's reconnect storm) overflows the accept queue; the kernel then drops the
+/// handshakes' last packets and clients wait out TCP's retransmission timers (1 s, 3 s, 7 s)
+/// before they are served. `SO_REUSEADDR` is set as `std`'s `TcpListener::bind` does on Unix.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(listen_backlog())
+}
+
+/// The accept queue length [`listen`] asks for (the kernel caps it at `somaxconn` anyway).
+fn listen_backlog() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(4096)
+        .min(65_535)
+}
+
 /// Errors of one accepted connection (the peer reset it before we took it), not of the
 /// listener.
 fn is_connection_error(e: &std::io::Error) -> bool {

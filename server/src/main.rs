@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
-use trellis::{app_names, build, migrate, run, setting_errors, shutdown_signal};
+use trellis::{app_names, build, listen, migrate, run, setting_errors, shutdown_signal};
 use trellis_identity::domain::Role;
 use trellis_kernel::Platform;
 use trellis_kernel::config::Config;
@@ -133,9 +133,7 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = SocketAddr::new(config.host, config.port);
     let server = build(config).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let listener = listen(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let base = format!("http://{}", listener.local_addr()?);
     for (app, prefix) in &server.mounted {
         println!("trellis: {app:<10} {base}{prefix}   docs {base}/docs");

@@ -28,9 +28,7 @@ pub fn launch(platform: Platform, users: Vec<TestUser>) -> BoxFuture<'static, La
                 .await
                 .expect("create test user");
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = crate::listen(([127, 0, 0, 1], 0).into()).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped_rx) = tokio::sync::oneshot::channel::<()>();
         let stopped = tokio::spawn(async move {
