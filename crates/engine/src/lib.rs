@@ -26,6 +26,7 @@ mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod schedule;
+mod sink;
 pub mod store;
 mod worker;
 
@@ -159,9 +160,9 @@ impl EngineRef {
     }
 }
 
-/// Appends a running step's own events to its run's event log (each in a transaction of
-/// its own, published to followers at once). Used for progress reports and streamed tokens;
-/// the engine's own `step.*` and `run.*` events are written by the worker.
+/// Appends a running step's own events to its run's event log (group-committed with other
+/// steps' events, published to followers once durable). Used for progress reports and
+/// streamed tokens; the engine's own `step.*` and `run.*` events are written by the worker.
 #[derive(Clone)]
 pub struct EventSink {
     engine: EngineRef,
@@ -176,29 +177,40 @@ impl EventSink {
         self
     }
 
-    /// Appends one event of `kind` about this step; returns its sequence number. Fails when
-    /// the store does or the engine is gone (shutdown).
+    /// Appends one event of `kind` about this step; returns its sequence number once the
+    /// event is committed (and published to followers). Events of every running step are
+    /// group-committed by one writer (the engine's `sink` module): many streamed tokens, one
+    /// transaction. Fails when the store does or the engine is gone (shutdown).
+    ///
+    /// Never call it while holding a [`Tx`]: on SQLite the writer needs the single write
+    /// connection that transaction holds, so every step's events would wait forever.
     pub async fn emit(
         &self,
         kind: &'static str,
         data: serde_json::Value,
     ) -> Result<i64, StoreError> {
-        let Some(engine) = self.engine.get() else {
-            return Err(StoreError::Other("the engine has stopped".into()));
+        let gone = || StoreError::Other("the engine has stopped".into());
+        let sender = {
+            let Some(engine) = self.engine.get() else {
+                return Err(gone());
+            };
+            let inner = &engine.inner;
+            inner
+                .sink
+                .get_or_init(|| sink::start(inner.platform.clone(), inner.events.clone()))
+                .clone()
+            // The engine is dropped here: a caller waiting on its event keeps no engine alive.
         };
-        let now = model::ms(engine.inner.platform.clock.now());
-        let mut tx = engine.inner.platform.db.begin().await?;
-        let seq = store::append_events(
-            &mut tx,
-            self.run_id,
-            self.attempt,
-            &[NewEvent::step(kind, &self.step_id, data)],
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        engine.inner.publish(self.run_id);
-        Ok(seq)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let append = sink::Append {
+            run_id: self.run_id,
+            attempt: self.attempt,
+            event: NewEvent::step(kind, &self.step_id, data),
+            reply,
+        };
+        sender.send(append).await.map_err(|_| gone())?;
+        drop(sender);
+        answer.await.map_err(|_| gone())?
     }
 }
 
@@ -215,6 +227,8 @@ pub(crate) struct Inner {
     metrics: metrics::EngineMetrics,
     outbox_handlers: HashMap<String, Arc<dyn OutboxHandler>>,
     fire: Option<Arc<dyn schedule::Fire>>,
+    /// The group-commit writer of [`EventSink::emit`], started on the first emit.
+    sink: std::sync::OnceLock<tokio::sync::mpsc::Sender<sink::Append>>,
 }
 
 /// Builds an [`Engine`].
@@ -256,6 +270,7 @@ impl EngineBuilder {
                 metrics,
                 outbox_handlers: self.outbox_handlers,
                 fire: self.fire,
+                sink: std::sync::OnceLock::new(),
             }),
         };
         engine.inner.metrics.register(&engine);

@@ -130,6 +130,10 @@ pub async fn by_idempotency_key(
     Ok(row.map(|r| r.0))
 }
 
+/// Rows per `INSERT` of [`append_events`] (7 parameters each: 700, far under SQLite's
+/// 32,766 and PostgreSQL's 65,535 bind parameters).
+const INSERT_CHUNK: usize = 100;
+
 /// One new event to append.
 #[derive(Clone, Debug)]
 pub struct NewEvent {
@@ -177,14 +181,38 @@ pub async fn append_events(
     let (last,): (i64,) = on_tx!(tx, c => sqlx::query_as(
         "UPDATE engine_runs SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq")
         .bind(run_id).bind(n).fetch_one(&mut *c).await)?;
-    for (i, e) in events.iter().enumerate() {
-        let seq = last - n + 1 + i as i64;
-        on_tx!(tx, c => sqlx::query(
-            "INSERT INTO engine_events (run_id, seq, kind, step_id, attempt, data, at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(run_id).bind(seq).bind(e.kind).bind(&e.step_id).bind(attempt)
-            .bind(json(&e.data)).bind(now)
-            .execute(&mut *c).await.map(|_| ()))?;
+    // One multi-row INSERT per chunk: a streamed step's tokens arrive by the hundred in one
+    // group commit (`sink`), and each statement is a round trip to the database.
+    let first = last - n + 1;
+    for (c_idx, chunk) in events.chunks(INSERT_CHUNK).enumerate() {
+        let mut sql = String::from(
+            "INSERT INTO engine_events (run_id, seq, kind, step_id, attempt, data, at_ms) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
+        }
+        let base = first + (c_idx * INSERT_CHUNK) as i64;
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for (i, e) in chunk.iter().enumerate() {
+                q = q.bind(run_id).bind(base + i as i64).bind(e.kind).bind(&e.step_id)
+                    .bind(attempt).bind(json(&e.data)).bind(now);
+            }
+            q.execute(&mut *c).await.map(|_| ())
+        })?;
     }
     Ok(last)
 }

@@ -44,6 +44,7 @@ backend_tests!(
     retention_never_prunes_unfinished_runs,
     buffer_one_keeps_one_fire_while_busy_and_skip_drops_them,
     a_fire_missed_beyond_the_catch_up_window_is_skipped,
+    concurrent_emits_are_gap_free_and_each_caller_gets_its_seq,
 );
 
 /// Counts calls per step id; fails the first `fail` tries of each step; `wait` steps wait
@@ -51,6 +52,8 @@ backend_tests!(
 #[derive(Default)]
 struct Probe {
     calls: Mutex<HashMap<String, usize>>,
+    /// `(run, step, i)` → the `seq` `EventSink::emit` answered for the step's `i`-th event.
+    emitted: Mutex<HashMap<(Uuid, String, u64), i64>>,
     running: AtomicUsize,
     max_running: AtomicUsize,
 }
@@ -78,6 +81,21 @@ impl StepHandler for Kind {
         let now = self.probe.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.probe.max_running.fetch_max(now, Ordering::SeqCst);
         let _dec = Dec(&self.probe.running);
+        if let Some(n) = p.get("emit").and_then(Value::as_u64) {
+            // All at once: the group-commit writer sees them together with other steps'.
+            let sends = (0..n).map(|i| {
+                let sink = ctx.events.clone();
+                async move { (i, sink.emit("progress", json!({"i": i})).await) }
+            });
+            for (i, seq) in futures::future::join_all(sends).await {
+                let seq = seq.map_err(|e| StepError::Retryable(e.to_string()))?;
+                self.probe
+                    .emitted
+                    .lock()
+                    .unwrap()
+                    .insert((ctx.run_id, ctx.step.id.clone(), i), seq);
+            }
+        }
         if let Some(ms) = p.get("hold_ms").and_then(Value::as_u64) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
@@ -910,4 +928,47 @@ async fn a_fire_missed_beyond_the_catch_up_window_is_skipped(b: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(starter.fired.load(Ordering::SeqCst), 1);
+}
+
+/// Many steps of many runs emit at once (the diet planner's streamed tokens): every
+/// event is stored once, each run's log stays gap-free, and each caller's answer is the
+/// `seq` its own event got.
+async fn concurrent_emits_are_gap_free_and_each_caller_gets_its_seq(b: Backend) {
+    let e = env(b, &[]).await;
+    let per_step = 60u64;
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let steps = ["a", "b", "c"]
+            .iter()
+            .map(|s| step(s, &[], json!({"emit": per_step})))
+            .collect();
+        ids.push(e.submit(new_run(steps)).await);
+    }
+    for id in &ids {
+        let run = e.wait_final(*id).await;
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        let events = e.engine.events_after(*id, 0, 10_000).await.unwrap();
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=events.len() as i64).collect::<Vec<_>>(),
+            "gap-free"
+        );
+        let emitted = e.probe.emitted.lock().unwrap().clone();
+        for s in ["a", "b", "c"] {
+            let mine: Vec<_> = events
+                .iter()
+                .filter(|ev| ev.kind == "progress" && ev.step_id.as_deref() == Some(s))
+                .collect();
+            assert_eq!(mine.len() as u64, per_step, "each event stored once");
+            for ev in mine {
+                let i = ev.data["i"].as_u64().unwrap();
+                assert_eq!(
+                    emitted.get(&(*id, s.to_string(), i)),
+                    Some(&ev.seq),
+                    "the caller of event {i} of step {s} was answered its seq"
+                );
+            }
+        }
+    }
 }

@@ -142,7 +142,7 @@ pub enum ConstraintKind {
 ///
 /// Stores return this and never an HTTP error; each app maps the variants it expects (a
 /// named constraint to its 409, say) and everything else to a 500 logged once.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// A named constraint refused the write. `constraint` is the name the migrations give it;
     /// see [`constraint_name`] for how SQLite's messages are mapped to the same name.
