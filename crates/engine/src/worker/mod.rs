@@ -340,7 +340,7 @@ fn try_future(
         attempt: run.attempt,
         try_no: tries as u32,
         input: Arc::new(run.input.clone()),
-        outputs: Arc::new(st.outputs.clone()),
+        outputs: st.outputs.clone(),
         cancel: cancel.child_token(),
         clock: engine.inner.platform.clock.clone(),
         logs: Default::default(),

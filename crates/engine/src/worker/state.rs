@@ -65,7 +65,11 @@ pub(super) struct State {
     pub(super) order: Vec<String>,
     pub(super) status: HashMap<String, StepStatus>,
     pub(super) tries: HashMap<String, i64>,
-    pub(super) outputs: BTreeMap<String, Value>,
+    /// Outputs of the finished steps. Shared with the running steps' contexts (a step gets
+    /// the map as it was when it started, without a copy); a step's completion copies it only
+    /// while another step still holds the old map (a copy per step start used to keep each
+    /// running diet-plan task's weeks twice in memory, issue 12).
+    pub(super) outputs: std::sync::Arc<BTreeMap<String, Value>>,
     pub(super) in_flight: HashSet<String>,
     pub(super) waiting: HashSet<String>,
     /// Completed steps whose dependents are skipped (a false condition).
@@ -89,7 +93,7 @@ impl State {
             order: run.plan.steps.iter().map(|s| s.id.clone()).collect(),
             status: HashMap::new(),
             tries: HashMap::new(),
-            outputs: BTreeMap::new(),
+            outputs: std::sync::Arc::new(BTreeMap::new()),
             in_flight: HashSet::new(),
             waiting: HashSet::new(),
             halted: HashSet::new(),
@@ -105,7 +109,7 @@ impl State {
                     if !r.proceed {
                         st.halted.insert(r.step_id.clone());
                     }
-                    st.outputs
+                    std::sync::Arc::make_mut(&mut st.outputs)
                         .insert(r.step_id.clone(), r.output.clone().unwrap_or(Value::Null));
                 }
                 // A try in flight when its worker died: it counts as made.
@@ -263,7 +267,7 @@ impl State {
             step,
             json!({"output": out.output, "proceed": out.proceed}),
         ));
-        self.outputs.insert(step.to_string(), out.output);
+        std::sync::Arc::make_mut(&mut self.outputs).insert(step.to_string(), out.output);
     }
 
     /// Takes in one finished try (or a retry whose delay passed).
