@@ -1,16 +1,14 @@
 //! The live "making a plan" page and its patch stream.
 
-use std::convert::Infallible;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::Event as SseEvent;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use trellis_console::page::{self, Nav};
 use trellis_console::{Lang, Member};
+use trellis_kernel::http::sse;
 use uuid::Uuid;
 
 use super::fail;
@@ -227,19 +225,13 @@ pub(super) async fn events(
             let ev = match f.next_item().await? {
                 Item::Lead(_) => continue,
                 Item::Frame(frame) => {
-                    let data: Value = serde_json::from_str(&frame.data).unwrap_or(Value::Null);
+                    let data: Value = serde_json::from_str(frame.data()).unwrap_or(Value::Null);
                     let p = patches(lang, frame.kind.unwrap_or(""), &data);
-                    SseEvent::default()
-                        .id(frame.seq.to_string())
-                        .event("patch")
-                        .data(Value::Array(p).to_string())
+                    sse::event(Some(frame.seq), Some("patch"), &Value::Array(p).to_string())
                 }
-                Item::Done(seq) => SseEvent::default()
-                    .id(seq.to_string())
-                    .event("end")
-                    .data("{}"),
+                Item::Done(seq) => sse::event(Some(seq), Some("end"), "{}"),
             };
-            return Some((Ok::<_, Infallible>(ev), f));
+            return Some((ev, f));
         }
     });
     crate::routes::stream::sse_of(stream)

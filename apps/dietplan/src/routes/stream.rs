@@ -15,18 +15,18 @@
 //! history has expired (engine retention), or the id is beyond the log, a `reset` frame
 //! carries the task's current snapshot.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 use trellis_identity::Principal;
 use trellis_kernel::ApiError;
 use trellis_kernel::extract::{Json, Query};
+use trellis_kernel::http::sse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -35,7 +35,7 @@ use crate::error::DietError;
 use crate::service::tasks::{self as task_svc, PlanRequest};
 use crate::state::DietState;
 use crate::store::tasks::Task;
-use crate::stream::follow::{Caller, Follower};
+use crate::stream::follow::{Caller, Follower, done_frame, lead_frame};
 
 /// The streaming routes.
 pub fn router() -> OpenApiRouter<DietState> {
@@ -104,12 +104,12 @@ async fn resume(
     let (task, run) = task_svc::get_with_run(&s, &p, q.task_id).await?;
     let Some(run) = run else {
         // The event history is gone (retention): the snapshot, then done.
-        let reset = snapshot("reset", &task, 0)
-            .retry(Duration::from_millis(crate::stream::follow::RETRY_MS));
+        let reset = sse::with_retry(
+            Duration::from_millis(crate::stream::follow::RETRY_MS),
+            &snapshot("reset", &task, 0),
+        );
         let frames = vec![reset, done_frame(task.id, 1)];
-        return Ok(sse_of(futures::stream::iter(
-            frames.into_iter().map(Ok::<_, Infallible>),
-        )));
+        return Ok(sse_of(futures::stream::iter(frames)));
     };
     let last = run.last_seq;
     let finished = run.status.is_final();
@@ -135,7 +135,7 @@ fn caller(s: &DietState, p: &Principal) -> Caller {
 }
 
 /// A `resumed` or `reset` frame with the task's snapshot.
-fn snapshot(kind: &'static str, t: &Task, id: i64) -> SseEvent {
+fn snapshot(kind: &'static str, t: &Task, id: i64) -> Bytes {
     let data = json!({
         "type": kind,
         "task_id": t.id,
@@ -147,41 +147,22 @@ fn snapshot(kind: &'static str, t: &Task, id: i64) -> SseEvent {
         "has_history": kind == "resumed",
         "timestamp": crate::stream::frames::rfc3339(chrono::Utc::now().timestamp_millis()),
     });
-    SseEvent::default()
-        .id(id.to_string())
-        .event(kind)
-        .data(data.to_string())
-}
-
-fn done_frame(task: Uuid, id: i64) -> SseEvent {
-    SseEvent::default()
-        .id(id.to_string())
-        .event("done")
-        .data(json!({"type": "done", "task_id": task}).to_string())
+    lead_frame(id, kind, &data)
 }
 
 fn sse(f: Follower) -> Response {
-    let stream = futures::stream::unfold(f, |mut f| async move {
-        f.next().await.map(|ev| (Ok::<_, Infallible>(ev), f))
-    });
+    let stream = futures::stream::unfold(f, |mut f| async move { f.next().await.map(|b| (b, f)) });
     sse_of(stream)
 }
 
-/// An SSE response of `stream`: `: keep-alive` every 15 s, `Cache-Control: no-cache`,
-/// `X-Accel-Buffering: no` (also the console's task stream).
-pub(crate) fn sse_of<S>(stream: S) -> Response
+/// An SSE response of rendered `frames`: `: keep-alive` every 15 s of silence,
+/// `Cache-Control: no-cache`, `X-Accel-Buffering: no` (also the console's task stream).
+pub(crate) fn sse_of<S>(frames: S) -> Response
 where
-    S: futures::Stream<Item = Result<SseEvent, Infallible>> + Send + 'static,
+    S: futures::Stream<Item = Bytes> + Send + 'static,
 {
-    let mut r = Sse::new(stream)
-        .keep_alive(
-            KeepAlive::new()
-                .interval(Duration::from_secs(15))
-                .text("keep-alive"),
-        )
-        .into_response();
-    let h = r.headers_mut();
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    h.insert("cache-control", HeaderValue::from_static("no-cache"));
-    r
+    sse::response(frames, KEEP_ALIVE)
 }
+
+/// Silence after which a stream gets a `: keep-alive` comment (issue 12).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);

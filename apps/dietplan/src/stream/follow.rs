@@ -6,10 +6,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::response::sse::Event as SseEvent;
+use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::broadcast;
 use trellis_identity::auth::Revocation;
+use trellis_kernel::http::sse;
 use uuid::Uuid;
 
 use crate::stream::frames::{self, Frame};
@@ -18,10 +19,25 @@ use crate::stream::{Feed, Hub};
 /// The reconnection delay suggested to clients (`retry:`), in milliseconds.
 pub const RETRY_MS: u64 = 3000;
 
+/// Slots of a drained `pending` buffer kept for the live frames (beyond it the buffer is
+/// freed).
+const PENDING_KEEP: usize = 16;
+
+/// A frame rendered before the log: `resumed`, `reset` (with the task's snapshot as
+/// `data`), or `done`.
+pub fn lead_frame(id: i64, kind: &str, data: &serde_json::Value) -> Bytes {
+    sse::event(Some(id), Some(kind), &data.to_string())
+}
+
+/// The `done` frame that ends a task's stream (id = its final frame's + 1).
+pub fn done_frame(task: Uuid, id: i64) -> Bytes {
+    lead_frame(id, "done", &json!({"type": "done", "task_id": task}))
+}
+
 /// What a follower yields next ([`Follower::next_item`]).
 pub enum Item {
-    /// A `resumed` or `reset` frame built before the log.
-    Lead(SseEvent),
+    /// A `resumed` or `reset` frame built before the log (rendered, [`lead_frame`]).
+    Lead(Bytes),
     /// A frame of the log (it has a `kind`).
     Frame(Arc<Frame>),
     /// The end: `done`, with its id.
@@ -47,8 +63,8 @@ pub struct Follower {
     after: i64,
     pending: VecDeque<Arc<Frame>>,
     refill: bool,
-    /// Frames to send before the log (a `resumed` or `reset` frame), already built.
-    lead: VecDeque<SseEvent>,
+    /// Frames to send before the log (a `resumed` or `reset` frame), already rendered.
+    lead: VecDeque<Bytes>,
     done_at: Option<i64>,
     ended: bool,
     retry_sent: bool,
@@ -63,7 +79,7 @@ impl Follower {
         hub: &Hub,
         task: Uuid,
         after: i64,
-        lead: Vec<SseEvent>,
+        lead: Vec<Bytes>,
         done_now: bool,
         caller: Caller,
     ) -> Follower {
@@ -84,32 +100,25 @@ impl Follower {
         }
     }
 
-    fn hint(&mut self, e: SseEvent) -> SseEvent {
+    /// The first frame of the stream carries the `retry:` hint.
+    fn hint(&mut self, frame: Bytes) -> Bytes {
         if self.retry_sent {
-            e
+            frame
         } else {
             self.retry_sent = true;
-            e.retry(Duration::from_millis(RETRY_MS))
+            sse::with_retry(Duration::from_millis(RETRY_MS), &frame)
         }
     }
 
-    /// The next SSE event, or `None` when the stream ends.
-    pub async fn next(&mut self) -> Option<SseEvent> {
-        let e = match self.next_item().await? {
-            Item::Lead(e) => e,
-            Item::Frame(f) => SseEvent::default()
-                .id(f.seq.to_string())
-                .event(f.kind.unwrap_or("message"))
-                .data(&f.data),
-            Item::Done(seq) => {
-                let data = json!({"type": "done", "task_id": self.task}).to_string();
-                SseEvent::default()
-                    .id(seq.to_string())
-                    .event("done")
-                    .data(data)
-            }
+    /// The next SSE frame as sent (rendered once per frame and shared by the task's
+    /// followers), or `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        let frame = match self.next_item().await? {
+            Item::Lead(b) => b,
+            Item::Frame(f) => f.wire.clone(),
+            Item::Done(seq) => done_frame(self.task, seq),
         };
-        Some(self.hint(e))
+        Some(self.hint(frame))
     }
 
     /// The next thing to send, before it is rendered: a lead frame, a translated frame (in
@@ -127,6 +136,11 @@ impl Follower {
             if let Some(seq) = self.done_at {
                 self.ended = true;
                 return Some(Item::Done(seq));
+            }
+            if self.pending.is_empty() && self.pending.capacity() > PENDING_KEEP {
+                // A backfill of up to a ring's frames leaves a large buffer; a live
+                // follower needs a few slots.
+                self.pending.shrink_to(PENDING_KEEP);
             }
             while let Some(f) = self.pending.pop_front() {
                 if f.seq <= self.after {
@@ -154,7 +168,9 @@ impl Follower {
             }
             if self.refill {
                 self.refill = false;
-                let frames = self.backfill().await?;
+                // Boxed: the rare path's database read would otherwise size every
+                // follower's stored future (10,000 open streams, issue 12's RSS bound).
+                let frames = Box::pin(self.backfill()).await?;
                 if !frames.is_empty() {
                     self.pending.extend(frames);
                     continue;
@@ -214,7 +230,7 @@ impl Follower {
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => self.refill = true,
                         Err(broadcast::error::RecvError::Closed) => {
-                            let (feed, rx) = self.hub.join(self.task).await;
+                            let (feed, rx) = Box::pin(self.hub.join(self.task)).await;
                             self.feed = feed;
                             self.rx = rx;
                             self.refill = true;

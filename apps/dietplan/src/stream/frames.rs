@@ -19,6 +19,7 @@
 //! expect) and an RFC 3339 `timestamp`. After a final frame the follower sends `done`
 //! (id = final + 1).
 
+use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use trellis_engine::Event;
@@ -34,10 +35,21 @@ pub struct Frame {
     pub seq: i64,
     /// The SSE `event:`; `None` for an event that has no frame.
     pub kind: Option<&'static str>,
-    /// The SSE `data:` (compact JSON).
-    pub data: String,
+    /// The frame as sent (`id:`, `event:`, `data:`, blank line), rendered once and shared
+    /// by every follower; empty for an event that has no frame.
+    pub wire: Bytes,
+    /// Where the `data:` value starts in `wire`.
+    data_at: usize,
     /// The task's final event (`task_completed` or `error` of the run's end).
     pub last: bool,
+}
+
+impl Frame {
+    /// The SSE `data:` (compact JSON, one line); empty for an event that has no frame.
+    pub fn data(&self) -> &str {
+        let end = self.wire.len().saturating_sub(2).max(self.data_at);
+        std::str::from_utf8(self.wire.get(self.data_at..end).unwrap_or_default()).unwrap_or("")
+    }
 }
 
 /// RFC 3339 UTC with milliseconds.
@@ -52,10 +64,16 @@ fn frame(seq: i64, kind: &'static str, mut data: Value, at_ms: i64, last: bool) 
         o.insert("type".into(), json!(kind));
         o.insert("timestamp".into(), json!(rfc3339(at_ms)));
     }
+    let data = data.to_string();
+    // Compact JSON has no line break, so the data is one `data:` line ending the frame.
+    let wire = trellis_kernel::http::sse::event(Some(seq), Some(kind), &data);
+    let data_at = wire.len() - data.len() - 2;
+    debug_assert!(wire[data_at..].starts_with(data.as_bytes()));
     Frame {
         seq,
         kind: Some(kind),
-        data: data.to_string(),
+        data_at,
+        wire,
         last,
     }
 }
@@ -196,7 +214,8 @@ pub async fn translate(db: &Db, task: Uuid, e: &Event) -> Frame {
         _ => Frame {
             seq: e.seq,
             kind: None,
-            data: String::new(),
+            wire: Bytes::new(),
+            data_at: 0,
             last: false,
         },
     }

@@ -26,6 +26,8 @@ impl Frame {
 pub struct Stream {
     pub status: reqwest::StatusCode,
     pub headers: reqwest::header::HeaderMap,
+    /// The `retry:` hint, once a frame carried one.
+    pub retry: std::sync::Arc<std::sync::OnceLock<std::time::Duration>>,
     inner: Option<std::pin::Pin<Box<dyn futures::Stream<Item = Frame> + Send>>>,
 }
 
@@ -55,21 +57,30 @@ impl Stream {
 fn open(r: reqwest::Response) -> Stream {
     let status = r.status();
     let headers = r.headers().clone();
+    let retry = std::sync::Arc::new(std::sync::OnceLock::new());
+    let seen = retry.clone();
     let inner = r
         .bytes_stream()
         .eventsource()
-        .filter_map(|e| async move {
-            let e = e.ok()?;
-            Some(Frame {
-                id: e.id,
-                event: e.event,
-                data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
-            })
+        .filter_map(move |e| {
+            let seen = seen.clone();
+            async move {
+                let e = e.ok()?;
+                if let Some(r) = e.retry {
+                    let _ = seen.set(r);
+                }
+                Some(Frame {
+                    id: e.id,
+                    event: e.event,
+                    data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
+                })
+            }
         })
         .boxed();
     Stream {
         status,
         headers,
+        retry,
         inner: Some(inner),
     }
 }

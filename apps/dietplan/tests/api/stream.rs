@@ -83,6 +83,11 @@ async fn frames_headers_and_every_resume_point(b: Backend) {
         "SSE must not be compressed"
     );
     let all = s.all().await;
+    assert_eq!(
+        s.retry.get(),
+        Some(&std::time::Duration::from_millis(3000)),
+        "the first frame carries the retry hint"
+    );
     ids_increase(&all);
     assert_eq!(all[0].event, "task_created");
     assert_eq!(all[0].id, "1");

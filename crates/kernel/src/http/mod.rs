@@ -7,6 +7,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod security;
 pub mod slow;
+pub mod sse;
 
 pub use slow::client_ip_layer;
 
