@@ -1,16 +1,17 @@
 //! Password policy and hashing.
 //!
 //! Argon2id with OWASP parameters (m=19456 KiB, t=2, p=1) runs on `cores` dedicated threads,
-//! never on the async runtime. Each thread owns one reusable 19 MiB work area, so memory is
-//! exactly threads x 19 MiB however many logins arrive (a fresh allocation per hash leaves
-//! glibc arenas holding hundreds of MiB under load). The threads run at a lower scheduling
+//! never on the async runtime. The threads share at most one reusable 19 MiB work area each,
+//! so memory is at most threads x 19 MiB however many logins arrive (a fresh allocation per
+//! hash leaves allocator arenas holding hundreds of MiB under load), and the areas are freed
+//! after a minute without a hash. The threads run at a lower scheduling
 //! priority so that, with every core hashing, requests that need no hash still answer quickly.
 //! A request that cannot get a slot within the configured wait gets 503. Legacy bcrypt hashes
 //! verify and are flagged for re-hashing.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,8 @@ const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 /// Hashes stored with a larger memory cost than this are refused rather than computed.
 const MAX_M_KIB: u32 = 262_144;
+/// How long a hashing thread keeps its work area without a job.
+const IDLE_RELEASE: Duration = Duration::from_secs(60);
 /// Niceness of the hashing threads (0 is normal, 19 lowest).
 const HASH_NICE: i32 = 19;
 
@@ -236,23 +239,38 @@ pub struct Hasher {
     dummy: Arc<String>,
 }
 
-fn worker(jobs: Arc<Mutex<Receiver<Job>>>) {
+/// The hashing threads' work areas, shared: a thread takes one for a job and puts it back;
+/// the thread that has waited [`IDLE_RELEASE`] for a job frees them all. (Kept per thread,
+/// only the thread waiting in `recv_timeout` could ever time out: the others wait on the
+/// receiver's lock.)
+type Areas = Arc<Mutex<Vec<Memory>>>;
+
+fn worker(jobs: Arc<Mutex<Receiver<Job>>>, areas: Areas) {
     // Best effort: without the permission to renice, hashing still works at normal priority.
     if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASH_NICE)
     {
         tracing::debug!(error = %e, "could not lower the hashing thread's priority");
     }
-    // The work area is allocated on the first job and then kept: freed, it would stay in
-    // glibc's arena anyway, and reusing it saves a 19 MiB allocation per hash.
-    let mut mem = Memory(Vec::new());
+    // Work areas are allocated on the first jobs and kept while jobs keep coming (reusing one
+    // saves a 19 MiB allocation and its page faults per hash); after [`IDLE_RELEASE`] without
+    // a job they are freed, so a server that logged someone in an hour ago does not hold
+    // threads x 19 MiB (the SSE bench's RSS, issue 12; mimalloc returns them to the system).
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            rx.recv()
+            rx.recv_timeout(IDLE_RELEASE)
         };
         match job {
-            Ok(job) => job(&mut mem),
-            Err(_) => return,
+            Ok(job) => {
+                let taken = areas.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let mut mem = taken.unwrap_or_else(|| Memory(Vec::new()));
+                job(&mut mem);
+                areas.lock().unwrap_or_else(|p| p.into_inner()).push(mem);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                areas.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -271,11 +289,13 @@ impl Hasher {
         let slots = 2 * n;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(slots);
         let rx = Arc::new(Mutex::new(rx));
+        let areas: Areas = Arc::default();
         for i in 0..n {
             let rx = rx.clone();
+            let areas = areas.clone();
             std::thread::Builder::new()
                 .name(format!("trellis-hash-{i}"))
-                .spawn(move || worker(rx))
+                .spawn(move || worker(rx, areas))
                 .map_err(|e| IdentityError::Internal(format!("spawning hash thread: {e}")))?;
         }
         let random = {
