@@ -206,10 +206,13 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let connect_s = t0.elapsed().as_secs_f64();
+    // Steady state: every follower connected and streaming, before the storm.
+    let mut steady = 0;
     for _ in 0..20 {
-        peak = peak.max(server.rss_kib());
+        steady = steady.max(server.rss_kib());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    peak = peak.max(steady);
     // The storm.
     let storm_at = Instant::now();
     storm_tx.send(true)?;
@@ -300,8 +303,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     );
     println!("  followers connected in {connect_s:.2} s; frames received {frames_seen}");
     println!(
-        "  server RSS idle {:.1} MiB, peak {:.1} MiB",
+        "  server RSS idle {:.1} MiB, steady (all followers streaming) {:.1} MiB, peak {:.1} MiB",
         rss_idle as f64 / 1024.0,
+        steady as f64 / 1024.0,
         peak as f64 / 1024.0
     );
     println!(

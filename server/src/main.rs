@@ -56,10 +56,20 @@ enum AdminCommand {
 
 /// mimalloc instead of glibc's allocator: with thousands of concurrent streams glibc's
 /// per-thread arenas keep freed memory (the SSE bench's RSS; docs/PERFORMANCE.md, issue 12).
+/// The `system-allocator` feature keeps the C library's malloc, for heap profilers.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // No transparent huge pages for this process (prctl(2) PR_SET_THP_DISABLE; the flag is
+    // the address space's, so every thread started later has it). mimalloc asks for huge
+    // pages on its segments; under THP `always` the kernel then backs each touched segment
+    // with a zeroed 2 MiB page: the SSE bench measured ~23% of the server's CPU in the
+    // kernel's `clear_page` and a higher RSS (docs/PERFORMANCE.md, issue 12). Best effort:
+    // a kernel that refuses leaves the default.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = Cli::parse();
     if let Err(e) = dotenvy::dotenv()
         && !e.not_found()
